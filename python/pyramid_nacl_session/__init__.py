@@ -1,0 +1,36 @@
+"""Encrypted cookie sessions for Pyramid, sealed with NaCl secretbox by a Rust core."""
+
+from ._core import (
+    BadPayload,
+    CookieError,
+    CookieTooLarge,
+    CookieTooShort,
+    DecryptionFailed,
+    EncryptedSerializer,
+    MalformedCookie,
+    generate_secret,
+)
+from .session import EncryptedCookieSessionFactory
+from .utils import session_factory_from_settings
+
+__all__ = [
+    "EncryptedSerializer",
+    "EncryptedCookieSessionFactory",
+    "generate_secret",
+    "session_factory_from_settings",
+    "includeme",
+    "CookieError",
+    "MalformedCookie",
+    "CookieTooShort",
+    "DecryptionFailed",
+    "BadPayload",
+    "CookieTooLarge",
+]
+
+
+def includeme(config):
+    """Set the app's session factory from its ``session.*`` settings.
+
+    Used by ``config.include('pyramid_nacl_session')`` and by ``pyramid.includes`` in an .ini.
+    """
+    config.set_session_factory(session_factory_from_settings(config.registry.settings))

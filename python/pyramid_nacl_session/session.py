@@ -1,0 +1,362 @@
+"""The session factory: Pyramid's cookie session behaviour, with the cookie sealed by the core."""
+
+import binascii
+import logging
+import os
+import time
+
+from pyramid.interfaces import ISession
+from zope.interface import implementer
+
+from ._core import CookieTooLarge, EncryptedSerializer
+from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
+
+__all__ = ["EncryptedCookieSessionFactory"]
+
+log = logging.getLogger("pyramid_nacl_session")
+
+#: Browsers drop a cookie whose Set-Cookie value (name, value and attributes) is longer.
+COOKIE_LIMIT = 4096
+#: Past this share of the limit, a warning is logged so operators see it coming.
+WARN_FRACTION = 0.75
+
+
+def EncryptedCookieSessionFactory(
+    secret,
+    cookie_name="session",
+    max_age=None,
+    path="/",
+    domain=None,
+    secure=False,
+    httponly=False,
+    timeout=1200,
+    reissue_time=0,
+    set_on_exception=True,
+    serializer=None,
+    samesite="Lax",
+    *,
+    absolute_timeout=None,
+    migrate_pickle=False,
+):
+    """Return a Pyramid session factory whose sessions live in one encrypted cookie.
+
+    Use it with :meth:`pyramid.config.Configurator.set_session_factory`. Sessions behave as
+    Pyramid's cookie sessions do (timeouts, reissue, flash queues, CSRF tokens); the state is
+    serialized, then sealed with NaCl secretbox, so the client can neither read nor forge it.
+    The cookie must stay under 4096 bytes, so keep sessions small.
+
+    ``secret``
+      32 random bytes or 64 hex digits (from :func:`generate_secret` or ``print_secret``), or a
+      list of them: the first seals new cookies, every one opens them (key rotation).
+
+    ``cookie_name``
+      The name of the session cookie. Default: ``'session'``.
+
+    ``max_age``
+      The cookie's ``Max-Age`` in seconds. Default: ``None`` (browser scope).
+
+    ``path``
+      The cookie's ``Path``. Default: ``'/'``.
+
+    ``domain``
+      The cookie's ``Domain``. Default: ``None`` (no domain).
+
+    ``secure``
+      Send the cookie only over HTTPS. Default: ``False``.
+
+    ``httponly``
+      Hide the cookie from JavaScript. Default: ``False``.
+
+    ``timeout``
+      Seconds of inactivity after which the session is emptied; ``None`` for never.
+      Default: ``1200``.
+
+    ``reissue_time``
+      Seconds since the cookie was last issued after which reading the session issues it
+      again; ``0`` reissues on every request that touches the session, ``None`` never.
+      Default: ``0``.
+
+    ``set_on_exception``
+      Set the cookie even when the view raised. Default: ``True``.
+
+    ``serializer``
+      ``None`` or ``'pickle'`` (pickle, as in 1.0), ``'json'`` (JSON done natively), or any
+      object with ``loads`` and ``dumps``. Default: ``None``.
+
+    ``samesite``
+      The cookie's ``SameSite``: ``'Strict'``, ``'Lax'``, ``'None'`` (needs ``secure``) or
+      ``None`` for no attribute. Default: ``'Lax'``.
+
+    ``absolute_timeout``
+      Seconds since the session was created after which it is reset, however active it is.
+      Default: ``None`` (no limit).
+
+    ``migrate_pickle``
+      With ``serializer='json'``, also read cookies that hold a pickle of plain data (from 1.0
+      or from pickle mode) without running pickle code, and rewrite them as JSON.
+      Default: ``False``.
+    """
+    encrypted = EncryptedSerializer(secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle"))
+    secure = as_bool(secure, "secure")
+    attrs = {
+        "_serializer": encrypted,
+        "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
+        "_cookie_max_age": as_seconds(max_age, "max_age"),
+        "_cookie_path": as_optional_str(path, "path"),
+        "_cookie_domain": as_optional_str(domain, "domain"),
+        "_cookie_secure": secure,
+        "_cookie_httponly": as_bool(httponly, "httponly"),
+        "_cookie_samesite": as_samesite(samesite, "samesite", secure),
+        "_cookie_on_exception": as_bool(set_on_exception, "set_on_exception"),
+        "_timeout": as_seconds(timeout, "timeout"),
+        "_reissue_time": as_seconds(reissue_time, "reissue_time"),
+        "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
+    }
+    return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
+
+
+@implementer(ISession)
+class EncryptedCookieSession(dict):
+    """A dict-like session, the same in behaviour as Pyramid's ``CookieSession``.
+
+    Each factory makes a subclass that carries its options as class attributes.
+    """
+
+    _serializer = None
+    _cookie_name = "session"
+    _cookie_max_age = None
+    _cookie_path = "/"
+    _cookie_domain = None
+    _cookie_secure = False
+    _cookie_httponly = False
+    _cookie_samesite = "Lax"
+    _cookie_on_exception = True
+    _timeout = 1200
+    _reissue_time = 0
+    _absolute_timeout = None
+
+    _dirty = False
+    _invalidated = False
+
+    def __init__(self, request):
+        self.request = request
+        now = time.time()
+        created = renewed = now
+        new = True
+        state = {}
+        stale = False
+        cookieval = _read_cookie(request, self._cookie_name)
+        if cookieval is not None:
+            try:
+                value, stale = self._serializer.loads_stale(cookieval)
+            except ValueError:
+                value = None  # unreadable: a fresh session
+            try:
+                rval, cval, sval = value
+                if isinstance(sval, dict):
+                    renewed = float(rval)
+                    created = float(cval)
+                    state = sval
+                    new = False
+            except (TypeError, ValueError):
+                pass
+        if self._timeout is not None and now - renewed > self._timeout:
+            state = {}
+        if self._absolute_timeout is not None and now - created > self._absolute_timeout:
+            state = {}
+            created = renewed = now
+            new = True
+        self.created = created
+        self.accessed = renewed
+        self.renewed = renewed
+        self.new = new
+        dict.__init__(self, state)
+        if stale and state:
+            self.changed()  # reseal under the first key, or as JSON after a pickle
+
+    # The accessed/changed bookkeeping of Pyramid's manage_accessed and manage_changed.
+    def _access(self):
+        self.accessed = now = int(time.time())
+        if self._reissue_time is not None and now - self.renewed > self._reissue_time:
+            self.changed()
+
+    def _change(self):
+        self.accessed = int(time.time())
+        self.changed()
+
+    # ISession methods
+    def changed(self):
+        if not self._dirty:
+            self._dirty = True
+
+            def set_cookie_callback(request, response):
+                self._set_cookie(response)
+                self.request = None  # explicitly break cycle for gc
+
+            self.request.add_response_callback(set_cookie_callback)
+
+    def invalidate(self):
+        """Empty the session. Unless something is stored again in this request, the response
+        deletes the cookie."""
+        self.clear()
+        self._invalidated = True
+        self.created = time.time()
+
+    # non-modifying dictionary methods
+    def get(self, key, default=None):
+        self._access()
+        return dict.get(self, key, default)
+
+    def __getitem__(self, key):
+        self._access()
+        return dict.__getitem__(self, key)
+
+    def items(self):
+        self._access()
+        return dict.items(self)
+
+    def values(self):
+        self._access()
+        return dict.values(self)
+
+    def keys(self):
+        self._access()
+        return dict.keys(self)
+
+    def __contains__(self, key):
+        self._access()
+        return dict.__contains__(self, key)
+
+    def __len__(self):
+        self._access()
+        return dict.__len__(self)
+
+    def __iter__(self):
+        self._access()
+        return dict.__iter__(self)
+
+    # modifying dictionary methods
+    def clear(self):
+        self._change()
+        return dict.clear(self)
+
+    def update(self, *args, **kw):
+        self._change()
+        return dict.update(self, *args, **kw)
+
+    def setdefault(self, key, default=None):
+        self._change()
+        return dict.setdefault(self, key, default)
+
+    def pop(self, key, *default):
+        self._change()
+        return dict.pop(self, key, *default)
+
+    def popitem(self):
+        self._change()
+        return dict.popitem(self)
+
+    def __setitem__(self, key, value):
+        self._change()
+        return dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        self._change()
+        return dict.__delitem__(self, key)
+
+    # flash API methods
+    def flash(self, msg, queue="", allow_duplicate=True):
+        self._change()
+        storage = self.setdefault("_f_" + queue, [])
+        if allow_duplicate or (msg not in storage):
+            storage.append(msg)
+
+    def pop_flash(self, queue=""):
+        self._change()
+        return self.pop("_f_" + queue, [])
+
+    def peek_flash(self, queue=""):
+        self._access()
+        return self.get("_f_" + queue, [])
+
+    # CSRF API methods
+    def new_csrf_token(self):
+        self._change()
+        token = binascii.hexlify(os.urandom(20)).decode("ascii")
+        self["_csrft_"] = token
+        return token
+
+    def get_csrf_token(self):
+        self._access()
+        token = self.get("_csrft_", None)
+        if token is None:
+            token = self.new_csrf_token()
+        return token
+
+    # non-API methods
+    def _set_cookie(self, response):
+        if not self._cookie_on_exception:
+            exception = getattr(self.request, "exception", None)
+            if exception is not None:  # dont set a cookie during exceptions
+                return False
+        if self._invalidated and not dict.__len__(self):
+            _write_cookie(response, self, None)
+            return True
+        state = dict.copy(self)
+        cookieval = self._serializer.dumps((self.accessed, self.created, state)).decode("ascii")
+        _write_cookie(response, self, cookieval)
+        return True
+
+    def _check_size(self, header, state):
+        size = len(header)
+        if size > COOKIE_LIMIT:
+            raise CookieTooLarge(
+                f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
+                f"-byte limit browsers keep; largest keys: {self._largest_keys(state)}"
+            )
+        if size > COOKIE_LIMIT * WARN_FRACTION:
+            log.warning(
+                "session cookie %r is %d bytes, %d%% of the %d-byte limit; largest keys: %s",
+                self._cookie_name,
+                size,
+                100 * size // COOKIE_LIMIT,
+                COOKIE_LIMIT,
+                self._largest_keys(state),
+            )
+
+    def _largest_keys(self, state, count=3):
+        sizes = []
+        for key, value in state.items():
+            try:
+                sizes.append((len(self._serializer.dumps({key: value})), key))
+            except Exception:  # a value this serializer cannot write at all
+                continue
+        sizes.sort(key=lambda pair: pair[0], reverse=True)
+        return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[:count]) or "none"
+
+
+def _read_cookie(request, name):
+    """The value of the cookie ``name`` in this request, or ``None``."""
+    return request.cookies.get(name)
+
+
+def _write_cookie(response, session, value):
+    """Add the session's Set-Cookie header to ``response``; ``value=None`` deletes the cookie.
+
+    Raises ``CookieTooLarge`` before touching the response when the header would be too long.
+    """
+    from webob.cookies import make_cookie
+
+    header = make_cookie(
+        session._cookie_name,
+        value,
+        max_age=session._cookie_max_age,
+        path=session._cookie_path,
+        domain=session._cookie_domain,
+        secure=session._cookie_secure,
+        httponly=session._cookie_httponly,
+        samesite=session._cookie_samesite,
+    )
+    if value is not None:
+        session._check_size(header, dict.copy(session))
+    response.headerlist.append(("Set-Cookie", header))

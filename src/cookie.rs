@@ -1,0 +1,7 @@
+//! The Cookie and Set-Cookie headers. PLACEHOLDER.
+
+use pyo3::prelude::*;
+
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}

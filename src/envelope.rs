@@ -1,0 +1,208 @@
+//! The cookie envelope: NaCl secretbox sealed and written as URL-safe base64.
+//!
+//! Byte layout, the same as pyramid_nacl_session 1.0 (PyNaCl's `SecretBox.encrypt`), so cookies
+//! move freely between the two:
+//!
+//!   urlsafe_b64_nopad( nonce (24) || Poly1305 tag (16) || XSalsa20 ciphertext )
+//!
+//! Nothing here touches Python, so it is unit-tested and fuzzed on its own.
+
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::{alphabet, Engine};
+use crypto_secretbox::aead::AeadInPlace;
+use crypto_secretbox::{KeyInit, Nonce, Tag, XSalsa20Poly1305};
+
+pub const KEY_LEN: usize = 32;
+pub const NONCE_LEN: usize = 24;
+pub const TAG_LEN: usize = 16;
+pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+
+/// We write without padding (as 1.0 did) and read with or without it, as 1.0's
+/// `urlsafe_b64decode(bstruct + padding)` does. Trailing bits must be zero, so one cookie has
+/// one spelling: a changed character is always a changed ciphertext.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+        .with_decode_allow_trailing_bits(false),
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    BadBase64,
+    TooShort,
+    Unauthenticated,
+}
+
+/// One or more secretbox keys: the first seals, any of them opens.
+pub struct Keys(Vec<XSalsa20Poly1305>);
+
+impl Keys {
+    /// `keys` must be non-empty; each key is exactly `KEY_LEN` bytes.
+    pub fn new(keys: &[[u8; KEY_LEN]]) -> Self {
+        assert!(!keys.is_empty());
+        Keys(keys.iter().map(|k| XSalsa20Poly1305::new(k.into())).collect())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Length of the base64 text that `seal` writes for `plaintext_len` bytes.
+pub fn sealed_len(plaintext_len: usize) -> usize {
+    base64::encoded_len(OVERHEAD + plaintext_len, false).expect("cookie length overflows usize")
+}
+
+/// Seals `plaintext` under the first key with a fresh OS-random nonce and writes the base64 text
+/// into `out`, which must be exactly `sealed_len(plaintext.len())` bytes.
+pub fn seal_into(
+    keys: &Keys,
+    plaintext: &[u8],
+    out: &mut [u8],
+) -> Result<(), getrandom::Error> {
+    let mut raw = Vec::with_capacity(OVERHEAD + plaintext.len());
+    raw.resize(NONCE_LEN, 0);
+    // Straight from the OS for every cookie: no generator state in the process that a fork could
+    // duplicate.
+    getrandom::fill(&mut raw[..NONCE_LEN])?;
+    raw.extend_from_slice(&[0; TAG_LEN]);
+    raw.extend_from_slice(plaintext);
+    let (head, body) = raw.split_at_mut(OVERHEAD);
+    let tag = keys.0[0]
+        .encrypt_in_place_detached(Nonce::from_slice(&head[..NONCE_LEN]), b"", body)
+        .expect("secretbox without associated data cannot fail");
+    head[NONCE_LEN..].copy_from_slice(&tag);
+    let written = B64
+        .encode_slice(&raw, out)
+        .expect("caller sized the output with sealed_len");
+    debug_assert_eq!(written, out.len());
+    Ok(())
+}
+
+/// Convenience form of `seal_into` for tests and the fuzzers.
+pub fn seal(keys: &Keys, plaintext: &[u8]) -> Result<Vec<u8>, getrandom::Error> {
+    let mut out = vec![0; sealed_len(plaintext.len())];
+    seal_into(keys, plaintext, &mut out)?;
+    Ok(out)
+}
+
+/// Opens a cookie value. Returns the plaintext and the index of the key that opened it.
+pub fn open(keys: &Keys, cookie: &[u8]) -> Result<(Vec<u8>, usize), OpenError> {
+    let mut raw = B64.decode(cookie).map_err(|_| OpenError::BadBase64)?;
+    if raw.len() < OVERHEAD {
+        return Err(OpenError::TooShort);
+    }
+    let nonce = *Nonce::from_slice(&raw[..NONCE_LEN]);
+    let tag = *Tag::from_slice(&raw[NONCE_LEN..OVERHEAD]);
+    let body = raw.split_off(OVERHEAD);
+    for (index, key) in keys.0.iter().enumerate() {
+        let mut attempt = body.clone();
+        if key.decrypt_in_place_detached(&nonce, b"", &mut attempt, &tag).is_ok() {
+            return Ok((attempt, index));
+        }
+    }
+    Err(OpenError::Unauthenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(bytes: &[u8]) -> Keys {
+        Keys::new(&[bytes.try_into().unwrap()])
+    }
+
+    /// The secretbox test vector from NaCl's tests/secretbox.c (also in libsodium and PyNaCl).
+    #[test]
+    fn nacl_secretbox_test_vector() {
+        let key = hex::decode("1b27556473e985d462cd51197a9a46c76009549eac6474f206c4ee0844f68389")
+            .unwrap();
+        let nonce = hex::decode("69696ee955b62b73cd62bda875fc73d68219e0036b7a0b37").unwrap();
+        let plaintext = hex::decode(concat!(
+            "be075fc53c81f2d5cf141316ebeb0c7b5228c52a4c62cbd44b66849b64244ffce5ecbaaf33bd751a",
+            "1ac728d45e6c61296cdc3c01233561f41db66cce314adb310e3be8250c46f06dceea3a7fa1348057",
+            "e2f6556ad6b1318a024a838f21af1fde048977eb48f59ffd4924ca1c60902e52f0a089bc76897040",
+            "e082f937763848645e0705",
+        ))
+        .unwrap();
+        let expected = hex::decode(concat!(
+            "f3ffc7703f9400e52a7dfb4b3d3305d98e993b9f48681273c29650ba32fc76ce48332ea7164d96a4",
+            "476fb8c531a1186ac0dfc17c98dce87b4da7f011ec48c97271d2c20f9b928fe2270d6fb863d51738",
+            "b48eeee314a7cc8ab932164548e526ae90224368517acfeabd6bb3732bc0e9da99832b61ca01b6de",
+            "56244a9e88d5f9b37973f622a43d14a6599b1f654cb45a74e355a5",
+        ))
+        .unwrap();
+        let k = keys(&key);
+        let mut body = plaintext.clone();
+        let tag = k.0[0]
+            .encrypt_in_place_detached(Nonce::from_slice(&nonce), b"", &mut body)
+            .unwrap();
+        let mut combined = tag.to_vec();
+        combined.extend_from_slice(&body);
+        assert_eq!(combined, expected);
+
+        // And the same bytes as a cookie open to the plaintext.
+        let mut raw = nonce.clone();
+        raw.extend_from_slice(&expected);
+        let cookie = B64.encode(&raw);
+        assert_eq!(open(&k, cookie.as_bytes()).unwrap(), (plaintext, 0));
+    }
+
+    #[test]
+    fn seal_then_open_round_trips_and_uses_fresh_nonces() {
+        let k = keys(&[7; 32]);
+        let a = seal(&k, b"hello").unwrap();
+        let b = seal(&k, b"hello").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), sealed_len(5));
+        assert!(!a.contains(&b'='));
+        assert_eq!(open(&k, &a).unwrap(), (b"hello".to_vec(), 0));
+    }
+
+    #[test]
+    fn padded_input_is_accepted() {
+        let k = keys(&[7; 32]);
+        let mut c = seal(&k, b"abc").unwrap();
+        while c.len() % 4 != 0 {
+            c.push(b'=');
+        }
+        assert_eq!(open(&k, &c).unwrap().0, b"abc");
+    }
+
+    #[test]
+    fn empty_plaintext_round_trips() {
+        let k = keys(&[1; 32]);
+        let c = seal(&k, b"").unwrap();
+        assert_eq!(open(&k, &c).unwrap().0, b"");
+    }
+
+    #[test]
+    fn errors_say_which_failure() {
+        let k = keys(&[7; 32]);
+        assert_eq!(open(&k, b"not*b64*data"), Err(OpenError::BadBase64));
+        assert_eq!(open(&k, b""), Err(OpenError::TooShort));
+        assert_eq!(open(&k, b"abcd"), Err(OpenError::TooShort));
+        let c = seal(&k, b"payload").unwrap();
+        assert_eq!(open(&keys(&[8; 32]), &c), Err(OpenError::Unauthenticated));
+        let mut raw = B64.decode(&c).unwrap();
+        for i in 0..raw.len() {
+            raw[i] ^= 1;
+            assert_eq!(open(&k, B64.encode(&raw).as_bytes()), Err(OpenError::Unauthenticated));
+            raw[i] ^= 1;
+        }
+    }
+
+    #[test]
+    fn any_listed_key_opens_and_reports_its_index() {
+        let old = [1u8; 32];
+        let new = [2u8; 32];
+        let sealed_old = seal(&Keys::new(&[old]), b"x").unwrap();
+        let rotated = Keys::new(&[new, old]);
+        assert_eq!(open(&rotated, &sealed_old).unwrap(), (b"x".to_vec(), 1));
+        let sealed_new = seal(&rotated, b"y").unwrap();
+        assert_eq!(open(&Keys::new(&[new]), &sealed_new).unwrap(), (b"y".to_vec(), 0));
+    }
+}

@@ -1,0 +1,42 @@
+//! Exceptions. Every cookie we cannot read raises a `ValueError` subclass, which is what
+//! Pyramid catches to start a fresh session; the subclass says why.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+
+create_exception!(
+    pyramid_nacl_session,
+    CookieError,
+    PyValueError,
+    "The session cookie could not be read; the request goes on with a fresh session."
+);
+create_exception!(
+    pyramid_nacl_session,
+    MalformedCookie,
+    CookieError,
+    "The cookie is not URL-safe base64."
+);
+create_exception!(
+    pyramid_nacl_session,
+    CookieTooShort,
+    CookieError,
+    "The cookie is shorter than a nonce and an authentication tag."
+);
+create_exception!(
+    pyramid_nacl_session,
+    DecryptionFailed,
+    CookieError,
+    "The cookie did not authenticate: made under another key, or tampered with."
+);
+create_exception!(
+    pyramid_nacl_session,
+    BadPayload,
+    CookieError,
+    "The cookie decrypted, but its payload is not what the serializer reads."
+);
+create_exception!(
+    pyramid_nacl_session,
+    CookieTooLarge,
+    PyValueError,
+    "The session does not fit in one cookie (browsers drop cookies over 4096 bytes)."
+);

@@ -1,0 +1,97 @@
+//! Secrets as users pass them (raw bytes, hex, or a list for rotation) and fresh ones from the OS.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
+use zeroize::Zeroizing;
+
+use crate::envelope::{Keys, KEY_LEN};
+
+const HOW_TO_MAKE_ONE: &str =
+    "make one with pyramid_nacl_session.generate_secret() or the print_secret command";
+
+/// Parses `secret`: one key, or a non-empty list/tuple of keys whose first one seals.
+/// Errors name the type and length of what was given, never its content.
+pub fn parse(secret: &Bound<'_, PyAny>) -> PyResult<Keys> {
+    let mut raw: Zeroizing<Vec<[u8; KEY_LEN]>> = Zeroizing::new(Vec::new());
+    if secret.is_instance_of::<PyList>() || secret.is_instance_of::<PyTuple>() {
+        for (index, item) in secret.try_iter()?.enumerate() {
+            raw.push(parse_one(&item?).map_err(|e| {
+                PyValueError::new_err(format!("secret[{index}]: {}", e.value(secret.py())))
+            })?);
+        }
+        if raw.is_empty() {
+            return Err(PyValueError::new_err(format!(
+                "secret is an empty list; give at least one key ({HOW_TO_MAKE_ONE})"
+            )));
+        }
+    } else {
+        raw.push(parse_one(secret)?);
+    }
+    Ok(Keys::new(&raw))
+}
+
+fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
+    let type_name = secret.get_type().name()?.to_string();
+    let bytes: Zeroizing<Vec<u8>> = if let Ok(b) = secret.cast::<PyBytes>() {
+        Zeroizing::new(b.as_bytes().to_vec())
+    } else if let Ok(b) = secret.cast::<PyByteArray>() {
+        Zeroizing::new(b.to_vec())
+    } else if secret.is_instance_of::<PyMemoryView>() {
+        Zeroizing::new(secret.call_method0("tobytes")?.cast::<PyBytes>()?.as_bytes().to_vec())
+    } else if let Ok(s) = secret.cast::<PyString>() {
+        let text = s.to_cow()?;
+        if text.len() == 2 * KEY_LEN && text.bytes().all(|c| c.is_ascii_hexdigit()) {
+            Zeroizing::new(text.as_bytes().to_vec())
+        } else {
+            return Err(bad_secret(&type_name, s.len()?, " (a str secret must be 64 hex digits)"));
+        }
+    } else {
+        return Err(PyValueError::new_err(format!(
+            "secret must be 32 random bytes or 64 hex digits, got an object of type {type_name}; \
+             {HOW_TO_MAKE_ONE}"
+        )));
+    };
+    let mut key = [0u8; KEY_LEN];
+    if bytes.len() == KEY_LEN {
+        key.copy_from_slice(&bytes);
+    } else if bytes.len() == 2 * KEY_LEN && hex::decode_to_slice(&bytes[..], &mut key).is_ok() {
+    } else {
+        let hint = if bytes.len() == 2 * KEY_LEN { " that are not all hex digits" } else { "" };
+        return Err(bad_secret(&type_name, bytes.len(), hint));
+    }
+    Ok(key)
+}
+
+fn bad_secret(type_name: &str, len: usize, hint: &str) -> PyErr {
+    PyValueError::new_err(format!(
+        "secret must be 32 random bytes or 64 hex digits, got {type_name} of length {len}{hint}; \
+         {HOW_TO_MAKE_ONE}"
+    ))
+}
+
+/// Fills `buf` from the operating system's CSPRNG.
+pub fn os_random(buf: &mut [u8]) -> PyResult<()> {
+    getrandom::fill(buf)
+        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}")))
+}
+
+/// generate_secret(as_hex=True)
+/// --
+///
+/// Return a new random 32-byte secret from the operating system's CSPRNG: as 64 hex digits
+/// (bytes) when ``as_hex`` is true (the default), else the 32 raw bytes.
+#[pyfunction]
+#[pyo3(signature = (as_hex = true))]
+pub fn generate_secret(py: Python<'_>, as_hex: bool) -> PyResult<Bound<'_, PyBytes>> {
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
+    os_random(&mut key[..])?;
+    if as_hex {
+        PyBytes::new_with(py, 2 * KEY_LEN, |out| {
+            hex::encode_to_slice(&key[..], out).expect("64 bytes of room for 32 in hex");
+            Ok(())
+        })
+    } else {
+        Ok(PyBytes::new(py, &key[..]))
+    }
+}

@@ -1,0 +1,29 @@
+//! Native core of pyramid_nacl_session: the cookie envelope, the serializers, keys, and the
+//! Cookie/Set-Cookie header work on the request path. The Python package wraps this for Pyramid.
+
+pub mod cookie;
+pub mod envelope;
+pub mod errors;
+pub mod json;
+pub mod keys;
+pub mod safe_pickle;
+pub mod serializer;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<serializer::EncryptedSerializer>()?;
+    m.add_function(wrap_pyfunction!(keys::generate_secret, m)?)?;
+    m.add("CookieError", py.get_type::<errors::CookieError>())?;
+    m.add("MalformedCookie", py.get_type::<errors::MalformedCookie>())?;
+    m.add("CookieTooShort", py.get_type::<errors::CookieTooShort>())?;
+    m.add("DecryptionFailed", py.get_type::<errors::DecryptionFailed>())?;
+    m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
+    m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
+    m.add("KEY_SIZE", envelope::KEY_LEN)?;
+    m.add("NONCE_SIZE", envelope::NONCE_LEN)?;
+    cookie::register(m)?;
+    Ok(())
+}
