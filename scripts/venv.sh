@@ -5,4 +5,4 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 . .venv/bin/activate
 python -m pip install --quiet --upgrade "pip>=23" "maturin>=1.7,<2"
-python -m pip install --quiet -e ".[test]"
+python -m pip install --quiet -e ".[test]" -e examples/

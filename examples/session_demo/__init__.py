@@ -1,0 +1,91 @@
+"""A small Pyramid app that shows pyramid_nacl_session at work: a visit counter, flash
+messages, a login form protected by a CSRF token, a page showing the session and its cookie,
+and logout. All session settings come from the .ini file."""
+
+import json
+from html import escape
+
+from pyramid.config import Configurator
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.response import Response
+
+PASSWORD = "demo"  # the demo accepts any user name with this password
+
+
+def page(request, title, body):
+    flashes = "".join(
+        f'<p class="flash">{escape(message)}</p>' for message in request.session.pop_flash()
+    )
+    user = request.session.get("user")
+    who = f"Logged in as <b id='user'>{escape(user)}</b>" if user else "Not logged in"
+    html = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{escape(title)}</title></head>
+<body>
+<nav><a href="/">Home</a> | <a href="/session">Session</a> | <span id="who">{who}</span></nav>
+<h1>{escape(title)}</h1>
+{flashes}
+{body}
+</body></html>"""
+    return Response(html)
+
+
+def csrf_field(request):
+    token = escape(request.session.get_csrf_token())
+    return f'<input type="hidden" name="csrf_token" value="{token}">'
+
+
+def home(request):
+    session = request.session
+    session["visits"] = session.get("visits", 0) + 1
+    if session.get("user"):
+        form = f"""<form method="post" action="/logout">{csrf_field(request)}
+<button id="logout" type="submit">Log out</button></form>"""
+    else:
+        form = f"""<form method="post" action="/login">{csrf_field(request)}
+<label>User <input id="username" name="username"></label>
+<label>Password <input id="password" name="password" type="password"></label>
+<button id="login" type="submit">Log in</button></form>
+<p>(Any user name, password <code>{PASSWORD}</code>.)</p>"""
+    body = f'<p>Visits in this session: <b id="visits">{session["visits"]}</b></p>\n{form}'
+    return page(request, "pyramid_nacl_session demo", body)
+
+
+def login(request):
+    username = request.POST.get("username", "").strip()
+    if not username or request.POST.get("password") != PASSWORD:
+        request.session.flash("Wrong user name or password.")
+        return HTTPSeeOther("/")
+    request.session["user"] = username
+    request.session.new_csrf_token()  # a new token once the user's privileges change
+    request.session.flash(f"Welcome, {username}!")
+    return HTTPSeeOther("/")
+
+
+def logout(request):
+    request.session.invalidate()  # nothing stored after this: the cookie is deleted
+    return HTTPSeeOther("/")
+
+
+def show_session(request):
+    cookie = request.cookies.get(request.registry.settings.get("session.cookie_name", "session"))
+    state = json.dumps(dict(request.session), indent=2, ensure_ascii=False, sort_keys=True)
+    size = len(cookie) if cookie else 0
+    body = f"""<p>The cookie holds this session, encrypted: <b id="cookie-size">{size}</b> bytes
+of the 4096 a browser keeps.</p>
+<pre id="state">{escape(state)}</pre>"""
+    return page(request, "What is in the session", body)
+
+
+def main(global_config, **settings):
+    """The Paste app factory named by ``use = egg:session-demo`` in the .ini file."""
+    config = Configurator(settings=settings)
+    config.set_default_csrf_options(require_csrf=True)
+    config.add_route("home", "/")
+    config.add_route("login", "/login")
+    config.add_route("logout", "/logout")
+    config.add_route("session", "/session")
+    config.add_view(home, route_name="home")
+    config.add_view(login, route_name="login", request_method="POST")
+    config.add_view(logout, route_name="logout", request_method="POST")
+    config.add_view(show_session, route_name="session")
+    return config.make_wsgi_app()

@@ -1,0 +1,66 @@
+"""The example app, loaded from its .ini as pserve loads it, driven through WebTest."""
+
+import json
+import os
+
+import pytest
+from webtest import TestApp
+
+INI = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "development.ini")
+
+
+@pytest.fixture
+def app():
+    from pyramid.paster import get_app
+
+    return TestApp(get_app(INI))
+
+
+def log_in(app, username="ann", password="demo"):
+    form = app.get("/").forms[0]
+    form["username"] = username
+    form["password"] = password
+    return form.submit().follow()
+
+
+def test_visit_counter_counts(app):
+    app.get("/")
+    assert 'id="visits">2<' in app.get("/").text
+
+
+def test_login_flashes_once_and_keeps_the_user(app):
+    page = log_in(app)
+    assert "Welcome, ann!" in page.text and "<b id='user'>ann</b>" in page.text
+    page = app.get("/")
+    assert "Welcome" not in page.text and "<b id='user'>ann</b>" in page.text
+
+
+def test_wrong_password_is_refused_with_a_flash(app):
+    page = log_in(app, password="nope")
+    assert "Wrong user name or password." in page.text and "Not logged in" in page.text
+
+
+def test_post_without_csrf_token_is_refused(app):
+    app.get("/")
+    app.post("/login", {"username": "eve", "password": "demo"}, status=400)
+
+
+def test_session_page_shows_state_and_cookie_size(app):
+    log_in(app)
+    page = app.get("/session")
+    state = json.loads(page.html.find(id="state").text)
+    assert state["user"] == "ann" and "_csrft_" in state
+    size = int(page.html.find(id="cookie-size").text)
+    assert size == len(app.cookies["demo_session"])
+
+
+def test_logout_deletes_the_cookie(app):
+    page = log_in(app)
+    response = page.forms[0].submit()
+    assert "Max-Age=0" in response.headers["Set-Cookie"]
+    assert "demo_session" not in app.cookies
+
+
+def test_cookie_is_httponly_and_samesite_lax_as_configured(app):
+    header = app.get("/").headers["Set-Cookie"]
+    assert "HttpOnly" in header and "SameSite=Lax" in header
