@@ -148,7 +148,9 @@ class EncryptedCookieSession(dict):
         cookieval = _read_cookie(request, self._cookie_name)
         if cookieval is not None:
             try:
-                value, stale = self._serializer.loads_stale(cookieval)
+                value, key_index, payload = self._serializer.open_cookie(cookieval)
+                # Under an old key, or a pickle read for migration to JSON: seal it anew.
+                stale = key_index != 0 or payload != self._serializer.serializer_name
             except ValueError:
                 value = None  # unreadable: a fresh session
             try:
