@@ -150,7 +150,10 @@ def cookie_pairs(draw):
 
 
 HEADER_PIECES = st.lists(
-    st.tuples(cookie_pairs() | st.text('session=;,"\\ x\u00e9', max_size=8), st.sampled_from(SEPARATORS)),
+    st.tuples(
+        cookie_pairs() | st.text('session=;,"\\ x\u00e9', max_size=8),
+        st.sampled_from(SEPARATORS),
+    ),
     max_size=8,
 ).map(lambda parts: "".join(p + s for p, s in parts))
 

@@ -336,14 +336,18 @@ class EncryptedCookieSession(dict):
 
 
 # Imported here, next to their only users, to keep this block apart from the rest of the module.
-from webob.request import BaseRequest  # noqa: E402
-
 from ._core import CookieSpec, find_cookie  # noqa: E402
+
+# webob.request, imported on first use: importing WebOb warns (it imports cgi) on Python 3.11+.
+_BaseRequest = None
 
 
 def _read_cookie(request, name):
     """The value of the cookie ``name`` in this request, or ``None``."""
-    if isinstance(request, BaseRequest):
+    global _BaseRequest
+    if _BaseRequest is None:
+        from webob.request import BaseRequest as _BaseRequest
+    if isinstance(request, _BaseRequest):
         # WebOb's own answer for this header, without parsing every cookie into a dict.
         return find_cookie(request.environ.get("HTTP_COOKIE"), name)
     return request.cookies.get(name)
