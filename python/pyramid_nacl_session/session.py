@@ -337,8 +337,21 @@ class EncryptedCookieSession(dict):
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[:count]) or "none"
 
 
+# Imported here, next to their only users, to keep this block apart from the rest of the module.
+from ._core import CookieSpec, find_cookie  # noqa: E402
+
+# webob.request, imported on first use: importing WebOb warns (it imports cgi) on Python 3.11+.
+_BaseRequest = None
+
+
 def _read_cookie(request, name):
     """The value of the cookie ``name`` in this request, or ``None``."""
+    global _BaseRequest
+    if _BaseRequest is None:
+        from webob.request import BaseRequest as _BaseRequest
+    if isinstance(request, _BaseRequest):
+        # WebOb's own answer for this header, without parsing every cookie into a dict.
+        return find_cookie(request.environ.get("HTTP_COOKIE"), name)
     return request.cookies.get(name)
 
 
@@ -347,18 +360,20 @@ def _write_cookie(response, session, value):
 
     Raises ``CookieTooLarge`` before touching the response when the header would be too long.
     """
-    from webob.cookies import make_cookie
-
-    header = make_cookie(
-        session._cookie_name,
-        value,
-        max_age=session._cookie_max_age,
-        path=session._cookie_path,
-        domain=session._cookie_domain,
-        secure=session._cookie_secure,
-        httponly=session._cookie_httponly,
-        samesite=session._cookie_samesite,
-    )
+    cls = type(session)
+    # Looked up in the factory's own class, so that no factory uses another one's options.
+    spec = cls.__dict__.get("_cookie_spec")
+    if spec is None:
+        spec = cls._cookie_spec = CookieSpec(
+            session._cookie_name,
+            session._cookie_max_age,
+            session._cookie_path,
+            session._cookie_domain,
+            session._cookie_secure,
+            session._cookie_httponly,
+            session._cookie_samesite,
+        )
+    header = spec.header(value)
     if value is not None:
         session._check_size(header, dict.copy(session))
     response.headerlist.append(("Set-Cookie", header))
