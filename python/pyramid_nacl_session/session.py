@@ -8,7 +8,7 @@ import time
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieTooLarge, EncryptedSerializer
+from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
 
 __all__ = ["EncryptedCookieSessionFactory"]
@@ -112,6 +112,16 @@ def EncryptedCookieSessionFactory(
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
     }
+    # The Set-Cookie header is built natively, byte for byte as WebOb's make_cookie would.
+    attrs["_cookie_spec"] = CookieSpec(
+        attrs["_cookie_name"],
+        attrs["_cookie_max_age"],
+        attrs["_cookie_path"],
+        attrs["_cookie_domain"],
+        attrs["_cookie_secure"],
+        attrs["_cookie_httponly"],
+        attrs["_cookie_samesite"],
+    )
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -304,17 +314,17 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             _write_cookie(response, self, None)
             return True
-        state = dict.copy(self)
+        state = dict.copy(self)  # a plain dict: no per-key accessor calls, pickles as a dict
         cookieval = self._serializer.dumps((self.accessed, self.created, state)).decode("ascii")
         _write_cookie(response, self, cookieval)
         return True
 
-    def _check_size(self, header, state):
+    def _check_size(self, header):
         size = len(header)
         if size > COOKIE_LIMIT:
             raise CookieTooLarge(
                 f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
-                f"-byte limit browsers keep; largest keys: {self._largest_keys(state)}"
+                f"-byte limit browsers keep; largest keys: {self._largest_keys()}"
             )
         if size > COOKIE_LIMIT * WARN_FRACTION:
             log.warning(
@@ -323,12 +333,12 @@ class EncryptedCookieSession(dict):
                 size,
                 100 * size // COOKIE_LIMIT,
                 COOKIE_LIMIT,
-                self._largest_keys(state),
+                self._largest_keys(),
             )
 
-    def _largest_keys(self, state, count=3):
+    def _largest_keys(self, count=3):
         sizes = []
-        for key, value in state.items():
+        for key, value in dict.items(self):
             try:
                 sizes.append((len(self._serializer.dumps({key: value})), key))
             except Exception:  # a value this serializer cannot write at all
@@ -336,9 +346,6 @@ class EncryptedCookieSession(dict):
         sizes.sort(key=lambda pair: pair[0], reverse=True)
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[:count]) or "none"
 
-
-# Imported here, next to their only users, to keep this block apart from the rest of the module.
-from ._core import CookieSpec, find_cookie  # noqa: E402
 
 # webob.request, imported on first use: importing WebOb warns (it imports cgi) on Python 3.11+.
 _BaseRequest = None
@@ -360,20 +367,7 @@ def _write_cookie(response, session, value):
 
     Raises ``CookieTooLarge`` before touching the response when the header would be too long.
     """
-    cls = type(session)
-    # Looked up in the factory's own class, so that no factory uses another one's options.
-    spec = cls.__dict__.get("_cookie_spec")
-    if spec is None:
-        spec = cls._cookie_spec = CookieSpec(
-            session._cookie_name,
-            session._cookie_max_age,
-            session._cookie_path,
-            session._cookie_domain,
-            session._cookie_secure,
-            session._cookie_httponly,
-            session._cookie_samesite,
-        )
-    header = spec.header(value)
+    header = session._cookie_spec.header(value)
     if value is not None:
-        session._check_size(header, dict.copy(session))
+        session._check_size(header)
     response.headerlist.append(("Set-Cookie", header))
