@@ -43,7 +43,7 @@ def main(argv=None):
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(_cookie_after_dashdash(sys.argv[1:] if argv is None else argv))
     except SystemExit as e:  # --help, or a usage error argparse has already reported
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
@@ -56,9 +56,24 @@ def main(argv=None):
         return EXIT_UNREADABLE
 
 
+def _cookie_after_dashdash(argv):
+    """A base64url cookie may start with '-', which argparse would take for an option: put
+    ``--`` before any such argument that is not one of our options."""
+    options = {"-h", "--help", "--secret", "--ini", "--app", "-", "--"}
+    argv = list(argv)
+    if "--" in argv:
+        return argv
+    for i, arg in enumerate(argv):
+        if arg.startswith("-") and arg.split("=", 1)[0] not in options:
+            if i == 0 or argv[i - 1] not in ("--secret", "--ini", "--app"):
+                return argv[:i] + ["--"] + argv[i:]
+    return argv
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
+        allow_abbrev=False,
         description="Operator tools for pyramid_nacl_session encrypted cookie sessions.",
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
@@ -74,6 +89,7 @@ def _parser():
 
     decode = commands.add_parser(
         "decode",
+        allow_abbrev=False,
         help="decrypt a session cookie and print its contents as JSON",
         description="Decrypt a session cookie and print its timestamps and state as a JSON "
         "object. Pickle payloads (from 1.0 or pickle mode) are shown only when they hold plain "
