@@ -5,18 +5,20 @@
 "ours" is this interpreter's environment (or --ours-python), where the package was built with
 ``maturin develop --release`` or ``pip install .``; the baseline is a virtualenv made here on
 first use, holding pyramid-nacl-session==1.0.0 from PyPI. workload.py runs in each as a
-subprocess; rounds alternate between the two, and each case's figure is the median over rounds
-of the per-round best ns/op. See benchmarks/README.md.
+subprocess; within each round the two take turns case by case, and each case's figure is the
+median over rounds of the per-round best ns/op. See benchmarks/README.md.
 """
 
 import argparse
 import datetime
+import fnmatch
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -80,18 +82,44 @@ def check_env(env, python):
         sys.exit(f"run.py: the {env} environment ({python}) is not usable:\n{proc.stderr}")
 
 
-def run_workload(env, python, args):
-    cmd = workload_cmd(env, python) + [
-        "--budget", str(args.budget),
-        "--repeats", str(args.repeats),
-        "--cases", *args.cases,
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)
-    if proc.returncode != 0:
-        sys.exit(f"run.py: the {env} workload failed ({python}):\n{proc.stderr}")
-    if proc.stderr.strip():
-        log(f"run.py: the {env} workload wrote to stderr:\n{proc.stderr.rstrip()}")
-    return json.loads(proc.stdout)
+class Worker:
+    """One workload process in --serve mode: it builds its cases once, then times each case
+    the driver names, so the two environments can take turns case by case."""
+
+    def __init__(self, env, python, args):
+        self.env, self.python = env, python
+        self.errors = tempfile.TemporaryFile("w+")  # a file, so a chatty child never blocks
+        cmd = workload_cmd(env, python) + [
+            "--serve", "--budget", str(args.budget), "--repeats", str(args.repeats)
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True,
+            cwd=HERE,
+        )
+        self.meta = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.errors.seek(0)
+            sys.exit(f"run.py: the {self.env} workload failed ({self.python}):\n"
+                     f"{self.errors.read()}")
+        return json.loads(line)
+
+    def measure(self, case):
+        self.proc.stdin.write(case + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+        self.errors.seek(0)
+        chatter = self.errors.read().strip()
+        if chatter:
+            log(f"run.py: the {self.env} workload wrote to stderr:\n{chatter}")
+        self.errors.close()
 
 
 def machine_info():
@@ -159,8 +187,8 @@ def print_report(machine, meta, summary, args):
             f"pynacl {v['pynacl']}"
         )
     print(
-        f"- method: {args.rounds} interleaved rounds per env, {args.budget}s per case per round, "
-        f"{args.stat} of {args.repeats} repeats per round, median over rounds"
+        f"- method: {args.rounds} round(s), the envs taking turns case by case; {args.budget}s per "
+        f"case per round, {args.stat} of {args.repeats} repeats per round; median over rounds"
     )
     print()
 
@@ -211,15 +239,15 @@ def print_report(machine, meta, summary, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7, help="rounds per env (default 7)")
-    parser.add_argument("--budget", type=float, default=0.3,
-                        help="seconds per case per round (default 0.3)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed batches per case per round (default 5)")
+    parser.add_argument("--rounds", type=int, help="rounds (default 7; --quick: 1)")
+    parser.add_argument("--budget", type=float,
+                        help="seconds per case per round (default 0.3; --quick: 0.02)")
+    parser.add_argument("--repeats", type=int,
+                        help="timed batches per case per round (default 5; --quick: 3)")
     parser.add_argument("--stat", choices=("best", "median"), default="best",
                         help="per-round figure taken from the repeats (default best)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 1 round, 0.02 s per case, 3 repeats")
+                        help="smoke run, for CI: small defaults, a few seconds in all")
     parser.add_argument("--cases", nargs="+", default=["*"],
                         help="fnmatch patterns of cases to run, e.g. 'wsgi.*' (default all)")
     parser.add_argument("--ours-python", default=sys.executable,
@@ -228,8 +256,10 @@ def main():
                         help=f"where the 1.0.0 virtualenv lives (default {BASELINE_VENV})")
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     args = parser.parse_args()
-    if args.quick:
-        args.rounds, args.budget, args.repeats = 1, 0.02, 3
+    defaults = (1, 0.02, 3) if args.quick else (7, 0.3, 5)
+    for name, value in zip(("rounds", "budget", "repeats"), defaults):
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     # Absolute, since workloads run from benchmarks/; not resolved, as a venv's python is a
     # symlink whose own path is what selects the venv.
     args.ours_python = os.path.abspath(args.ours_python)
@@ -243,16 +273,31 @@ def main():
     }
     check_env("baseline", pythons["baseline"])
     rounds = {"baseline": [], "ours": []}
+    meta = {}
     for i in range(args.rounds):
-        # Alternate which env goes first, so slow drift in machine load hits both alike.
-        order = ("baseline", "ours") if i % 2 == 0 else ("ours", "baseline")
-        for env in order:
-            log(f"run.py: round {i + 1}/{args.rounds}: {LABELS[env]}")
-            rounds[env].append(run_workload(env, pythons[env], args))
+        # Fresh processes each round (so one unlucky memory layout is not repeated); within a
+        # round the envs take turns case by case, the first one alternating, so that changes in
+        # machine load fall on both alike.
+        workers = {env: Worker(env, pythons[env], args) for env in ("baseline", "ours")}
+        meta = {env: w.meta for env, w in workers.items()}
+        if meta["baseline"]["prefix"] == meta["ours"]["prefix"]:
+            sys.exit("run.py: both workloads run in the same environment; nothing to compare")
+        cases = [
+            c for c in meta["ours"]["cases"]
+            if c in meta["baseline"]["cases"] and any(fnmatch.fnmatchcase(c, p) for p in args.cases)
+        ]
+        if not cases:
+            sys.exit(f"run.py: no case matches {args.cases}; cases: {meta['ours']['cases']}")
+        log(f"run.py: round {i + 1}/{args.rounds}: {len(cases)} cases")
+        results = {"baseline": {}, "ours": {}}
+        for j, case in enumerate(cases):
+            order = ("baseline", "ours") if (i + j) % 2 == 0 else ("ours", "baseline")
+            for env in order:
+                results[env][case] = workers[env].measure(case)
+        for env, w in workers.items():
+            w.close()
+            rounds[env].append({"results": results[env]})
 
-    meta = {env: {k: v for k, v in rounds[env][0].items() if k != "results"} for env in rounds}
-    if meta["baseline"]["prefix"] == meta["ours"]["prefix"]:
-        sys.exit("run.py: both workloads ran in the same environment; nothing to compare")
     summary = summarize(rounds, args.stat)
     print_report(machine, meta, summary, args)
 

@@ -4,7 +4,8 @@
 
 ``baseline`` must hold pyramid_nacl_session 1.0.0 and ``ours`` the 2.0 package; the check runs
 before any timing and fails loudly otherwise. Prints one JSON object on stdout: environment facts
-and, per case, the best and median ns/op over the repeats.
+and, per case, the best and median ns/op over the repeats. With ``--serve`` (as run.py uses it)
+it takes case names on stdin instead, so that the driver can alternate environments per case.
 """
 
 import argparse
@@ -344,6 +345,39 @@ def measure(op, budget_s, repeats):
     return {"best": min(samples), "median": statistics.median(samples), "batch": batch}
 
 
+def describe(env, pkg, version, origin, cases):
+    cookie_sizes = {}
+    for kind in ("pickle", "json"):
+        enc = pkg.EncryptedSerializer(SECRET, serializer_arg(env, kind))
+        for size, state in STATES.items():
+            cookie_sizes[f"{size}.{kind}"] = len(enc.dumps((time.time(), time.time(), state)))
+    return {
+        "env": env,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "package": {"version": version, "origin": origin},
+        "versions": versions(),
+        "cookie_sizes": cookie_sizes,
+        "cases": list(cases),
+    }
+
+
+def run_case(cases, name, budget, repeats):
+    gc.collect()
+    return measure(cases[name], budget, repeats)
+
+
+def serve(meta, cases, budget, repeats):
+    """run.py's protocol: one JSON line describing this environment, then for each case name
+    read on stdin, one JSON line with its figures. Ends at end of input."""
+    print(json.dumps(meta), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        print(json.dumps(run_case(cases, name, budget, repeats)), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", choices=("baseline", "ours"), required=True)
@@ -352,6 +386,7 @@ def main():
     parser.add_argument("--cases", nargs="*", default=["*"], help="fnmatch patterns")
     parser.add_argument("--list", action="store_true", help="print the case names and exit")
     parser.add_argument("--check", action="store_true", help="only check the package and exit")
+    parser.add_argument("--serve", action="store_true", help="take case names on stdin")
     args = parser.parse_args()
 
     pkg, version, origin = check_environment(args.env)
@@ -364,33 +399,13 @@ def main():
     if args.list:
         print("\n".join(cases))
         return
+    meta = describe(args.env, pkg, version, origin, cases)
+    if args.serve:
+        serve(meta, cases, args.budget, args.repeats)
+        return
     selected = [c for c in cases if any(fnmatch.fnmatchcase(c, p) for p in args.cases)]
-
-    results = {}
-    for name in selected:
-        gc.collect()
-        results[name] = measure(cases[name], args.budget, args.repeats)
-
-    cookie_sizes = {}
-    for kind in ("pickle", "json"):
-        enc = pkg.EncryptedSerializer(SECRET, serializer_arg(args.env, kind))
-        for size, state in STATES.items():
-            cookie_sizes[f"{size}.{kind}"] = len(enc.dumps((time.time(), time.time(), state)))
-
-    json.dump(
-        {
-            "env": args.env,
-            "python": sys.version.split()[0],
-            "implementation": platform.python_implementation(),
-            "executable": sys.executable,
-            "prefix": sys.prefix,
-            "package": {"version": version, "origin": origin},
-            "versions": versions(),
-            "cookie_sizes": cookie_sizes,
-            "results": results,
-        },
-        sys.stdout,
-    )
+    meta["results"] = {name: run_case(cases, name, args.budget, args.repeats) for name in selected}
+    json.dump(meta, sys.stdout)
     sys.stdout.write("\n")
 
 
