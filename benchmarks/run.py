@@ -54,6 +54,8 @@ def ensure_baseline(venv, ours_python):
     python = venv_python(venv)
     if python.exists() and marker.exists() and marker.read_text().split() == stamp:
         return python
+    if python.exists() and venv != BASELINE_VENV:
+        return python  # the user's own venv: never clear it; check_env vets what it holds
     log(f"run.py: creating {venv} with {' '.join(reqs)}")
     subprocess.run([ours_python, "-m", "venv", "--clear", venv], check=True)
     subprocess.run(
@@ -90,7 +92,8 @@ class Worker:
         self.env, self.python = env, python
         self.errors = tempfile.TemporaryFile("w+")  # a file, so a chatty child never blocks
         cmd = workload_cmd(env, python) + [
-            "--serve", "--budget", str(args.budget), "--repeats", str(args.repeats)
+            "--serve", "--budget", str(args.budget), "--repeats", str(args.repeats),
+            "--clock", args.clock,
         ]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True,
@@ -188,7 +191,8 @@ def print_report(machine, meta, summary, args):
         )
     print(
         f"- method: {args.rounds} round(s), the envs taking turns case by case; {args.budget}s per "
-        f"case per round, {args.stat} of {args.repeats} repeats per round; median over rounds"
+        f"case per round, {args.stat} of {args.repeats} repeats per round; median over rounds; "
+        f"{args.clock} clock"
     )
     print()
 
@@ -244,6 +248,9 @@ def main():
                         help="seconds per case per round (default 0.3; --quick: 0.02)")
     parser.add_argument("--repeats", type=int,
                         help="timed batches per case per round (default 5; --quick: 3)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="wall: perf_counter_ns (default); cpu: the thread's CPU time, "
+                        "steadier on a machine busy with other work")
     parser.add_argument("--stat", choices=("best", "median"), default="best",
                         help="per-round figure taken from the repeats (default best)")
     parser.add_argument("--quick", action="store_true",
@@ -253,7 +260,8 @@ def main():
     parser.add_argument("--ours-python", default=sys.executable,
                         help="python of the environment holding our package (default: this one)")
     parser.add_argument("--baseline-venv", type=Path, default=BASELINE_VENV,
-                        help=f"where the 1.0.0 virtualenv lives (default {BASELINE_VENV})")
+                        help="a virtualenv holding 1.0.0; made if missing (default "
+                        "benchmarks/.venv-baseline, remade when its pins change)")
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     args = parser.parse_args()
     defaults = (1, 0.02, 3) if args.quick else (7, 0.3, 5)
@@ -263,6 +271,7 @@ def main():
     # Absolute, since workloads run from benchmarks/; not resolved, as a venv's python is a
     # symlink whose own path is what selects the venv.
     args.ours_python = os.path.abspath(args.ours_python)
+    args.baseline_venv = Path(os.path.abspath(args.baseline_venv))
 
     sys.stdout.reconfigure(line_buffering=True)  # keep the report and progress lines in order
     machine = machine_info()
@@ -302,7 +311,8 @@ def main():
     print_report(machine, meta, summary, args)
 
     if args.json:
-        settings = {k: getattr(args, k) for k in ("rounds", "budget", "repeats", "stat")}
+        names = ("rounds", "budget", "repeats", "stat", "clock")
+        settings = {k: getattr(args, k) for k in names}
         with open(args.json, "w") as f:
             json.dump(
                 {"machine": machine, "settings": settings, "envs": meta, "cases": summary},
