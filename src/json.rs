@@ -707,3 +707,146 @@ fn push_code_point(buf: &mut Vec<u8>, cp: u32) {
         ]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_py<R>(f: impl FnOnce(Python<'_>) -> R) -> R {
+        Python::initialize();
+        Python::attach(f)
+    }
+
+    fn dumps_str(py: Python<'_>, code: &str) -> String {
+        let obj = py.eval(&CString::new(code).unwrap(), None, None).unwrap();
+        String::from_utf8(dumps(&obj).unwrap()).unwrap()
+    }
+
+    fn loads_err(py: Python<'_>, data: &[u8]) -> String {
+        let err = loads(py, data).unwrap_err();
+        assert!(err.is_instance_of::<PyValueError>(py));
+        err.value(py).to_string()
+    }
+
+    #[test]
+    fn floats_are_written_so_they_read_back_as_the_same_float() {
+        with_py(|py| {
+            for v in [
+                1.0,
+                -0.0,
+                1e16,
+                1e-7,
+                123456789.0,
+                5e-324,
+                f64::MAX,
+                0.1 + 0.2,
+            ] {
+                let mut out = Vec::new();
+                write_float(&mut out, v);
+                let text = String::from_utf8(out.clone()).unwrap();
+                assert!(
+                    text.contains(['.', 'e']),
+                    "{text} would read back as an int"
+                );
+                let back: f64 = loads(py, &out).unwrap().extract().unwrap();
+                assert_eq!(back.to_bits(), v.to_bits(), "{text}");
+            }
+        })
+    }
+
+    #[test]
+    fn output_is_compact_with_raw_utf8_and_escaped_controls_and_surrogates() {
+        with_py(|py| {
+            assert_eq!(
+                dumps_str(
+                    py,
+                    r#"{"é": [1, 2.5, None, True], 3: "\x00\x1f\"\\\n\t\ud800\ud7ff"}"#
+                ),
+                "{\"é\":[1,2.5,null,true],\"3\":\"\\u0000\\u001f\\\"\\\\\\n\\t\\ud800\u{d7ff}\"}"
+            );
+            assert_eq!(
+                dumps_str(py, "[float('nan'), -float('inf'), 10**20]"),
+                "[NaN,-Infinity,100000000000000000000]"
+            );
+        })
+    }
+
+    #[test]
+    fn escapes_read_back_as_python_reads_them() {
+        with_py(|py| {
+            let s = loads(py, br#""\ud83d\ude00 \ud800\u0041 \udc00 \/\b\f""#).unwrap();
+            let expected = py
+                .eval(c"'\\U0001f600 \\ud800A \\udc00 /\\b\\f'", None, None)
+                .unwrap();
+            assert!(s.eq(expected).unwrap());
+        })
+    }
+
+    #[test]
+    fn parse_errors_say_what_and_where() {
+        with_py(|py| {
+            assert_eq!(
+                loads_err(py, b"{\"a\": 1, \"b\": x}"),
+                "JSON: unexpected character at byte 14"
+            );
+            assert_eq!(loads_err(py, b""), "JSON: unexpected end of data at byte 0");
+            assert_eq!(
+                loads_err(py, b"[1] 2"),
+                "JSON: data after the JSON value at byte 4"
+            );
+            assert_eq!(loads_err(py, b"\"a\xff\""), "JSON: invalid UTF-8 at byte 2");
+            assert_eq!(
+                loads_err(py, b"\"a\nb\""),
+                "JSON: control character in string at byte 2"
+            );
+            assert_eq!(loads_err(py, b"\"\\x\""), "JSON: invalid escape at byte 1");
+            assert_eq!(
+                loads_err(py, b"\"\\u12G4\""),
+                "JSON: invalid \\u escape at byte 1"
+            );
+            for bad in [
+                &b"01"[..],
+                b"1.",
+                b"1e",
+                b"-",
+                b"[1,]",
+                b"{\"a\":1,}",
+                b"-NaN",
+                b"tru",
+                b"\xef\xbb\xbf1",
+            ] {
+                loads_err(py, bad);
+            }
+        })
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        with_py(|py| {
+            let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+            assert!(loads(py, ok.as_bytes()).is_ok());
+            let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+            assert!(loads_err(py, deep.as_bytes()).contains("nesting deeper than 255"));
+            assert!(loads_err(py, "[{\"a\":".repeat(100_000).as_bytes()).contains("nesting"));
+        })
+    }
+
+    #[test]
+    fn every_truncation_of_a_document_is_an_error_not_a_panic() {
+        with_py(|py| {
+            let doc = "{\"k\\u00e9\": [1, -2.5e-3, \"x\\ud83d\\ude00\", true, false, null, NaN, -Infinity], \"n\": 123456789012345678901234}";
+            assert!(loads(py, doc.as_bytes()).is_ok());
+            for end in 0..doc.len() {
+                // A prefix that is itself a whole number is valid JSON.
+                let _ = loads(py, &doc.as_bytes()[..end]);
+                let _ = loads(py, &doc.as_bytes()[end..]);
+            }
+            for end in 1..doc.len() - 1 {
+                assert!(
+                    loads(py, &doc.as_bytes()[..end]).is_err(),
+                    "prefix {end} read"
+                );
+            }
+        })
+    }
+}
