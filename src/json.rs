@@ -58,14 +58,14 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
         return write_dict(out, d, depth);
     }
     if let Ok(l) = obj.cast_exact::<PyList>() {
-        return write_seq(out, l.iter(), depth);
+        return write_seq(out, l.iter().map(Ok), depth);
     }
     if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        return write_seq(out, t.iter(), depth);
+        return write_seq(out, t.iter().map(Ok), depth);
     }
     // Subclasses, tested in the order of json's C encoder, and read as it reads them: the
     // underlying str/int/float value (not __str__ or __repr__, so IntEnum writes as its number),
-    // list and tuple storage, and a dict subclass through its items() method.
+    // and list, tuple and dict subclasses through __iter__ and items(), which they may override.
     if let Ok(s) = obj.cast::<PyString>() {
         return write_str(out, s);
     }
@@ -76,11 +76,8 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
         write_float(out, f.value());
         return Ok(());
     }
-    if let Ok(l) = obj.cast::<PyList>() {
-        return write_seq(out, l.iter(), depth);
-    }
-    if let Ok(t) = obj.cast::<PyTuple>() {
-        return write_seq(out, t.iter(), depth);
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        return write_seq(out, obj.try_iter()?, depth);
     }
     if obj.is_instance_of::<PyDict>() {
         return write_dict_subclass(out, obj, depth);
@@ -93,7 +90,7 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
 
 fn write_seq<'py>(
     out: &mut Vec<u8>,
-    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
     depth: usize,
 ) -> PyResult<()> {
     if depth >= MAX_DEPTH {
@@ -104,7 +101,7 @@ fn write_seq<'py>(
         if i > 0 {
             out.push(b',');
         }
-        write_value(out, &item, depth + 1)?;
+        write_value(out, &item?, depth + 1)?;
     }
     out.push(b']');
     Ok(())
