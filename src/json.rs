@@ -16,9 +16,12 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 
 /// Most containers nested in one another that `dumps` writes and `loads` reads. Deeper data
 /// raises `ValueError` rather than exhausting the stack, which also catches circular references
-/// in `dumps`. A session has no use for anything near this deep.
+/// in `dumps`. A session has no use for anything near this deep. The recursive functions keep
+/// their leaf work out of line (`#[inline(never)]`) so that their frames stay small: the full
+/// depth each way, called from Python, runs in a 96 KiB thread stack (x86-64 release build).
 pub const MAX_DEPTH: usize = 255;
 
+#[cold]
 fn too_deep() -> PyErr {
     PyValueError::new_err(format!(
         "JSON: nesting deeper than {MAX_DEPTH} containers (or a circular reference)"
@@ -57,11 +60,8 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
     if let Ok(d) = obj.cast_exact::<PyDict>() {
         return write_dict(out, d, depth);
     }
-    if let Ok(l) = obj.cast_exact::<PyList>() {
-        return write_seq(out, l.iter().map(Ok), depth);
-    }
-    if let Ok(t) = obj.cast_exact::<PyTuple>() {
-        return write_seq(out, t.iter().map(Ok), depth);
+    if obj.is_exact_instance_of::<PyList>() || obj.is_exact_instance_of::<PyTuple>() {
+        return write_array(out, obj, depth);
     }
     // Subclasses, tested in the order of json's C encoder, and read as it reads them: the
     // underlying str/int/float value (not __str__ or __repr__, so IntEnum writes as its number),
@@ -77,7 +77,7 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
         return Ok(());
     }
     if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        return write_seq(out, obj.try_iter()?, depth);
+        return write_array(out, obj, depth);
     }
     if obj.is_instance_of::<PyDict>() {
         return write_dict_subclass(out, obj, depth);
@@ -88,25 +88,49 @@ fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyRes
     )))
 }
 
-fn write_seq<'py>(
-    out: &mut Vec<u8>,
-    items: impl Iterator<Item = PyResult<Bound<'py, PyAny>>>,
-    depth: usize,
-) -> PyResult<()> {
+fn write_array(out: &mut Vec<u8>, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
     if depth >= MAX_DEPTH {
         return Err(too_deep());
     }
     out.push(b'[');
-    for (i, item) in items.enumerate() {
-        if i > 0 {
-            out.push(b',');
+    if let Ok(list) = seq.cast_exact::<PyList>() {
+        // By index, reading the length each time: Python code that we call (a subclass's
+        // __iter__, say) could shrink the list meanwhile.
+        let mut i = 0;
+        while i < list.len() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_value(out, &list.get_item(i)?, depth + 1)?;
+            i += 1;
         }
-        write_value(out, &item?, depth + 1)?;
+    } else if let Ok(tuple) = seq.cast_exact::<PyTuple>() {
+        for (i, item) in tuple.iter_borrowed().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_value(out, &item, depth + 1)?;
+        }
+    } else {
+        write_iterated(out, seq, depth)?;
     }
     out.push(b']');
     Ok(())
 }
 
+/// List and tuple subclasses, through __iter__ as json's encoder reads them.
+#[inline(never)] // see MAX_DEPTH
+fn write_iterated(out: &mut Vec<u8>, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
+    for (i, item) in seq.try_iter()?.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(out, &item?, depth + 1)?;
+    }
+    Ok(())
+}
+
+#[inline(never)] // see MAX_DEPTH
 fn write_dict(out: &mut Vec<u8>, dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<()> {
     if depth >= MAX_DEPTH {
         return Err(too_deep());
@@ -143,6 +167,7 @@ fn write_dict(out: &mut Vec<u8>, dict: &Bound<'_, PyDict>, depth: usize) -> PyRe
 
 /// As json's encoder: a dict subclass is read through items(), which may be overridden (and
 /// gives an OrderedDict's order after move_to_end, which the underlying dict does not).
+#[inline(never)] // see MAX_DEPTH
 fn write_dict_subclass(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
     if depth >= MAX_DEPTH {
         return Err(too_deep());
@@ -167,6 +192,7 @@ fn write_dict_subclass(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) 
 }
 
 /// Keys as json.dumps turns them into strings; any other key type is a TypeError.
+#[inline(never)] // see MAX_DEPTH
 fn write_key(out: &mut Vec<u8>, key: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = key.py();
     if let Ok(s) = key.cast::<PyString>() {
@@ -217,6 +243,7 @@ fn c_type_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     })
 }
 
+#[inline(never)] // see MAX_DEPTH
 fn write_int(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = obj.py();
     let mut overflow: c_int = 0;
@@ -249,6 +276,7 @@ fn write_float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
+#[inline(never)] // see MAX_DEPTH
 fn write_str(out: &mut Vec<u8>, s: &Bound<'_, PyString>) -> PyResult<()> {
     let bytes = match s.encode_utf8() {
         Ok(b) => b,
@@ -375,11 +403,13 @@ impl<'py> Parser<'_, 'py> {
         self.text.as_bytes().get(self.pos).copied()
     }
 
+    #[cold]
     fn error(&self, what: &str) -> PyErr {
         PyValueError::new_err(format!("JSON: {what} at byte {}", self.pos))
     }
 
     /// The error for whatever is at `pos` when it is not what the grammar allows there.
+    #[cold]
     fn unexpected(&self) -> PyErr {
         if self.pos >= self.text.len() {
             self.error("unexpected end of data")
@@ -501,6 +531,7 @@ impl<'py> Parser<'_, 'py> {
     }
 
     /// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?, or -Infinity.
+    #[inline(never)] // see MAX_DEPTH
     fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
         let start = self.pos;
@@ -559,6 +590,7 @@ impl<'py> Parser<'_, 'py> {
     }
 
     /// The string whose opening quote is just before `pos`.
+    #[inline(never)] // see MAX_DEPTH
     fn string(&mut self) -> PyResult<Bound<'py, PyString>> {
         let bytes = self.text.as_bytes();
         let start = self.pos;
