@@ -373,7 +373,7 @@ fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
 pub fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     // Checked once up front, so that string text can be handed to Python as it is.
     let text = std::str::from_utf8(data).map_err(|e| {
-        PyValueError::new_err(format!("JSON: invalid UTF-8 at byte {}", e.valid_up_to()))
+        PyValueError::new_err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
     })?;
     let mut parser = Parser {
         py,
@@ -405,7 +405,7 @@ impl<'py> Parser<'_, 'py> {
 
     #[cold]
     fn error(&self, what: &str) -> PyErr {
-        PyValueError::new_err(format!("JSON: {what} at byte {}", self.pos))
+        PyValueError::new_err(format!("{what} at byte {}", self.pos))
     }
 
     /// The error for whatever is at `pos` when it is not what the grammar allows there.
@@ -704,7 +704,7 @@ impl<'py> Parser<'_, 'py> {
 
     fn hex4(&self, at: usize) -> PyResult<u32> {
         let invalid =
-            || PyValueError::new_err(format!("JSON: invalid \\u escape at byte {}", at - 2));
+            || PyValueError::new_err(format!("invalid \\u escape at byte {}", at - 2));
         let digits = self.text.as_bytes().get(at..at + 4).ok_or_else(invalid)?;
         let mut cp = 0;
         for &d in digits {
@@ -816,22 +816,22 @@ mod tests {
         with_py(|py| {
             assert_eq!(
                 loads_err(py, b"{\"a\": 1, \"b\": x}"),
-                "JSON: unexpected character at byte 14"
+                "unexpected character at byte 14"
             );
-            assert_eq!(loads_err(py, b""), "JSON: unexpected end of data at byte 0");
+            assert_eq!(loads_err(py, b""), "unexpected end of data at byte 0");
             assert_eq!(
                 loads_err(py, b"[1] 2"),
-                "JSON: data after the JSON value at byte 4"
+                "data after the JSON value at byte 4"
             );
-            assert_eq!(loads_err(py, b"\"a\xff\""), "JSON: invalid UTF-8 at byte 2");
+            assert_eq!(loads_err(py, b"\"a\xff\""), "invalid UTF-8 at byte 2");
             assert_eq!(
                 loads_err(py, b"\"a\nb\""),
-                "JSON: control character in string at byte 2"
+                "control character in string at byte 2"
             );
-            assert_eq!(loads_err(py, b"\"\\x\""), "JSON: invalid escape at byte 1");
+            assert_eq!(loads_err(py, b"\"\\x\""), "invalid escape at byte 1");
             assert_eq!(
                 loads_err(py, b"\"\\u12G4\""),
-                "JSON: invalid \\u escape at byte 1"
+                "invalid \\u escape at byte 1"
             );
             for bad in [
                 &b"01"[..],

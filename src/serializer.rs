@@ -1,8 +1,8 @@
 //! `EncryptedSerializer`: the inner serializer (pickle, JSON or the app's own) inside the envelope.
 
-use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::envelope::{self, Keys, OpenError};
 use crate::errors::{BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie};
@@ -190,8 +190,7 @@ impl EncryptedSerializer {
     fn dumps<'py>(&self, py: Python<'py>, appstruct: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let plaintext = self.serialize(py, appstruct)?;
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
-            envelope::seal_into(&self.keys, &plaintext, out)
-                .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}")))
+            envelope::seal_into(&self.keys, &plaintext, out).map_err(no_randomness)
         })
     }
 
@@ -200,6 +199,33 @@ impl EncryptedSerializer {
     fn loads<'py>(&self, py: Python<'py>, bstruct: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let (plaintext, _) = self.open_envelope(bstruct)?;
         self.deserialize(py, &plaintext)
+    }
+
+    /// The cookie value (str) for a Pyramid session: seals ``(accessed, created, state)``.
+    ///
+    /// ``state`` may be the session itself, a dict subclass whose accessors do bookkeeping:
+    /// it is copied straight from its storage into a plain dict, never through those accessors
+    /// (``dict.copy`` would call them once per key), so serializers see a plain dict, as with
+    /// Pyramid's ``dict(session)``.
+    fn dumps_session<'py>(
+        &self,
+        py: Python<'py>,
+        accessed: &Bound<'py, PyAny>,
+        created: &Bound<'py, PyAny>,
+        state: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyString>> {
+        let plain = PyDict::new(py);
+        for (key, value) in state.iter() {
+            plain.set_item(key, value)?;
+        }
+        let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
+        let plaintext = self.serialize(py, tuple.as_any())?;
+        let mut out = vec![0; envelope::sealed_len(plaintext.len())];
+        envelope::seal_into(&self.keys, &plaintext, &mut out).map_err(no_randomness)?;
+        // Base64 is ASCII, so this cannot fail; a failure would be an error, not a panic.
+        let text = std::str::from_utf8(&out)
+            .map_err(|_| PyValueError::new_err("sealed cookie is not ASCII"))?;
+        Ok(PyString::new(py, text))
     }
 
     /// Like ``loads``, and also says how the cookie was opened: returns ``(value, key_index,
@@ -271,6 +297,10 @@ impl EncryptedSerializer {
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(not_copyable())
     }
+}
+
+fn no_randomness(e: getrandom::Error) -> PyErr {
+    PyOSError::new_err(format!("no OS randomness: {e}"))
 }
 
 fn not_copyable() -> PyErr {

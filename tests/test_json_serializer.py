@@ -253,5 +253,5 @@ def test_hundred_thousand_open_brackets_is_a_bad_payload_not_a_crash(serializer)
 def test_malformed_payloads_are_bad_payloads_that_say_where(serializer, plaintext, message):
     with pytest.raises(ValueError):  # 1.0's reader rejects it too
         JSONSerializer().loads(plaintext)
-    with pytest.raises(BadPayload, match=re.escape(f"JSON: {message}") + "$"):
+    with pytest.raises(BadPayload, match=re.escape(f"cookie payload is not JSON: {message}") + "$"):
         serializer.loads(seal_with_pynacl(plaintext))

@@ -165,3 +165,31 @@ def test_default_options_behave_as_1_0():
     assert header.endswith("; Path=/; SameSite=Lax")
     assert factory._timeout == 1200 and factory._reissue_time == 0
     assert factory._serializer.serializer_name == "pickle"
+
+
+# -- writing the cookie ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("serializer", ["json", None, "custom"])
+def test_writing_the_cookie_does_not_go_through_the_per_key_accessors(serializer, monkeypatch):
+    from pyramid import testing
+    from pyramid.session import JSONSerializer
+    from webob import Response
+
+    if serializer == "custom":
+        class Custom(JSONSerializer):  # a subclass: used as a custom serializer
+            def dumps(self, appstruct):
+                assert type(appstruct[2]) is dict  # a plain dict, as Pyramid's dict(session)
+                return super().dumps(appstruct)
+
+        serializer = Custom()
+    factory = EncryptedCookieSessionFactory(SECRET, serializer=serializer)
+    session = factory(testing.DummyRequest())
+    session.update({f"key{i}": i for i in range(70)})
+    calls = []
+    monkeypatch.setattr(type(session), "_access", lambda self: calls.append(1), raising=False)
+    response = Response()
+    assert session._set_cookie(response) is True
+    assert calls == []
+    cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    assert factory(testing.DummyRequest(cookies={"session": cookie})) == session

@@ -314,8 +314,7 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             _write_cookie(response, self, None)
             return True
-        state = dict.copy(self)  # a plain dict: no per-key accessor calls, pickles as a dict
-        cookieval = self._serializer.dumps((self.accessed, self.created, state)).decode("ascii")
+        cookieval = self._serializer.dumps_session(self.accessed, self.created, self)
         _write_cookie(response, self, cookieval)
         return True
 
