@@ -22,6 +22,8 @@ pygments_style = "sphinx"
 # (_Secret, _SerializerArg) would only add noise.
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
+# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): the long ones overflow it.
+toc_object_entries_show_parents = "hide"
 
 # The Pylons projects' theme (pylons-sphinx-themes on PyPI).
 html_theme = "pyramid"
