@@ -202,16 +202,23 @@ impl EncryptedSerializer {
         self.deserialize(py, &plaintext)
     }
 
-    /// Like ``loads``, and also says whether the cookie should be sealed again now: it was
-    /// opened by a key other than the first, or it held a pickle read by ``migrate_pickle``.
-    fn loads_stale<'py>(
+    /// Like ``loads``, and also says how the cookie was opened: returns ``(value, key_index,
+    /// payload)``, where ``key_index`` is the position of the key that opened it (not 0: it
+    /// should be resealed under the first key) and ``payload`` is ``'json'``, ``'pickle'`` (with
+    /// ``migrate_pickle``: a pickle read by the plain-data decoder) or ``'custom'``.
+    fn open_cookie<'py>(
         &self,
         py: Python<'py>,
         bstruct: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyAny>, bool)> {
+    ) -> PyResult<(Bound<'py, PyAny>, usize, &'static str)> {
         let (plaintext, key_index) = self.open_envelope(bstruct)?;
-        let migrated = self.migrate_pickle && safe_pickle::looks_like_pickle(&plaintext);
-        Ok((self.deserialize(py, &plaintext)?, key_index != 0 || migrated))
+        let payload = match self.payload {
+            Payload::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(&plaintext) => {
+                "pickle"
+            }
+            _ => self.serializer_name(),
+        };
+        Ok((self.deserialize(py, &plaintext)?, key_index, payload))
     }
 
     /// The name of the inner serializer: ``'pickle'``, ``'json'`` or ``'custom'``.

@@ -326,3 +326,15 @@ def test_python_dash_m_runs_the_same_command_line():
     assert helped.returncode == 0
     assert "usage: pyramid-nacl-session" in helped.stdout
     assert "decode" in helped.stdout and "secret" in helped.stdout
+
+
+def test_cookie_starting_with_a_dash_is_taken_as_the_cookie(capsys):
+    from pyramid_nacl_session import EncryptedSerializer
+
+    serializer = EncryptedSerializer(KEY, "json")
+    now = time.time()
+    cookie = "x"
+    while not cookie.startswith("-"):  # one cookie in 64 starts with '-'
+        cookie = serializer.dumps((now, now, {"a": 1})).decode()
+    status, out, _ = run(capsys, "decode", "--secret", KEY, cookie)
+    assert status == 0 and decoded(out)["state"] == {"a": 1}

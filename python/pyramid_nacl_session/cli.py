@@ -28,6 +28,8 @@ ENV_VAR = "PYRAMID_NACL_SESSION_SECRET"
 SECRET_SETTINGS = ("pynacl.session.secret", "session.secret")
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
+#: How the core's BadPayload starts when the plain-data pickle decoder refused a payload.
+PICKLE_REFUSED = "cookie payload is not a pickle of plain data"
 
 
 class UsageError(Exception):
@@ -42,7 +44,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _parser()
     try:
-        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+        args = parser.parse_args(_cookie_after_dashdash(sys.argv[1:] if argv is None else argv))
     except SystemExit as e:  # --help, or a usage error argparse has already reported
         return e.code if isinstance(e.code, int) else EXIT_USAGE
     try:
@@ -55,9 +57,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_UNREADABLE
 
 
+def _cookie_after_dashdash(argv):
+    """A base64url cookie may start with '-', which argparse would take for an option: put
+    ``--`` before any such argument that is not one of our options."""
+    options = {"-h", "--help", "--secret", "--ini", "--app", "-", "--"}
+    argv = list(argv)
+    if "--" in argv:
+        return argv
+    for i, arg in enumerate(argv):
+        if arg.startswith("-") and arg.split("=", 1)[0] not in options:
+            if i == 0 or argv[i - 1] not in ("--secret", "--ini", "--app"):
+                return argv[:i] + ["--"] + argv[i:]
+    return argv
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
+        allow_abbrev=False,
         description="Operator tools for pyramid_nacl_session encrypted cookie sessions.",
     )
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
@@ -73,6 +90,7 @@ def _parser():
 
     decode = commands.add_parser(
         "decode",
+        allow_abbrev=False,
         help="decrypt a session cookie and print its contents as JSON",
         description="Decrypt a session cookie and print its timestamps and state as a JSON "
         "object. Pickle payloads (from 1.0 or pickle mode) are shown only when they hold plain "
@@ -117,12 +135,11 @@ def _secret(args):
 def _decode(args):
     keys, source = _keys(args)
     try:
-        as_json = EncryptedSerializer(keys, "json")
-        readers = EncryptedSerializer(keys, "json", migrate_pickle=True)
+        serializer = EncryptedSerializer(keys, "json", migrate_pickle=True)
     except ValueError as e:  # the core's messages name lengths and types, never a key
         raise UsageError(f"bad key in {source}: {e}") from None
     cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie)
-    value, payload = _open(cookie, as_json, readers)
+    value, payload = _open(cookie, serializer)
     print(json.dumps(_report(value, payload), indent=2, ensure_ascii=False))
     return EXIT_OK
 
@@ -171,31 +188,26 @@ def _cookie_value(text):
     return text.strip('"')
 
 
-def _open(cookie, as_json, readers):
+def _open(cookie, serializer):
     """Open the cookie; return the decoded value and what kind of payload it held."""
     try:
-        return as_json.loads(cookie), "json"
+        value, key_index, payload = serializer.open_cookie(cookie)
     except MalformedCookie:
         raise Unreadable("not a session cookie: bad base64") from None
     except CookieTooShort:
         raise Unreadable("not a session cookie: too short to hold a nonce and a tag") from None
     except DecryptionFailed:
-        count = as_json.key_count
+        count = serializer.key_count
         raise Unreadable(
             f"wrong key or tampered (tried {count} key{'s' if count != 1 else ''})"
         ) from None
     except BadPayload as e:
-        not_json = str(e)
-    try:
-        return readers.loads(cookie), "pickle (plain data)"
-    except BadPayload as e:
-        # We cannot see the plaintext, so tell the pickle case by its symptom: the pickle-aware
-        # serializer fails differently only when it took its pickle path.
-        if str(e) == not_json:
-            raise Unreadable(f"not a pyramid session: {not_json}") from None
-        raise Unreadable(
-            f"holds a pickle that was not decoded, since unpickling it could run code ({e})"
-        ) from None
+        if PICKLE_REFUSED in str(e):
+            raise Unreadable(
+                f"holds a pickle that was not decoded, since unpickling it could run code ({e})"
+            ) from None
+        raise Unreadable(f"not a pyramid session: {e}") from None
+    return value, "json" if payload == "json" else "pickle (plain data)"
 
 
 def _report(value, payload):

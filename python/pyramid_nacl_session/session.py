@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieTooLarge, EncryptedSerializer
+from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
 
 if TYPE_CHECKING:
@@ -116,6 +116,16 @@ def EncryptedCookieSessionFactory(
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
     }
+    # The Set-Cookie header is built natively, byte for byte as WebOb's make_cookie would.
+    attrs["_cookie_spec"] = CookieSpec(
+        attrs["_cookie_name"],
+        attrs["_cookie_max_age"],
+        attrs["_cookie_path"],
+        attrs["_cookie_domain"],
+        attrs["_cookie_secure"],
+        attrs["_cookie_httponly"],
+        attrs["_cookie_samesite"],
+    )
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -152,7 +162,9 @@ class EncryptedCookieSession(dict):
         cookieval = _read_cookie(request, self._cookie_name)
         if cookieval is not None:
             try:
-                value, stale = self._serializer.loads_stale(cookieval)
+                value, key_index, payload = self._serializer.open_cookie(cookieval)
+                # Under an old key, or a pickle read for migration to JSON: seal it anew.
+                stale = key_index != 0 or payload != self._serializer.serializer_name
             except ValueError:
                 value = None  # unreadable: a fresh session
             try:
@@ -306,17 +318,17 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             _write_cookie(response, self, None)
             return True
-        state = dict.copy(self)
+        state = dict.copy(self)  # a plain dict: no per-key accessor calls, pickles as a dict
         cookieval = self._serializer.dumps((self.accessed, self.created, state)).decode("ascii")
         _write_cookie(response, self, cookieval)
         return True
 
-    def _check_size(self, header, state):
+    def _check_size(self, header):
         size = len(header)
         if size > COOKIE_LIMIT:
             raise CookieTooLarge(
                 f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
-                f"-byte limit browsers keep; largest keys: {self._largest_keys(state)}"
+                f"-byte limit browsers keep; largest keys: {self._largest_keys()}"
             )
         if size > COOKIE_LIMIT * WARN_FRACTION:
             log.warning(
@@ -325,12 +337,12 @@ class EncryptedCookieSession(dict):
                 size,
                 100 * size // COOKIE_LIMIT,
                 COOKIE_LIMIT,
-                self._largest_keys(state),
+                self._largest_keys(),
             )
 
-    def _largest_keys(self, state, count=3):
+    def _largest_keys(self, count=3):
         sizes = []
-        for key, value in state.items():
+        for key, value in dict.items(self):
             try:
                 sizes.append((len(self._serializer.dumps({key: value})), key))
             except Exception:  # a value this serializer cannot write at all
@@ -339,8 +351,18 @@ class EncryptedCookieSession(dict):
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[:count]) or "none"
 
 
+# webob.request, imported on first use: importing WebOb warns (it imports cgi) on Python 3.11+.
+_BaseRequest = None
+
+
 def _read_cookie(request, name):
     """The value of the cookie ``name`` in this request, or ``None``."""
+    global _BaseRequest
+    if _BaseRequest is None:
+        from webob.request import BaseRequest as _BaseRequest
+    if isinstance(request, _BaseRequest):
+        # WebOb's own answer for this header, without parsing every cookie into a dict.
+        return find_cookie(request.environ.get("HTTP_COOKIE"), name)
     return request.cookies.get(name)
 
 
@@ -349,18 +371,7 @@ def _write_cookie(response, session, value):
 
     Raises ``CookieTooLarge`` before touching the response when the header would be too long.
     """
-    from webob.cookies import make_cookie
-
-    header = make_cookie(
-        session._cookie_name,
-        value,
-        max_age=session._cookie_max_age,
-        path=session._cookie_path,
-        domain=session._cookie_domain,
-        secure=session._cookie_secure,
-        httponly=session._cookie_httponly,
-        samesite=session._cookie_samesite,
-    )
+    header = session._cookie_spec.header(value)
     if value is not None:
-        session._check_size(header, dict.copy(session))
+        session._check_size(header)
     response.headerlist.append(("Set-Cookie", header))
