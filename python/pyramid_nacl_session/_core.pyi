@@ -14,7 +14,8 @@ __all__ = [
     "CookieTooLarge",
     "KEY_SIZE",
     "NONCE_SIZE",
-    # TODO(lead): the cookie functions' names (see the end of this file).
+    "find_cookie",
+    "CookieSpec",
 ]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
@@ -47,7 +48,10 @@ class EncryptedSerializer:
     ) -> EncryptedSerializer: ...
     def dumps(self, appstruct: Any) -> bytes: ...
     def loads(self, bstruct: Union[bytes, str]) -> Any: ...
-    def loads_stale(self, bstruct: Union[bytes, str]) -> tuple[Any, bool]: ...
+    # (value, index of the key that opened it, payload kind: 'pickle' for a migrated pickle)
+    def open_cookie(
+        self, bstruct: Union[bytes, str]
+    ) -> tuple[Any, int, Literal["pickle", "json", "custom"]]: ...
     @property
     def serializer_name(self) -> Literal["pickle", "json", "custom"]: ...
     @property
@@ -68,6 +72,20 @@ class DecryptionFailed(CookieError): ...
 class BadPayload(CookieError): ...
 class CookieTooLarge(ValueError): ...
 
-# --- Cookie and Set-Cookie headers (src/cookie.rs) -------------------------------------------
-# TODO(lead): stubs for the functions cookie::register adds (the Cookie header reader and the
-# Set-Cookie builder) go here once the cookie branch is merged. Empty today: register() adds none.
+# Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
+
+def find_cookie(header: Optional[str], name: str) -> Optional[str]: ...
+@final
+class CookieSpec:
+    def __new__(
+        cls,
+        name: str,
+        max_age: Optional[int] = None,
+        path: Optional[str] = ...,  # "/"
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = None,
+    ) -> CookieSpec: ...
+    def header(self, value: Optional[str]) -> str: ...
+    def delete_header(self) -> str: ...
