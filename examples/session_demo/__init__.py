@@ -4,6 +4,7 @@ and logout. All session settings come from the .ini file."""
 
 import json
 from html import escape
+from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
@@ -12,7 +13,7 @@ from pyramid.response import Response
 PASSWORD = "demo"  # the demo accepts any user name with this password
 
 
-def page(request, title, body):
+def page(request: Any, title: str, body: str) -> Response:
     flashes = "".join(
         f'<p class="flash">{escape(message)}</p>' for message in request.session.pop_flash()
     )
@@ -29,12 +30,12 @@ def page(request, title, body):
     return Response(html)
 
 
-def csrf_field(request):
+def csrf_field(request: Any) -> str:
     token = escape(request.session.get_csrf_token())
     return f'<input type="hidden" name="csrf_token" value="{token}">'
 
 
-def home(request):
+def home(request: Any) -> Response:
     session = request.session
     session["visits"] = session.get("visits", 0) + 1
     if session.get("user"):
@@ -50,7 +51,7 @@ def home(request):
     return page(request, "pyramid_nacl_session demo", body)
 
 
-def login(request):
+def login(request: Any) -> Response:
     username = request.POST.get("username", "").strip()
     if not username or request.POST.get("password") != PASSWORD:
         request.session.flash("Wrong user name or password.")
@@ -61,12 +62,12 @@ def login(request):
     return HTTPSeeOther("/")
 
 
-def logout(request):
+def logout(request: Any) -> Response:
     request.session.invalidate()  # nothing stored after this: the cookie is deleted
     return HTTPSeeOther("/")
 
 
-def show_session(request):
+def show_session(request: Any) -> Response:
     cookie = request.cookies.get(request.registry.settings.get("session.cookie_name", "session"))
     state = json.dumps(dict(request.session), indent=2, ensure_ascii=False, sort_keys=True)
     size = len(cookie) if cookie else 0
@@ -76,7 +77,7 @@ of the 4096 a browser keeps.</p>
     return page(request, "What is in the session", body)
 
 
-def main(global_config, **settings):
+def main(global_config: Any, **settings: Any) -> Any:
     """The Paste app factory named by ``use = egg:session-demo`` in the .ini file."""
     config = Configurator(settings=settings)
     config.set_default_csrf_options(require_csrf=True)

@@ -1,5 +1,7 @@
 """Encrypted cookie sessions for Pyramid, sealed with NaCl secretbox by a Rust core."""
 
+from typing import Any
+
 from ._core import (
     BadPayload,
     CookieError,
@@ -28,7 +30,7 @@ __all__ = [
 ]
 
 
-def includeme(config):
+def includeme(config: Any) -> None:
     """Set the app's session factory from its ``session.*`` settings.
 
     Used by ``config.include('pyramid_nacl_session')`` and by ``pyramid.includes`` in an .ini.

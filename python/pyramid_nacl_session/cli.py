@@ -9,6 +9,7 @@ import datetime
 import json
 import os
 import sys
+from typing import Optional, Sequence
 
 from ._core import (
     BadPayload,
@@ -39,7 +40,7 @@ class Unreadable(Exception):
     """The cookie cannot be read (exit status 1)."""
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _parser()
     try:

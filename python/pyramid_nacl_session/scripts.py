@@ -2,13 +2,14 @@
 
 import argparse
 import sys
+from typing import Optional, Sequence
 
 from ._core import generate_secret
 
 __all__ = ["generate_secret", "print_secret"]
 
 
-def print_secret(argv=None):
+def print_secret(argv: Optional[Sequence[str]] = None) -> int:
     """Print a new random 32-byte secret, hex encoded, to standard output."""
     parser = argparse.ArgumentParser(
         prog="print_secret",

@@ -4,12 +4,16 @@ import binascii
 import logging
 import os
 import time
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
 from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
+
+if TYPE_CHECKING:
+    from ._core import _Secret, _SerializerArg
 
 __all__ = ["EncryptedCookieSessionFactory"]
 
@@ -22,22 +26,22 @@ WARN_FRACTION = 0.75
 
 
 def EncryptedCookieSessionFactory(
-    secret,
-    cookie_name="session",
-    max_age=None,
-    path="/",
-    domain=None,
-    secure=False,
-    httponly=False,
-    timeout=1200,
-    reissue_time=0,
-    set_on_exception=True,
-    serializer=None,
-    samesite="Lax",
+    secret: "_Secret",
+    cookie_name: str = "session",
+    max_age: Optional[int] = None,
+    path: Optional[str] = "/",
+    domain: Optional[str] = None,
+    secure: bool = False,
+    httponly: bool = False,
+    timeout: Optional[int] = 1200,
+    reissue_time: Optional[int] = 0,
+    set_on_exception: bool = True,
+    serializer: "_SerializerArg" = None,
+    samesite: Optional[str] = "Lax",
     *,
-    absolute_timeout=None,
-    migrate_pickle=False,
-):
+    absolute_timeout: Optional[int] = None,
+    migrate_pickle: bool = False,
+) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
     Use it with :meth:`pyramid.config.Configurator.set_session_factory`. Sessions behave as

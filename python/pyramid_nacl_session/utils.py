@@ -1,6 +1,7 @@
 """``session_factory_from_settings``: the factory from an app's ``session.*`` settings."""
 
 import difflib
+from typing import Any, Callable, Mapping
 
 from pyramid.path import DottedNameResolver
 
@@ -31,7 +32,7 @@ OPTIONS = {
 }
 
 
-def session_factory_from_settings(settings):
+def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any], Any]:
     """Return a session factory configured by ``session.*`` (or ``pynacl.session.*``) settings,
     as read from a Paste .ini file.
 

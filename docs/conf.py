@@ -1,0 +1,41 @@
+"""Sphinx configuration for the pyramid_nacl_session documentation.
+
+Build with warnings as errors:  sphinx-build -W -b html docs docs/_build/html
+The package must be importable (``maturin develop``): the API pages are read from it.
+"""
+
+from importlib.metadata import version as _version
+
+project = "pyramid_nacl_session"
+author = "Agendaless Consulting and contributors"
+copyright = "Agendaless Consulting, the Pylons Project and contributors"
+release = _version("pyramid-nacl-session")
+version = ".".join(release.split(".")[:2])
+
+extensions = ["sphinx.ext.autodoc"]
+
+master_doc = "index"
+exclude_patterns = ["_build"]
+pygments_style = "sphinx"
+
+# The docstrings say what each argument takes; the private type aliases of the signatures
+# (_Secret, _SerializerArg) would only add noise.
+autodoc_typehints = "none"
+autodoc_member_order = "bysource"
+# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): the long ones overflow it.
+toc_object_entries_show_parents = "hide"
+
+# The Pylons projects' theme (pylons-sphinx-themes on PyPI).
+html_theme = "pyramid"
+html_title = f"pyramid_nacl_session {release}"
+
+
+def _strip_native_signature(app, what, name, obj, options, lines):
+    # The native classes and functions carry CPython's "name(signature)\n--\n" docstring header.
+    # autodoc reads the signature line itself; the "--" line that follows it would render as text.
+    while lines and lines[0].strip() in ("", "--"):
+        del lines[0]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _strip_native_signature)

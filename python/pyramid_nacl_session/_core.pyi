@@ -1,0 +1,91 @@
+"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
+
+from typing import Any, Final, Literal, NoReturn, Optional, Protocol, Sequence, Union, final
+
+# PyO3 builds __all__ from what #[pymodule] adds, in that order.
+__all__ = [
+    "EncryptedSerializer",
+    "generate_secret",
+    "CookieError",
+    "MalformedCookie",
+    "CookieTooShort",
+    "DecryptionFailed",
+    "BadPayload",
+    "CookieTooLarge",
+    "KEY_SIZE",
+    "NONCE_SIZE",
+    "find_cookie",
+    "CookieSpec",
+]
+
+# One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
+_Key = Union[bytes, bytearray, memoryview, str]
+# One key, or a list or tuple of keys whose first one seals and every one opens. (The core takes
+# exactly list or tuple; Sequence is what the type system can say without list's invariance
+# rejecting a list[str].)
+_Secret = Union[_Key, Sequence[_Key]]
+
+class _Serializer(Protocol):
+    """What a custom inner serializer provides (Pyramid's ``PickleSerializer`` shape)."""
+
+    def loads(self, bstruct: bytes, /) -> Any: ...
+    def dumps(self, appstruct: Any, /) -> bytes: ...
+
+_SerializerArg = Union[None, Literal["pickle", "json"], _Serializer]
+
+KEY_SIZE: Final = 32
+NONCE_SIZE: Final = 24
+
+def generate_secret(as_hex: bool = True) -> bytes: ...
+@final
+class EncryptedSerializer:
+    def __new__(
+        cls,
+        secret: _Secret,
+        serializer: _SerializerArg = None,
+        *,
+        migrate_pickle: bool = False,
+    ) -> EncryptedSerializer: ...
+    def dumps(self, appstruct: Any) -> bytes: ...
+    def loads(self, bstruct: Union[bytes, str]) -> Any: ...
+    # (value, index of the key that opened it, payload kind: 'pickle' for a migrated pickle)
+    def open_cookie(
+        self, bstruct: Union[bytes, str]
+    ) -> tuple[Any, int, Literal["pickle", "json", "custom"]]: ...
+    @property
+    def serializer_name(self) -> Literal["pickle", "json", "custom"]: ...
+    @property
+    def serializer(self) -> Optional[_Serializer]: ...
+    @property
+    def key_count(self) -> int: ...
+    @property
+    def migrate_pickle(self) -> bool: ...
+    # Copies and pickles would carry the keys out: these always raise TypeError.
+    def __reduce_ex__(self, protocol: Any, /) -> NoReturn: ...
+    def __copy__(self) -> NoReturn: ...
+    def __deepcopy__(self, memo: Any, /) -> NoReturn: ...
+
+class CookieError(ValueError): ...
+class MalformedCookie(CookieError): ...
+class CookieTooShort(CookieError): ...
+class DecryptionFailed(CookieError): ...
+class BadPayload(CookieError): ...
+class CookieTooLarge(ValueError): ...
+
+# Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
+
+def find_cookie(header: Optional[str], name: str) -> Optional[str]: ...
+@final
+class CookieSpec:
+    def __new__(
+        cls,
+        name: str,
+        max_age: Optional[int] = None,
+        path: Optional[str] = ...,  # "/"
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = None,
+    ) -> CookieSpec: ...
+    def header(self, value: Optional[str]) -> str: ...
+    def delete_header(self) -> str: ...

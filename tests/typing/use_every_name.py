@@ -1,0 +1,168 @@
+"""Uses every public name the way an application would, for ``mypy --strict`` to check the
+stubs and annotations against. Run by test_mypy.py; it is type-checked, not executed."""
+
+from typing import Any, Callable
+
+from pyramid.config import Configurator
+from pyramid.session import JSONSerializer, PickleSerializer
+
+import pyramid_nacl_session
+from pyramid_nacl_session import (
+    BadPayload,
+    CookieError,
+    CookieTooLarge,
+    CookieTooShort,
+    DecryptionFailed,
+    EncryptedCookieSessionFactory,
+    EncryptedSerializer,
+    MalformedCookie,
+    generate_secret,
+    includeme,
+    session_factory_from_settings,
+)
+from pyramid_nacl_session.cli import main as cli_main
+from pyramid_nacl_session.scripts import generate_secret as generate_secret_1_0_path
+from pyramid_nacl_session.scripts import print_secret
+from pyramid_nacl_session.serializer import EncryptedSerializer as Serializer_1_0_path
+
+
+class UpperJSON:
+    """An app's own inner serializer: anything with loads(bytes) and dumps(obj) -> bytes."""
+
+    def loads(self, bstruct: bytes) -> Any:
+        return JSONSerializer().loads(bstruct.lower())
+
+    def dumps(self, appstruct: Any) -> bytes:
+        data: bytes = JSONSerializer().dumps(appstruct)
+        return data.upper()
+
+
+def every_secret_form() -> list[EncryptedSerializer]:
+    hex_bytes: bytes = generate_secret()
+    raw: bytes = generate_secret(as_hex=False)
+    hex_str: str = generate_secret().decode("ascii")
+    old_keys: list[str] = [hex_str, generate_secret_1_0_path().decode("ascii")]
+    return [
+        EncryptedSerializer(raw),
+        EncryptedSerializer(hex_bytes),
+        EncryptedSerializer(hex_str),
+        EncryptedSerializer(bytearray(raw)),
+        EncryptedSerializer(memoryview(raw)),
+        EncryptedSerializer([hex_str, raw]),
+        EncryptedSerializer((hex_bytes, raw)),
+        EncryptedSerializer(old_keys),
+        Serializer_1_0_path(raw),
+    ]
+
+
+def every_serializer_kind(secret: bytes) -> list[EncryptedSerializer]:
+    return [
+        EncryptedSerializer(secret),
+        EncryptedSerializer(secret, None),
+        EncryptedSerializer(secret, "pickle"),
+        EncryptedSerializer(secret, "json"),
+        EncryptedSerializer(secret, "json", migrate_pickle=True),
+        EncryptedSerializer(secret, serializer=PickleSerializer()),
+        EncryptedSerializer(secret, serializer=JSONSerializer()),
+        EncryptedSerializer(secret, serializer=UpperJSON()),
+    ]
+
+
+def round_trip(serializer: EncryptedSerializer) -> dict[str, Any]:
+    cookie: bytes = serializer.dumps((0.0, 0.0, {"user": "ann"}))
+    try:
+        value, key_index, payload = serializer.open_cookie(cookie)
+        if key_index != 0 or payload != serializer.serializer_name:
+            cookie = serializer.dumps(value)
+        accessed, created, state = serializer.loads(cookie.decode("ascii"))
+    except MalformedCookie:
+        return {"error": "bad base64"}
+    except CookieTooShort:
+        return {"error": "too short"}
+    except DecryptionFailed:
+        return {"error": "wrong key or tampered"}
+    except BadPayload as e:
+        return {"error": str(e)}
+    except CookieError:
+        return {"error": "unreadable"}
+    name: str = serializer.serializer_name
+    count: int = serializer.key_count
+    migrating: bool = serializer.migrate_pickle
+    own = serializer.serializer
+    return {"state": state, "name": name, "keys": count, "migrating": migrating, "own": own}
+
+
+def every_option() -> Callable[[Any], Any]:
+    return EncryptedCookieSessionFactory(
+        [generate_secret(), generate_secret()],
+        cookie_name="session",
+        max_age=3600,
+        path="/",
+        domain="example.com",
+        secure=True,
+        httponly=True,
+        timeout=1200,
+        reissue_time=120,
+        set_on_exception=False,
+        serializer="json",
+        samesite="Strict",
+        absolute_timeout=8 * 3600,
+        migrate_pickle=True,
+    )
+
+
+def defaults_and_none() -> list[Callable[[Any], Any]]:
+    return [EncryptedCookieSessionFactory(generate_secret()), EncryptedCookieSessionFactory(
+        generate_secret(),
+        max_age=None,
+        path=None,
+        domain=None,
+        timeout=None,
+        reissue_time=None,
+        serializer=UpperJSON(),
+        samesite=None,
+        absolute_timeout=None,
+    )]
+
+
+def from_settings() -> Callable[[Any], Any]:
+    settings = {
+        "session.secret": generate_secret().decode("ascii"),
+        "pynacl.session.serializer": "json",
+        "session.timeout": "1200",
+    }
+    return session_factory_from_settings(settings)
+
+
+def configure(settings: dict[str, str]) -> Any:
+    config = Configurator(settings=settings)
+    includeme(config)
+    config.include("pyramid_nacl_session")
+    try:
+        config.set_session_factory(from_settings())
+    except CookieTooLarge as e:
+        raise SystemExit(str(e)) from e
+    return config.make_wsgi_app()
+
+
+def commands() -> int:
+    return print_secret([]) or cli_main(["secret"])
+
+
+def names() -> list[str]:
+    return list(pyramid_nacl_session.__all__)
+
+
+def mistakes_mypy_catches(secret: bytes) -> None:
+    # Each line must be an error: under --strict an ignore that silences nothing is one too.
+    EncryptedSerializer(42)  # type: ignore[arg-type]
+    EncryptedSerializer(secret, "yaml")  # type: ignore[arg-type]
+    EncryptedSerializer(secret, object())  # type: ignore[arg-type]
+    EncryptedSerializer(secret, "json", True)  # type: ignore[call-arg]
+    EncryptedCookieSessionFactory(secret, 1200)  # type: ignore[arg-type]
+    EncryptedCookieSessionFactory(secret, timeout="20 minutes")  # type: ignore[arg-type]
+    # absolute_timeout and migrate_pickle are keyword-only.
+    EncryptedCookieSessionFactory(  # type: ignore[call-arg]
+        secret, "s", None, "/", None, False, False, 1200, 0, True, None, "Lax", None
+    )
+    generate_secret().encode()  # type: ignore[attr-defined]
