@@ -52,6 +52,10 @@ class EncryptedSerializer:
     def open_cookie(
         self, bstruct: Union[bytes, str]
     ) -> tuple[Any, int, Literal["pickle", "json", "custom"]]: ...
+    # The cookie value for a Pyramid session: seals (accessed, created, a plain copy of state).
+    def dumps_session(
+        self, accessed: float, created: float, state: dict[Any, Any]
+    ) -> str: ...
     @property
     def serializer_name(self) -> Literal["pickle", "json", "custom"]: ...
     @property
