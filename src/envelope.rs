@@ -43,7 +43,11 @@ impl Keys {
     /// `keys` must be non-empty; each key is exactly `KEY_LEN` bytes.
     pub fn new(keys: &[[u8; KEY_LEN]]) -> Self {
         assert!(!keys.is_empty());
-        Keys(keys.iter().map(|k| XSalsa20Poly1305::new(k.into())).collect())
+        Keys(
+            keys.iter()
+                .map(|k| XSalsa20Poly1305::new(k.into()))
+                .collect(),
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -58,11 +62,7 @@ pub fn sealed_len(plaintext_len: usize) -> usize {
 
 /// Seals `plaintext` under the first key with a fresh OS-random nonce and writes the base64 text
 /// into `out`, which must be exactly `sealed_len(plaintext.len())` bytes.
-pub fn seal_into(
-    keys: &Keys,
-    plaintext: &[u8],
-    out: &mut [u8],
-) -> Result<(), getrandom::Error> {
+pub fn seal_into(keys: &Keys, plaintext: &[u8], out: &mut [u8]) -> Result<(), getrandom::Error> {
     let mut raw = Vec::with_capacity(OVERHEAD + plaintext.len());
     raw.resize(NONCE_LEN, 0);
     // Straight from the OS for every cookie: no generator state in the process that a fork could
@@ -100,7 +100,10 @@ pub fn open(keys: &Keys, cookie: &[u8]) -> Result<(Vec<u8>, usize), OpenError> {
     let body = raw.split_off(OVERHEAD);
     for (index, key) in keys.0.iter().enumerate() {
         let mut attempt = body.clone();
-        if key.decrypt_in_place_detached(&nonce, b"", &mut attempt, &tag).is_ok() {
+        if key
+            .decrypt_in_place_detached(&nonce, b"", &mut attempt, &tag)
+            .is_ok()
+        {
             return Ok((attempt, index));
         }
     }
@@ -190,7 +193,10 @@ mod tests {
         let mut raw = B64.decode(&c).unwrap();
         for i in 0..raw.len() {
             raw[i] ^= 1;
-            assert_eq!(open(&k, B64.encode(&raw).as_bytes()), Err(OpenError::Unauthenticated));
+            assert_eq!(
+                open(&k, B64.encode(&raw).as_bytes()),
+                Err(OpenError::Unauthenticated)
+            );
             raw[i] ^= 1;
         }
     }
@@ -203,6 +209,9 @@ mod tests {
         let rotated = Keys::new(&[new, old]);
         assert_eq!(open(&rotated, &sealed_old).unwrap(), (b"x".to_vec(), 1));
         let sealed_new = seal(&rotated, b"y").unwrap();
-        assert_eq!(open(&Keys::new(&[new]), &sealed_new).unwrap(), (b"y".to_vec(), 0));
+        assert_eq!(
+            open(&Keys::new(&[new]), &sealed_new).unwrap(),
+            (b"y".to_vec(), 0)
+        );
     }
 }

@@ -38,13 +38,23 @@ fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
     } else if let Ok(b) = secret.cast::<PyByteArray>() {
         Zeroizing::new(b.to_vec())
     } else if secret.is_instance_of::<PyMemoryView>() {
-        Zeroizing::new(secret.call_method0("tobytes")?.cast::<PyBytes>()?.as_bytes().to_vec())
+        Zeroizing::new(
+            secret
+                .call_method0("tobytes")?
+                .cast::<PyBytes>()?
+                .as_bytes()
+                .to_vec(),
+        )
     } else if let Ok(s) = secret.cast::<PyString>() {
         let text = s.to_cow()?;
         if text.len() == 2 * KEY_LEN && text.bytes().all(|c| c.is_ascii_hexdigit()) {
             Zeroizing::new(text.as_bytes().to_vec())
         } else {
-            return Err(bad_secret(&type_name, s.len()?, " (a str secret must be 64 hex digits)"));
+            return Err(bad_secret(
+                &type_name,
+                s.len()?,
+                " (a str secret must be 64 hex digits)",
+            ));
         }
     } else {
         return Err(PyValueError::new_err(format!(
@@ -57,7 +67,11 @@ fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
         key.copy_from_slice(&bytes);
     } else if bytes.len() == 2 * KEY_LEN && hex::decode_to_slice(&bytes[..], &mut key).is_ok() {
     } else {
-        let hint = if bytes.len() == 2 * KEY_LEN { " that are not all hex digits" } else { "" };
+        let hint = if bytes.len() == 2 * KEY_LEN {
+            " that are not all hex digits"
+        } else {
+            ""
+        };
         return Err(bad_secret(&type_name, bytes.len(), hint));
     }
     Ok(key)

@@ -19,7 +19,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CookieError", py.get_type::<errors::CookieError>())?;
     m.add("MalformedCookie", py.get_type::<errors::MalformedCookie>())?;
     m.add("CookieTooShort", py.get_type::<errors::CookieTooShort>())?;
-    m.add("DecryptionFailed", py.get_type::<errors::DecryptionFailed>())?;
+    m.add(
+        "DecryptionFailed",
+        py.get_type::<errors::DecryptionFailed>(),
+    )?;
     m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
     m.add("KEY_SIZE", envelope::KEY_LEN)?;

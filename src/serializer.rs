@@ -108,7 +108,8 @@ impl EncryptedSerializer {
 
     fn deserialize<'py>(&self, py: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let bad = |what: &str, cause: PyErr| {
-            let err = BadPayload::new_err(format!("cookie payload is not {what}: {}", cause.value(py)));
+            let err =
+                BadPayload::new_err(format!("cookie payload is not {what}: {}", cause.value(py)));
             err.set_cause(py, Some(cause));
             err
         };
@@ -121,7 +122,13 @@ impl EncryptedSerializer {
                 .bind(py)
                 .call1((PyBytes::new(py, plaintext),))
                 // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
-                .map_err(|e| if e.is_instance_of::<PyException>(py) { bad("a pickle", e) } else { e }),
+                .map_err(|e| {
+                    if e.is_instance_of::<PyException>(py) {
+                        bad("a pickle", e)
+                    } else {
+                        e
+                    }
+                }),
             Payload::Custom(obj) => obj
                 .bind(py)
                 .call_method1("loads", (PyBytes::new(py, plaintext),))
@@ -187,7 +194,11 @@ impl EncryptedSerializer {
     }
 
     /// Serialize ``appstruct`` and seal it; returns the cookie value as ASCII bytes.
-    fn dumps<'py>(&self, py: Python<'py>, appstruct: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    fn dumps<'py>(
+        &self,
+        py: Python<'py>,
+        appstruct: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let plaintext = self.serialize(py, appstruct)?;
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
             envelope::seal_into(&self.keys, &plaintext, out).map_err(no_randomness)
@@ -196,7 +207,11 @@ impl EncryptedSerializer {
 
     /// Open a cookie value (bytes or str, padded or not) and deserialize it.
     /// Raises a ``CookieError`` (a ``ValueError``) that says what was wrong.
-    fn loads<'py>(&self, py: Python<'py>, bstruct: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn loads<'py>(
+        &self,
+        py: Python<'py>,
+        bstruct: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let (plaintext, _) = self.open_envelope(bstruct)?;
         self.deserialize(py, &plaintext)
     }
@@ -281,7 +296,11 @@ impl EncryptedSerializer {
             "<EncryptedSerializer serializer={} keys={}{}>",
             self.serializer_name(),
             self.keys.len(),
-            if self.migrate_pickle { " migrate_pickle" } else { "" }
+            if self.migrate_pickle {
+                " migrate_pickle"
+            } else {
+                ""
+            }
         )
     }
 
