@@ -53,6 +53,10 @@ impl Keys {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// Length of the base64 text that `seal` writes for `plaintext_len` bytes.
@@ -97,14 +101,14 @@ pub fn open(keys: &Keys, cookie: &[u8]) -> Result<(Vec<u8>, usize), OpenError> {
     }
     let nonce = *Nonce::from_slice(&raw[..NONCE_LEN]);
     let tag = *Tag::from_slice(&raw[NONCE_LEN..OVERHEAD]);
-    let body = raw.split_off(OVERHEAD);
     for (index, key) in keys.0.iter().enumerate() {
-        let mut attempt = body.clone();
+        // secretbox checks the tag before it decrypts, so a failed key leaves `raw` untouched.
         if key
-            .decrypt_in_place_detached(&nonce, b"", &mut attempt, &tag)
+            .decrypt_in_place_detached(&nonce, b"", &mut raw[OVERHEAD..], &tag)
             .is_ok()
         {
-            return Ok((attempt, index));
+            raw.drain(..OVERHEAD);
+            return Ok((raw, index));
         }
     }
     Err(OpenError::Unauthenticated)

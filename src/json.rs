@@ -372,9 +372,8 @@ fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
 
 pub fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     // Checked once up front, so that string text can be handed to Python as it is.
-    let text = std::str::from_utf8(data).map_err(|e| {
-        PyValueError::new_err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
-    })?;
+    let text = std::str::from_utf8(data)
+        .map_err(|e| PyValueError::new_err(format!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
     let mut parser = Parser {
         py,
         text,
@@ -703,8 +702,7 @@ impl<'py> Parser<'_, 'py> {
     }
 
     fn hex4(&self, at: usize) -> PyResult<u32> {
-        let invalid =
-            || PyValueError::new_err(format!("invalid \\u escape at byte {}", at - 2));
+        let invalid = || PyValueError::new_err(format!("invalid \\u escape at byte {}", at - 2));
         let digits = self.text.as_bytes().get(at..at + 4).ok_or_else(invalid)?;
         let mut cp = 0;
         for &d in digits {
