@@ -189,6 +189,7 @@ impl EncryptedSerializer {
     /// Serialize ``appstruct`` and seal it; returns the cookie value as ASCII bytes.
     fn dumps<'py>(&self, py: Python<'py>, appstruct: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let plaintext = self.serialize(py, appstruct)?;
+        // GIL kept for seal/open: 2-9 us of crypto is not worth waiting to win it back (benchmarks/GIL.md).
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
             envelope::seal_into(&self.keys, &plaintext, out)
                 .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}")))

@@ -155,10 +155,11 @@ DEEPEST_PICKLE = (PLAINTEXT_MAX - 3) // 2
     [
         ("json", False, nested_json(DEEPEST_JSON), DEEPEST_JSON),
         ("json", False, nested_json(64), 64),
+        ("json", False, nested_json(255), 255),
         ("json", True, nested_pickle(DEEPEST_PICKLE), DEEPEST_PICKLE),
         ("pickle", False, nested_pickle(DEEPEST_PICKLE), DEEPEST_PICKLE),
     ],
-    ids=["json-deepest", "json-shallow", "json-migrating-deepest-pickle", "pickle-deepest"],
+    ids=["json-deepest", "json-shallow", "json-255", "json-migrating-deepest-pickle", "pickle-deepest"],
 )
 def test_deepest_nesting_a_cookie_can_hold_opens_or_is_refused_quickly(
     serializer, migrate_pickle, plaintext, depth
@@ -181,7 +182,7 @@ def test_deepest_nesting_a_cookie_can_hold_opens_or_is_refused_quickly(
         assert outcomes[0] == depth  # shallow nesting is ordinary data
 
 
-def test_absurd_nesting_and_size_never_crash_the_process():
+def test_absurd_nesting_and_size_never_crash_the_process_reading_or_writing():
     # A native stack overflow kills the whole process, so this runs in a child process.
     script = textwrap.dedent(
         """
@@ -208,6 +209,14 @@ def test_absurd_nesting_and_size_never_crash_the_process():
             try:
                 EncryptedSerializer(key, serializer, migrate_pickle=migrate).loads(cookie)
             except CookieError:
+                pass
+        deep = []
+        for _ in range(depth):
+            deep = [deep]
+        for serializer in ("json", "pickle"):
+            try:
+                EncryptedSerializer(key, serializer).dumps(deep)
+            except (ValueError, RecursionError):
                 pass
         print("survived")
         """
