@@ -200,6 +200,7 @@ impl EncryptedSerializer {
         appstruct: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let plaintext = self.serialize(py, appstruct)?;
+        // GIL kept for seal/open: 2-9 us of crypto is not worth waiting to win it back (benchmarks/GIL.md).
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
             envelope::seal_into(&self.keys, &plaintext, out).map_err(no_randomness)
         })

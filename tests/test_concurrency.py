@@ -1,0 +1,152 @@
+"""One serializer and one app shared by many threads, and by forked workers (gunicorn --preload).
+
+Free-threaded CPython is not tested here (none is installed), so none is claimed.
+"""
+
+import base64
+import os
+import sys
+import threading
+import traceback
+
+import pytest
+from webtest import TestApp
+
+from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
+
+from .conftest import SECRET, session_app, set_cookie_value
+
+THREADS = 16
+CYCLES_PER_THREAD = 1500
+
+
+@pytest.fixture
+def busy_switching():
+    """Make the interpreter switch threads as often as it can, so calls really interleave."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)
+
+
+def run_together(count, work):
+    """Run ``work(index)`` in ``count`` threads released at once; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    failures = []
+
+    def body(index):
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException:
+            failures.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]
+
+
+@pytest.mark.parametrize("serializer", ["pickle", "json"])
+def test_threads_sharing_one_serializer_each_get_back_their_own_values(serializer, busy_switching):
+    shared = EncryptedSerializer(SECRET, serializer)
+    cookies = [[] for _ in range(THREADS)]
+
+    def work(index):
+        for i in range(CYCLES_PER_THREAD):
+            # Sizes differ per thread and per call, so a mixed-up buffer cannot go unnoticed.
+            value = [index, i, {"thread": index, "pad": "x" * ((index * 7 + i) % 300)}]
+            cookie = shared.dumps(value)
+            assert shared.loads(cookie) == value
+            cookies[index].append(cookie)
+
+    run_together(THREADS, work)
+
+    every = [c for per_thread in cookies for c in per_thread]
+    assert len(set(every)) == THREADS * CYCLES_PER_THREAD
+    for index, per_thread in enumerate(cookies):
+        for i in (0, CYCLES_PER_THREAD // 2, CYCLES_PER_THREAD - 1):
+            assert shared.loads(per_thread[i])[:2] == [index, i]
+
+
+def counter_app():
+    def bump(config):
+        def view(request):
+            request.session["n"] = request.session.get("n", 0) + 1
+            return {"n": request.session["n"]}
+
+        config.add_route("bump", "/bump")
+        config.add_view(view, route_name="bump", renderer="json")
+
+    return session_app(EncryptedCookieSessionFactory(SECRET, serializer="json"), bump).app
+
+
+def test_threads_with_their_own_clients_of_one_app_keep_their_own_sessions(busy_switching):
+    app = counter_app()
+    threads, requests = 8, 150
+    finals = [None] * threads
+
+    def work(index):
+        client = TestApp(app)  # its own cookie jar
+        for expected in range(1, requests + 1):
+            assert client.get("/bump").json == {"n": expected}
+        finals[index] = client.get("/show").json
+
+    run_together(threads, work)
+    assert finals == [{"n": requests}] * threads
+
+
+WORKERS = 4
+SEALS_PER_WORKER = 25_000
+REQUESTS_PER_WORKER = 100
+
+
+def nonce_of(cookie):
+    if isinstance(cookie, str):
+        cookie = cookie.encode()
+    return base64.urlsafe_b64decode(cookie + b"=" * (-len(cookie) % 4))[:24]
+
+
+def seal_in_child(app, shared, out_path):
+    """The child's whole life: seal through the app and directly, write nonces, _exit."""
+    status = 1
+    try:
+        with open(out_path, "wb") as out:
+            client = TestApp(app)
+            for _ in range(REQUESTS_PER_WORKER):
+                out.write(nonce_of(set_cookie_value(client.get("/bump"))))
+            out.write(b"".join(nonce_of(shared.dumps({"n": i})) for i in range(SEALS_PER_WORKER)))
+        status = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(status)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_workers_never_repeat_a_nonce(tmp_path):
+    # Everything loaded and used once before the fork, as a preloading server does.
+    app = counter_app()
+    shared = EncryptedSerializer(SECRET, "json")
+    parent_nonces = [nonce_of(shared.dumps({})), nonce_of(set_cookie_value(TestApp(app).get("/bump")))]
+
+    children = {}
+    for worker in range(WORKERS):
+        path = tmp_path / f"nonces-{worker}"
+        pid = os.fork()
+        if pid == 0:
+            seal_in_child(app, shared, path)  # never returns
+        children[pid] = path
+
+    nonces = list(parent_nonces)
+    for pid, path in children.items():
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, f"worker {pid} failed (see its stderr)"
+        data = path.read_bytes()
+        assert len(data) == 24 * (REQUESTS_PER_WORKER + SEALS_PER_WORKER)
+        nonces.extend(data[i : i + 24] for i in range(0, len(data), 24))
+
+    assert len(nonces) == 2 + WORKERS * (REQUESTS_PER_WORKER + SEALS_PER_WORKER)
+    assert len(set(nonces)) == len(nonces)
