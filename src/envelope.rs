@@ -17,6 +17,9 @@ pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 24;
 pub const TAG_LEN: usize = 16;
 pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
+/// Longest input `open` works on. Browsers keep cookies up to 4096 bytes; this bound is far
+/// above that (for other uses of the serializer) and caps the work a hostile value can cause.
+pub const MAX_INPUT_LEN: usize = 1 << 20;
 
 /// We write without padding (as 1.0 did) and read with or without it, as 1.0's
 /// `urlsafe_b64decode(bstruct + padding)` does. Trailing bits must be zero, so one cookie has
@@ -31,6 +34,7 @@ const B64: GeneralPurpose = GeneralPurpose::new(
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
+    TooLong,
     BadBase64,
     TooShort,
     Unauthenticated,
@@ -95,6 +99,9 @@ pub fn seal(keys: &Keys, plaintext: &[u8]) -> Result<Vec<u8>, getrandom::Error> 
 
 /// Opens a cookie value. Returns the plaintext and the index of the key that opened it.
 pub fn open(keys: &Keys, cookie: &[u8]) -> Result<(Vec<u8>, usize), OpenError> {
+    if cookie.len() > MAX_INPUT_LEN {
+        return Err(OpenError::TooLong);
+    }
     let mut raw = B64.decode(cookie).map_err(|_| OpenError::BadBase64)?;
     if raw.len() < OVERHEAD {
         return Err(OpenError::TooShort);
@@ -192,6 +199,10 @@ mod tests {
         assert_eq!(open(&k, b"not*b64*data"), Err(OpenError::BadBase64));
         assert_eq!(open(&k, b""), Err(OpenError::TooShort));
         assert_eq!(open(&k, b"abcd"), Err(OpenError::TooShort));
+        assert_eq!(
+            open(&k, &vec![b'A'; MAX_INPUT_LEN + 4]),
+            Err(OpenError::TooLong)
+        );
         let c = seal(&k, b"payload").unwrap();
         assert_eq!(open(&keys(&[8; 32]), &c), Err(OpenError::Unauthenticated));
         let mut raw = B64.decode(&c).unwrap();

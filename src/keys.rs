@@ -13,25 +13,28 @@ const HOW_TO_MAKE_ONE: &str =
 /// Parses `secret`: one key, or a non-empty list/tuple of keys whose first one seals.
 /// Errors name the type and length of what was given, never its content.
 pub fn parse(secret: &Bound<'_, PyAny>) -> PyResult<Keys> {
-    let mut raw: Zeroizing<Vec<[u8; KEY_LEN]>> = Zeroizing::new(Vec::new());
-    if secret.is_instance_of::<PyList>() || secret.is_instance_of::<PyTuple>() {
-        for (index, item) in secret.try_iter()?.enumerate() {
-            raw.push(parse_one(&item?).map_err(|e| {
+    let is_list = secret.is_instance_of::<PyList>() || secret.is_instance_of::<PyTuple>();
+    let count = if is_list { secret.len()? } else { 1 };
+    if count == 0 {
+        return Err(PyValueError::new_err(format!(
+            "secret is an empty list; give at least one key ({HOW_TO_MAKE_ONE})"
+        )));
+    }
+    // Allocated once and filled in place: no copies of a key are left unwiped behind.
+    let mut raw: Zeroizing<Vec<[u8; KEY_LEN]>> = Zeroizing::new(vec![[0; KEY_LEN]; count]);
+    if is_list {
+        for (index, slot) in raw.iter_mut().enumerate() {
+            parse_one(&secret.get_item(index)?, slot).map_err(|e| {
                 PyValueError::new_err(format!("secret[{index}]: {}", e.value(secret.py())))
-            })?);
-        }
-        if raw.is_empty() {
-            return Err(PyValueError::new_err(format!(
-                "secret is an empty list; give at least one key ({HOW_TO_MAKE_ONE})"
-            )));
+            })?;
         }
     } else {
-        raw.push(parse_one(secret)?);
+        parse_one(secret, &mut raw[0])?;
     }
     Ok(Keys::new(&raw))
 }
 
-fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
+fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<()> {
     let type_name = secret.get_type().name()?.to_string();
     let bytes: Zeroizing<Vec<u8>> = if let Ok(b) = secret.cast::<PyBytes>() {
         Zeroizing::new(b.as_bytes().to_vec())
@@ -46,7 +49,8 @@ fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
                 .to_vec(),
         )
     } else if let Ok(s) = secret.cast::<PyString>() {
-        let text = s.to_cow()?;
+        // Python's own copies of a str secret are beyond our reach; ours are wiped.
+        let text = Zeroizing::new(s.to_cow()?.into_owned());
         if text.len() == 2 * KEY_LEN && text.bytes().all(|c| c.is_ascii_hexdigit()) {
             Zeroizing::new(text.as_bytes().to_vec())
         } else {
@@ -62,19 +66,19 @@ fn parse_one(secret: &Bound<'_, PyAny>) -> PyResult<[u8; KEY_LEN]> {
              {HOW_TO_MAKE_ONE}"
         )));
     };
-    let mut key = [0u8; KEY_LEN];
-    if bytes.len() == KEY_LEN {
-        key.copy_from_slice(&bytes);
-    } else if bytes.len() == 2 * KEY_LEN && hex::decode_to_slice(&bytes[..], &mut key).is_ok() {
-    } else {
-        let hint = if bytes.len() == 2 * KEY_LEN {
-            " that are not all hex digits"
-        } else {
-            ""
-        };
-        return Err(bad_secret(&type_name, bytes.len(), hint));
+    match bytes.len() {
+        KEY_LEN => key.copy_from_slice(&bytes),
+        n if n == 2 * KEY_LEN && hex::decode_to_slice(&bytes[..], key).is_ok() => {}
+        n => {
+            let hint = if n == 2 * KEY_LEN {
+                " that are not all hex digits"
+            } else {
+                ""
+            };
+            return Err(bad_secret(&type_name, n, hint));
+        }
     }
-    Ok(key)
+    Ok(())
 }
 
 fn bad_secret(type_name: &str, len: usize, hint: &str) -> PyErr {

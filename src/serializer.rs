@@ -158,6 +158,10 @@ impl EncryptedSerializer {
         };
         opened.map_err(|e| match e {
             OpenError::BadBase64 => MalformedCookie::new_err("bad base64 in session cookie"),
+            OpenError::TooLong => MalformedCookie::new_err(format!(
+                "session cookie too long: over {} bytes",
+                envelope::MAX_INPUT_LEN
+            )),
             OpenError::TooShort => CookieTooShort::new_err(format!(
                 "session cookie too short: under {} bytes once decoded",
                 envelope::OVERHEAD

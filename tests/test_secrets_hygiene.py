@@ -220,10 +220,6 @@ def test_cli_decode_does_not_print_the_keys_it_was_given(secret, capsys):
     assert_no_key_in(out + err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py puts configparser's ParsingError, which quotes the bad lines, in its message",
-)
 def test_cli_decode_does_not_echo_a_malformed_ini_line_holding_a_key(tmp_path, capsys):
     ini = tmp_path / "app.ini"
     # The key pasted on its own line after a bare setting name: not valid ini.

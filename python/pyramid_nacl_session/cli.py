@@ -5,6 +5,7 @@ decoder of plain data, which runs no pickle code.
 """
 
 import argparse
+import configparser
 import datetime
 import json
 import os
@@ -168,6 +169,11 @@ def _keys_from_ini(path, app):
         raise UsageError(f"--ini: no such file: {path}")
     try:
         settings = get_appsettings(path, name=app)
+    except configparser.Error as e:
+        # Its message quotes the offending lines, which may hold a key: give line numbers only.
+        lines = sorted({n for n, _ in getattr(e, "errors", [])} | {getattr(e, "lineno", None)} - {None})
+        at = f" (line {', '.join(map(str, lines))})" if lines else ""
+        raise UsageError(f"--ini: {path} is not a valid .ini file{at}") from None
     except Exception as e:  # PasteDeploy raises LookupError, ValueError, ImportError, ...
         raise UsageError(f"--ini: cannot read the app settings of {where}: {e}") from None
     for name in SECRET_SETTINGS:
