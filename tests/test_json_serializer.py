@@ -57,9 +57,11 @@ keys = text | ints | floats | st.booleans() | st.none()
 leaves = st.none() | st.booleans() | ints | floats | text
 json_data = st.recursive(
     leaves,
-    lambda children: st.lists(children, max_size=5)
-    | st.tuples(children, children)
-    | st.dictionaries(keys, children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.dictionaries(keys, children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -171,9 +173,26 @@ class MyList(list):
         MyList([1, 2]),
         collections.OrderedDict([("a", 1), ("b", 2), ("c", 3)]),
         ("tuple", ("nested",)),
-        {1: "int", 2.5: "float", True: "bool", None: "none", math.nan: "nan", 1e16: "big", -(2**70): "huge"},
+        {
+            1: "int",
+            2.5: "float",
+            True: "bool",
+            None: "none",
+            math.nan: "nan",
+            1e16: "big",
+            -(2**70): "huge",
+        },
     ],
-    ids=["intenum", "str-subclass", "float-subclass", "dict-items", "list-iter", "ordereddict", "tuple", "keys"],
+    ids=[
+        "intenum",
+        "str-subclass",
+        "float-subclass",
+        "dict-items",
+        "list-iter",
+        "ordereddict",
+        "tuple",
+        "keys",
+    ],
 )
 def test_subclasses_and_non_str_keys_are_written_as_json_writes_them(serializer, value):
     if isinstance(value, collections.OrderedDict):
@@ -184,7 +203,15 @@ def test_subclasses_and_non_str_keys_are_written_as_json_writes_them(serializer,
 
 @pytest.mark.parametrize(
     "value",
-    [object(), {1, 2}, b"bytes", [1, {"a": complex(1, 2)}], {(1, 2): "tuple key"}, {frozenset(): 1}, {b"k": 1}],
+    [
+        object(),
+        {1, 2},
+        b"bytes",
+        [1, {"a": complex(1, 2)}],
+        {(1, 2): "tuple key"},
+        {frozenset(): 1},
+        {b"k": 1},
+    ],
     ids=["object", "set", "bytes", "nested-complex", "tuple-key", "frozenset-key", "bytes-key"],
 )
 def test_unserializable_values_raise_json_modules_type_error(serializer, value):

@@ -9,7 +9,8 @@ import datetime
 import json
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from ._core import (
     BadPayload,
