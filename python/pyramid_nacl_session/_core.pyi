@@ -1,7 +1,7 @@
 """Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
 
 from collections.abc import Sequence
-from typing import Any, Final, Literal, NoReturn, Protocol, Union, final
+from typing import Any, Final, Literal, NoReturn, Protocol, final
 
 # PyO3 builds __all__ from what #[pymodule] adds, in that order.
 __all__ = [
@@ -20,11 +20,11 @@ __all__ = [
 ]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
-_Key = Union[bytes, bytearray, memoryview, str]
+_Key = bytes | bytearray | memoryview | str
 # One key, or a list or tuple of keys whose first one seals and every one opens. (The core takes
 # exactly list or tuple; Sequence is what the type system can say without list's invariance
 # rejecting a list[str].)
-_Secret = Union[_Key, Sequence[_Key]]
+_Secret = _Key | Sequence[_Key]
 
 class _Serializer(Protocol):
     """What a custom inner serializer provides (Pyramid's ``PickleSerializer`` shape)."""
@@ -32,7 +32,7 @@ class _Serializer(Protocol):
     def loads(self, bstruct: bytes, /) -> Any: ...
     def dumps(self, appstruct: Any, /) -> bytes: ...
 
-_SerializerArg = Union[None, Literal["pickle", "json"], _Serializer]
+_SerializerArg = Literal["pickle", "json"] | _Serializer | None
 
 KEY_SIZE: Final = 32
 NONCE_SIZE: Final = 24
