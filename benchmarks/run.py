@@ -92,11 +92,20 @@ class Worker:
         self.env, self.python = env, python
         self.errors = tempfile.TemporaryFile("w+")  # a file, so a chatty child never blocks
         cmd = workload_cmd(env, python) + [
-            "--serve", "--budget", str(args.budget), "--repeats", str(args.repeats),
-            "--clock", args.clock,
+            "--serve",
+            "--budget",
+            str(args.budget),
+            "--repeats",
+            str(args.repeats),
+            "--clock",
+            args.clock,
         ]
         self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors, text=True,
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
             cwd=HERE,
         )
         self.meta = self._read()
@@ -106,8 +115,9 @@ class Worker:
         if not line:
             self.proc.wait()
             self.errors.seek(0)
-            sys.exit(f"run.py: the {self.env} workload failed ({self.python}):\n"
-                     f"{self.errors.read()}")
+            sys.exit(
+                f"run.py: the {self.env} workload failed ({self.python}):\n{self.errors.read()}"
+            )
         return json.loads(line)
 
     def measure(self, case):
@@ -175,8 +185,11 @@ def summarize(rounds, stat):
 
 def print_report(machine, meta, summary, args):
     print("Machine:")
-    print(f"- CPU: {machine['cpu']} ({machine['cores']} cores"
-          + (f", {machine['usable_cores']} usable" if "usable_cores" in machine else "") + ")")
+    print(
+        f"- CPU: {machine['cpu']} ({machine['cores']} cores"
+        + (f", {machine['usable_cores']} usable" if "usable_cores" in machine else "")
+        + ")"
+    )
     print(f"- OS: {machine['platform']}")
     if "loadavg_at_start" in machine:
         print(f"- load average at start: {', '.join(map(str, machine['loadavg_at_start']))}")
@@ -208,8 +221,10 @@ def print_report(machine, meta, summary, args):
             cells.append(f"{100 * worst:.0f}%")
         print("| " + " | ".join(cells) + " |")
     print()
-    print("speedup = 1.0.0 time / ours time (above 1 means ours is faster). ref.* rows run the same"
-          " code (webob's SignedSerializer) in both envs: their ratio shows the harness's noise.")
+    print(
+        "speedup = 1.0.0 time / ours time (above 1 means ours is faster). ref.* rows run the same"
+        " code (webob's SignedSerializer) in both envs: their ratio shows the harness's noise."
+    )
     if spread:
         print("spread = (max - min) / median over rounds, the worse of the two envs.")
 
@@ -230,38 +245,70 @@ def print_report(machine, meta, summary, args):
             small, large = summary.get(f"wsgi.small.{kind}"), summary.get(f"wsgi.large.{kind}")
             if small and small["ours"]:
                 ratio = small["ours"] / plain["ours"]
-                print(f"- ours /small ({kind}) within 1.5x of /plain: {ratio:.2f}x "
-                      f"[{'met' if ratio <= 1.5 else 'NOT met'}]")
+                print(
+                    f"- ours /small ({kind}) within 1.5x of /plain: {ratio:.2f}x "
+                    f"[{'met' if ratio <= 1.5 else 'NOT met'}]"
+                )
             if large and large["speedup"]:
-                print(f"- ours /large ({kind}) at least 4x faster than 1.0.0: "
-                      f"{large['speedup']:.2f}x [{'met' if large['speedup'] >= 4 else 'NOT met'}]")
+                print(
+                    f"- ours /large ({kind}) at least 4x faster than 1.0.0: "
+                    f"{large['speedup']:.2f}x [{'met' if large['speedup'] >= 4 else 'NOT met'}]"
+                )
     sizes = {env: meta[env]["cookie_sizes"] for env in meta}
     print()
-    print("Cookie value sizes (bytes): " + "; ".join(
-        f"{k} 1.0.0 {sizes['baseline'][k]} / ours {sizes['ours'][k]}" for k in sizes["ours"]))
+    print(
+        "Cookie value sizes (bytes): "
+        + "; ".join(
+            f"{k} 1.0.0 {sizes['baseline'][k]} / ours {sizes['ours'][k]}" for k in sizes["ours"]
+        )
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, help="rounds (default 7; --quick: 1)")
-    parser.add_argument("--budget", type=float,
-                        help="seconds per case per round (default 0.3; --quick: 0.02)")
-    parser.add_argument("--repeats", type=int,
-                        help="timed batches per case per round (default 5; --quick: 3)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall: perf_counter_ns (default); cpu: the thread's CPU time, "
-                        "steadier on a machine busy with other work")
-    parser.add_argument("--stat", choices=("best", "median"), default="best",
-                        help="per-round figure taken from the repeats (default best)")
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run, for CI: small defaults, a few seconds in all")
-    parser.add_argument("--cases", nargs="+", default=["*"],
-                        help="fnmatch patterns of cases to run, e.g. 'wsgi.*' (default all)")
-    parser.add_argument("--ours-python", default=sys.executable,
-                        help="python of the environment holding our package (default: this one)")
-    parser.add_argument("--baseline-venv", type=Path, default=BASELINE_VENV,
-                        help="a virtualenv holding 1.0.0; made if missing (default "
-                        "benchmarks/.venv-baseline, remade when its pins change)")
+    parser.add_argument(
+        "--budget", type=float, help="seconds per case per round (default 0.3; --quick: 0.02)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed batches per case per round (default 5; --quick: 3)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: perf_counter_ns (default); cpu: the thread's CPU time, "
+        "steadier on a machine busy with other work",
+    )
+    parser.add_argument(
+        "--stat",
+        choices=("best", "median"),
+        default="best",
+        help="per-round figure taken from the repeats (default best)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run, for CI: small defaults, a few seconds in all",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["*"],
+        help="fnmatch patterns of cases to run, e.g. 'wsgi.*' (default all)",
+    )
+    parser.add_argument(
+        "--ours-python",
+        default=sys.executable,
+        help="python of the environment holding our package (default: this one)",
+    )
+    parser.add_argument(
+        "--baseline-venv",
+        type=Path,
+        default=BASELINE_VENV,
+        help="a virtualenv holding 1.0.0; made if missing (default "
+        "benchmarks/.venv-baseline, remade when its pins change)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     args = parser.parse_args()
     defaults = (1, 0.02, 3) if args.quick else (7, 0.3, 5)
@@ -292,7 +339,8 @@ def main():
         if meta["baseline"]["prefix"] == meta["ours"]["prefix"]:
             sys.exit("run.py: both workloads run in the same environment; nothing to compare")
         cases = [
-            c for c in meta["ours"]["cases"]
+            c
+            for c in meta["ours"]["cases"]
             if c in meta["baseline"]["cases"] and any(fnmatch.fnmatchcase(c, p) for p in args.cases)
         ]
         if not cases:

@@ -206,8 +206,8 @@ def serializer_cases(env, pkg):
             cookie = enc.dumps(payload)
             if enc.loads(cookie)[2] != state:
                 raise RuntimeError(f"serializer round trip failed ({kind}, {size})")
-            cases[f"serializer.dumps.{size}.{kind}"] = (lambda e=enc, p=payload: e.dumps(p))
-            cases[f"serializer.loads.{size}.{kind}"] = (lambda e=enc, c=cookie: e.loads(c))
+            cases[f"serializer.dumps.{size}.{kind}"] = lambda e=enc, p=payload: e.dumps(p)
+            cases[f"serializer.loads.{size}.{kind}"] = lambda e=enc, c=cookie: e.loads(c)
 
     # Reference, not a comparison: what Pyramid's SignedCookieSessionFactory does (sign only,
     # no encryption). Being the same code in both environments, its ratio shows the harness's
@@ -219,8 +219,8 @@ def serializer_cases(env, pkg):
     for size, state in STATES.items():
         payload = (time.time(), time.time(), state)
         cookie = signed.dumps(payload)
-        cases[f"ref.signed.dumps.{size}.json"] = (lambda s=signed, p=payload: s.dumps(p))
-        cases[f"ref.signed.loads.{size}.json"] = (lambda s=signed, c=cookie: s.loads(c))
+        cases[f"ref.signed.dumps.{size}.json"] = lambda s=signed, p=payload: s.dumps(p)
+        cases[f"ref.signed.loads.{size}.json"] = lambda s=signed, c=cookie: s.loads(c)
     return cases
 
 
@@ -310,8 +310,10 @@ def wsgi_cases(env, pkg):
                 n == "Set-Cookie" and v.startswith(COOKIE_NAME + "=") for n, v in seen["headers"]
             )
             expected = b"ok" if path == "plain" else b"12345"
-            if not seen["status"].startswith("200") or body != expected or sets_cookie != (
-                path != "plain"
+            if (
+                not seen["status"].startswith("200")
+                or body != expected
+                or sets_cookie != (path != "plain")
             ):
                 raise RuntimeError(f"/{path} ({kind}) answered {seen['status']} {body!r}")
             name = "wsgi.plain" if path == "plain" else f"wsgi.{path}.{kind}"

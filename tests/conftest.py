@@ -53,8 +53,13 @@ def session_app(factory, extra=None):
     def untouched(request):
         return {}
 
-    for name, view in [("show", show), ("put", put), ("logout", logout), ("relogin", relogin),
-                       ("untouched", untouched)]:
+    for name, view in [
+        ("show", show),
+        ("put", put),
+        ("logout", logout),
+        ("relogin", relogin),
+        ("untouched", untouched),
+    ]:
         config.add_route(name, "/" + name)
         config.add_view(view, route_name=name, renderer="json")
     if extra:

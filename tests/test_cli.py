@@ -75,7 +75,12 @@ def json_cookie(secret=KEY):
 def decoded(out):
     report = json.loads(out)
     assert list(report) == [
-        "created", "created_utc", "accessed", "accessed_utc", "payload", "state"
+        "created",
+        "created_utc",
+        "accessed",
+        "accessed_utc",
+        "payload",
+        "state",
     ]
     return report
 
@@ -186,8 +191,9 @@ def test_decode_opens_a_cookie_sealed_by_an_older_key(capsys):
 
 
 def test_wrong_key_exits_1_with_the_reason(capsys):
-    status, out, err = run(capsys, "decode", "--secret", KEY, "--secret", OTHER_KEY,
-                           json_cookie(secret=OLD_KEY))
+    status, out, err = run(
+        capsys, "decode", "--secret", KEY, "--secret", OTHER_KEY, json_cookie(secret=OLD_KEY)
+    )
     assert (status, out) == (1, "")
     assert err == "pyramid-nacl-session: wrong key or tampered (tried 2 keys)\n"
 
@@ -311,7 +317,9 @@ def test_python_dash_m_runs_the_same_command_line():
     def python_m(*args):
         return subprocess.run(
             [sys.executable, "-m", "pyramid_nacl_session", *args],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     secret = python_m("secret")

@@ -89,8 +89,14 @@ def test_set_cookie_header_is_what_1_0_sent():
     # 1.0 handed its options to Pyramid, which called WebOb's make_cookie.
     from webob.cookies import make_cookie
 
-    options = dict(max_age=600, path="/app", domain="example.com", secure=True, httponly=True,
-                   samesite="Strict")
+    options = dict(
+        max_age=600,
+        path="/app",
+        domain="example.com",
+        secure=True,
+        httponly=True,
+        samesite="Strict",
+    )
     app = session_app(EncryptedCookieSessionFactory(SECRET, cookie_name="sid", **options))
     for _ in range(3):  # the expires date is to the second; retry if the clock ticked over
         header = app.get("/put", params={"a": "1"}).headers["Set-Cookie"]

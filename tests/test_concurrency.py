@@ -130,7 +130,10 @@ def test_forked_workers_never_repeat_a_nonce(tmp_path):
     # Everything loaded and used once before the fork, as a preloading server does.
     app = counter_app()
     shared = EncryptedSerializer(SECRET, "json")
-    parent_nonces = [nonce_of(shared.dumps({})), nonce_of(set_cookie_value(TestApp(app).get("/bump")))]
+    parent_nonces = [
+        nonce_of(shared.dumps({})),
+        nonce_of(set_cookie_value(TestApp(app).get("/bump"))),
+    ]
 
     children = {}
     for worker in range(WORKERS):

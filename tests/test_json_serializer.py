@@ -57,9 +57,11 @@ keys = text | ints | floats | st.booleans() | st.none()
 leaves = st.none() | st.booleans() | ints | floats | text
 json_data = st.recursive(
     leaves,
-    lambda children: st.lists(children, max_size=5)
-    | st.tuples(children, children)
-    | st.dictionaries(keys, children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.dictionaries(keys, children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -115,7 +117,10 @@ def test_nan_and_infinities_are_written_as_json_writes_them(serializer):
 
 
 def test_numbers_read_as_python_reads_them(serializer):
-    document = b"[1e400, -1e400, 0.1000000000000000055511151231257827, 2.5e-324, -0, -0.0, 1E2, 99999999999999999999]"
+    document = (
+        b"[1e400, -1e400, 0.1000000000000000055511151231257827, 2.5e-324, -0, -0.0, 1E2,"
+        b" 99999999999999999999]"
+    )
     got = serializer.loads(seal_with_pynacl(document))
     assert canonical(got) == canonical(json.loads(document))
 
@@ -171,9 +176,26 @@ class MyList(list):
         MyList([1, 2]),
         collections.OrderedDict([("a", 1), ("b", 2), ("c", 3)]),
         ("tuple", ("nested",)),
-        {1: "int", 2.5: "float", True: "bool", None: "none", math.nan: "nan", 1e16: "big", -(2**70): "huge"},
+        {
+            7: "int",
+            2.5: "float",
+            True: "bool",
+            None: "none",
+            math.nan: "nan",
+            1e16: "big",
+            -(2**70): "huge",
+        },
     ],
-    ids=["intenum", "str-subclass", "float-subclass", "dict-items", "list-iter", "ordereddict", "tuple", "keys"],
+    ids=[
+        "intenum",
+        "str-subclass",
+        "float-subclass",
+        "dict-items",
+        "list-iter",
+        "ordereddict",
+        "tuple",
+        "keys",
+    ],
 )
 def test_subclasses_and_non_str_keys_are_written_as_json_writes_them(serializer, value):
     if isinstance(value, collections.OrderedDict):
@@ -184,7 +206,15 @@ def test_subclasses_and_non_str_keys_are_written_as_json_writes_them(serializer,
 
 @pytest.mark.parametrize(
     "value",
-    [object(), {1, 2}, b"bytes", [1, {"a": complex(1, 2)}], {(1, 2): "tuple key"}, {frozenset(): 1}, {b"k": 1}],
+    [
+        object(),
+        {1, 2},
+        b"bytes",
+        [1, {"a": complex(1, 2)}],
+        {(1, 2): "tuple key"},
+        {frozenset(): 1},
+        {b"k": 1},
+    ],
     ids=["object", "set", "bytes", "nested-complex", "tuple-key", "frozenset-key", "bytes-key"],
 )
 def test_unserializable_values_raise_json_modules_type_error(serializer, value):

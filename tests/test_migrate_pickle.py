@@ -69,8 +69,26 @@ PLAIN_VALUES = [
     (time.time(), time.time(), {"user": "alice"}),
     (1, 2, {}),
     (0.0, -0.0, {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf"), "x": 1e-308}),
-    (1, 2, {"big": 2**64, "neg": -(2**100), "huge": 7**1000, "small": [-1, 0, 255, 256, 65535, 65536, 2**31, -(2**31)]}),
-    (1, 2, {"unicode": "h\xe9llo \u2603 \U0001f600", "empty": "", "long": "x" * 300, "surrogate": "\ud800"}),
+    (
+        1,
+        2,
+        {
+            "big": 2**64,
+            "neg": -(2**100),
+            "huge": 7**1000,
+            "small": [-1, 0, 255, 256, 65535, 65536, 2**31, -(2**31)],
+        },
+    ),
+    (
+        1,
+        2,
+        {
+            "unicode": "h\xe9llo \u2603 \U0001f600",
+            "empty": "",
+            "long": "x" * 300,
+            "surrogate": "\ud800",
+        },
+    ),
     (1, 2, {"a": SHARED, "b": SHARED, "c": [SHARED, (SHARED,)]}),
     (1, 2, {"t": ((), (1,), (1, 2), (1, 2, 3), (1, 2, 3, 4), ((((None,),),),))}),
     (1, 2, {"flags": [True, False, None], "nested": {"d": {"e": [{"f": []}]}}}),
@@ -191,7 +209,9 @@ def test_deep_nesting_is_refused_without_crashing(payload):
 
 def test_exponential_sharing_reads_in_linear_time():
     # x0 = []; x(k+1) = [xk, xk]: 2**60 leaves if references were copied.
-    payload = b"\x80\x02]q\x000" + b"".join(b"(h%ch%clq%c0" % (k, k, k + 1) for k in range(60)) + b"h<."
+    payload = (
+        b"\x80\x02]q\x000" + b"".join(b"(h%ch%clq%c0" % (k, k, k + 1) for k in range(60)) + b"h<."
+    )
     start = time.perf_counter()
     value = read(payload)
     assert time.perf_counter() - start < 1
@@ -217,9 +237,11 @@ plain_data = st.recursive(
     | st.integers(-(2**2100), 2**2100)
     | st.floats()
     | st.text(),
-    lambda children: st.lists(children, max_size=5)
-    | st.lists(children, max_size=5).map(tuple)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.lists(children, max_size=5).map(tuple)
+        | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -279,7 +301,9 @@ def app():
         return request.response
 
     with Configurator() as config:
-        config.set_session_factory(EncryptedCookieSessionFactory(SECRET, serializer="json", migrate_pickle=True))
+        config.set_session_factory(
+            EncryptedCookieSessionFactory(SECRET, serializer="json", migrate_pickle=True)
+        )
         config.add_route("home", "/")
         config.add_view(view, route_name="home")
         wsgi = config.make_wsgi_app()

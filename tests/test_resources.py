@@ -2,7 +2,6 @@
 
 import base64
 import os
-import pickle
 import resource
 import subprocess
 import sys
@@ -68,7 +67,11 @@ def test_rejected_cookies_keep_memory_flat():
     not_json = nacl_seal(SECRET, b"{not json")
 
     def cycle(i):
-        for cookie, error in ((foreign, DecryptionFailed), (not_json, BadPayload), ("*", MalformedCookie)):
+        for cookie, error in (
+            (foreign, DecryptionFailed),
+            (not_json, BadPayload),
+            ("*", MalformedCookie),
+        ):
             try:
                 s.loads(cookie)
             except error:
@@ -162,7 +165,13 @@ DEEPEST_PICKLE = (PLAINTEXT_MAX - 3) // 2
         ("json", True, nested_pickle(DEEPEST_PICKLE), DEEPEST_PICKLE),
         ("pickle", False, nested_pickle(DEEPEST_PICKLE), DEEPEST_PICKLE),
     ],
-    ids=["json-deepest", "json-shallow", "json-255", "json-migrating-deepest-pickle", "pickle-deepest"],
+    ids=[
+        "json-deepest",
+        "json-shallow",
+        "json-255",
+        "json-migrating-deepest-pickle",
+        "pickle-deepest",
+    ],
 )
 def test_deepest_nesting_a_cookie_can_hold_opens_or_is_refused_quickly(
     serializer, migrate_pickle, plaintext, depth
@@ -224,6 +233,8 @@ def test_absurd_nesting_and_size_never_crash_the_process_reading_or_writing():
         print("survived")
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "survived"

@@ -14,6 +14,7 @@ import pickle
 import traceback
 
 import pytest
+
 from pyramid_nacl_session import (
     CookieError,
     CookieTooLarge,
@@ -33,8 +34,14 @@ def spellings(key):
     """Every way a leaked key (or a telling part of it) could be written out."""
     b64 = base64.b64encode(key).decode()
     b64url = base64.urlsafe_b64encode(key).decode()
-    whole = [key.hex(), key.hex().upper(), b64.rstrip("="), b64url.rstrip("="), repr(key)[2:-1],
-             key.decode("latin-1")]
+    whole = [
+        key.hex(),
+        key.hex().upper(),
+        b64.rstrip("="),
+        b64url.rstrip("="),
+        repr(key)[2:-1],
+        key.decode("latin-1"),
+    ]
     # A prefix is a leak too ("secret starts with ..."): 6 bytes' worth in each spelling.
     parts = [key.hex()[:12], key.hex()[:12].upper(), b64[:8], b64url[:8], repr(key)[2:14]]
     return whole + parts
@@ -54,7 +61,11 @@ def assert_no_key_in(text):
 
 def everything_about(error):
     """An exception as a user would see it: message, repr and the whole chained traceback."""
-    return str(error) + repr(error) + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return (
+        str(error)
+        + repr(error)
+        + "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    )
 
 
 SECRET_FORMS = {
@@ -142,7 +153,12 @@ def test_refused_secrets_are_not_echoed_in_the_error(secret):
 
 @pytest.mark.parametrize(
     "setting",
-    [KEY.hex()[:63], KEY.hex() + "\n" + OLD_KEY.hex()[:63], KEY.hex()[:63] + "g", OLD_KEY.hex() + KEY.hex()],
+    [
+        KEY.hex()[:63],
+        KEY.hex() + "\n" + OLD_KEY.hex()[:63],
+        KEY.hex()[:63] + "g",
+        OLD_KEY.hex() + KEY.hex(),
+    ],
     ids=["hex-63", "second-key-short", "non-hex", "two-keys-run-together"],
 )
 def test_refused_secret_settings_are_not_echoed_in_the_error(setting):
@@ -209,7 +225,8 @@ def test_logs_of_requests_with_oversized_and_unreadable_cookies_hold_no_key(capl
 
 
 @pytest.mark.parametrize(
-    "secret", [KEY.hex()[:63], KEY.hex() + "0", KEY.hex()[:63] + "g", OLD_KEY.hex()],
+    "secret",
+    [KEY.hex()[:63], KEY.hex() + "0", KEY.hex()[:63] + "g", OLD_KEY.hex()],
     ids=["hex-63", "hex-65", "non-hex", "wrong-key"],
 )
 def test_cli_decode_does_not_print_the_keys_it_was_given(secret, capsys):

@@ -21,7 +21,9 @@ def json_cookie(secret, state, accessed=None, created=None):
 
 
 def test_cookie_under_an_old_key_is_read_and_resealed_under_the_first_key():
-    app = session_app(EncryptedCookieSessionFactory([NEW, OLD], serializer="json", reissue_time=None))
+    app = session_app(
+        EncryptedCookieSessionFactory([NEW, OLD], serializer="json", reissue_time=None)
+    )
     app.set_cookie("session", json_cookie(OLD, {"user": "alice"}))
     response = app.get("/show")  # reads the session; reissue is off
     assert response.json == {"user": "alice"}
@@ -70,9 +72,13 @@ def test_absolute_timeout_resets_an_active_session():
     factory = EncryptedCookieSessionFactory(SECRET, serializer="json", absolute_timeout=3600)
     app = session_app(factory)
     now = time.time()
-    app.set_cookie("session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 3601))
+    app.set_cookie(
+        "session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 3601)
+    )
     assert app.get("/show").json == {}
-    app.set_cookie("session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 3500))
+    app.set_cookie(
+        "session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 3500)
+    )
     assert app.get("/show").json == {"user": "alice"}
 
 
@@ -89,7 +95,9 @@ def test_absolute_timeout_restarts_the_clock_for_the_new_session():
 def test_without_absolute_timeout_an_old_but_active_session_lives_on():
     app = session_app(EncryptedCookieSessionFactory(SECRET, serializer="json"))
     now = time.time()
-    app.set_cookie("session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 10**7))
+    app.set_cookie(
+        "session", json_cookie(SECRET, {"user": "alice"}, accessed=now, created=now - 10**7)
+    )
     assert app.get("/show").json == {"user": "alice"}
 
 
@@ -122,8 +130,11 @@ def test_cookie_near_the_limit_logs_a_warning(caplog):
 
 
 def test_invalidate_deletes_the_cookie():
-    app = session_app(EncryptedCookieSessionFactory(SECRET, serializer="json", path="/", secure=True,
-                                                    httponly=True))
+    app = session_app(
+        EncryptedCookieSessionFactory(
+            SECRET, serializer="json", path="/", secure=True, httponly=True
+        )
+    )
     app.get("/put", params={"user": "alice"}, extra_environ={"wsgi.url_scheme": "https"})
     header = app.get("/logout", extra_environ={"wsgi.url_scheme": "https"}).headers["Set-Cookie"]
     assert header.startswith("session=;") and "Max-Age=0" in header
@@ -177,6 +188,7 @@ def test_writing_the_cookie_does_not_go_through_the_per_key_accessors(serializer
     from webob import Response
 
     if serializer == "custom":
+
         class Custom(JSONSerializer):  # a subclass: used as a custom serializer
             def dumps(self, appstruct):
                 assert type(appstruct[2]) is dict  # a plain dict, as Pyramid's dict(session)

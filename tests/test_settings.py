@@ -20,13 +20,24 @@ def make(**settings):
 
 def test_settings_configure_every_cookie_attribute():
     factory = make(
-        session__cookie_name="sid", session__max_age="60", session__path="/x",
-        session__domain="example.com", session__secure="true", session__httponly="yes",
-        session__samesite="Strict", session__timeout="30", session__reissue_time="5",
-        session__set_on_exception="off", session__serializer="json",
+        session__cookie_name="sid",
+        session__max_age="60",
+        session__path="/x",
+        session__domain="example.com",
+        session__secure="true",
+        session__httponly="yes",
+        session__samesite="Strict",
+        session__timeout="30",
+        session__reissue_time="5",
+        session__set_on_exception="off",
+        session__serializer="json",
         session__absolute_timeout="3600",
     )
-    assert (factory._cookie_name, factory._cookie_max_age, factory._cookie_path) == ("sid", 60, "/x")
+    assert (factory._cookie_name, factory._cookie_max_age, factory._cookie_path) == (
+        "sid",
+        60,
+        "/x",
+    )
     assert factory._cookie_domain == "example.com"
     assert (factory._cookie_secure, factory._cookie_httponly) == (True, True)
     assert (factory._timeout, factory._reissue_time, factory._absolute_timeout) == (30, 5, 3600)
@@ -41,7 +52,11 @@ def test_pynacl_prefix_wins_over_session_prefix():
 
 def test_none_and_empty_mean_no_value():
     factory = make(session__timeout="none", session__max_age="", session__samesite="")
-    assert (factory._timeout, factory._cookie_max_age, factory._cookie_samesite) == (None, None, None)
+    assert (factory._timeout, factory._cookie_max_age, factory._cookie_samesite) == (
+        None,
+        None,
+        None,
+    )
 
 
 def test_several_hex_keys_rotate():
@@ -71,15 +86,29 @@ class UpperJSON:
         ({"session.secret": "  "}, "session.secret: empty"),
         ({"session.secret": HEX + " abc"}, "session.secret: secret[1]: secret must be"),
         ({}, "session.secret: missing"),
-        ({"session.timeout": "soon"}, "session.timeout: expected a number of seconds or None, got 'soon'"),
+        (
+            {"session.timeout": "soon"},
+            "session.timeout: expected a number of seconds or None, got 'soon'",
+        ),
         ({"session.max_age": "-1"}, "session.max_age: expected a number of seconds"),
-        ({"pynacl.session.secure": "ture"}, "pynacl.session.secure: expected true or false, got 'ture'"),
+        (
+            {"pynacl.session.secure": "ture"},
+            "pynacl.session.secure: expected true or false, got 'ture'",
+        ),
         ({"session.samesite": "Loose"}, "session.samesite: expected one of Strict, Lax, None"),
         ({"session.samesite": "None"}, "session.samesite: SameSite=None needs secure = true"),
-        ({"session.serializer": "yaml"}, "session.serializer: expected json, pickle or a dotted name"),
-        ({"session.serializer": "pickle", "session.migrate_pickle": "true"},
-         "session.migrate_pickle: migrate_pickle works only with the JSON serializer"),
-        ({"session.timout": "10"}, "session.timout: not a pyramid_nacl_session setting; did you mean session.timeout?"),
+        (
+            {"session.serializer": "yaml"},
+            "session.serializer: expected json, pickle or a dotted name",
+        ),
+        (
+            {"session.serializer": "pickle", "session.migrate_pickle": "true"},
+            "session.migrate_pickle: migrate_pickle works only with the JSON serializer",
+        ),
+        (
+            {"session.timout": "10"},
+            "session.timout: not a pyramid_nacl_session setting; did you mean session.timeout?",
+        ),
         ({"session.cookie_name": "a b"}, "session.cookie_name: expected a cookie name"),
     ],
 )
@@ -98,8 +127,9 @@ def test_samesite_none_with_secure_is_accepted():
 
 
 def test_includeme_sets_the_factory_from_settings():
-    config = Configurator(settings={"session.secret": HEX, "session.serializer": "json",
-                                    "session.cookie_name": "inc"})
+    config = Configurator(
+        settings={"session.secret": HEX, "session.serializer": "json", "session.cookie_name": "inc"}
+    )
     config.include("pyramid_nacl_session")
 
     def view(request):

@@ -1,6 +1,7 @@
 """Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
 
-from typing import Any, Final, Literal, NoReturn, Optional, Protocol, Sequence, Union, final
+from collections.abc import Sequence
+from typing import Any, Final, Literal, NoReturn, Protocol, final
 
 # PyO3 builds __all__ from what #[pymodule] adds, in that order.
 __all__ = [
@@ -19,11 +20,11 @@ __all__ = [
 ]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
-_Key = Union[bytes, bytearray, memoryview, str]
+_Key = bytes | bytearray | memoryview | str
 # One key, or a list or tuple of keys whose first one seals and every one opens. (The core takes
 # exactly list or tuple; Sequence is what the type system can say without list's invariance
 # rejecting a list[str].)
-_Secret = Union[_Key, Sequence[_Key]]
+_Secret = _Key | Sequence[_Key]
 
 class _Serializer(Protocol):
     """What a custom inner serializer provides (Pyramid's ``PickleSerializer`` shape)."""
@@ -31,12 +32,13 @@ class _Serializer(Protocol):
     def loads(self, bstruct: bytes, /) -> Any: ...
     def dumps(self, appstruct: Any, /) -> bytes: ...
 
-_SerializerArg = Union[None, Literal["pickle", "json"], _Serializer]
+_SerializerArg = Literal["pickle", "json"] | _Serializer | None
 
 KEY_SIZE: Final = 32
 NONCE_SIZE: Final = 24
 
 def generate_secret(as_hex: bool = True) -> bytes: ...
+
 @final
 class EncryptedSerializer:
     def __new__(
@@ -47,19 +49,17 @@ class EncryptedSerializer:
         migrate_pickle: bool = False,
     ) -> EncryptedSerializer: ...
     def dumps(self, appstruct: Any) -> bytes: ...
-    def loads(self, bstruct: Union[bytes, str]) -> Any: ...
+    def loads(self, bstruct: bytes | str) -> Any: ...
     # (value, index of the key that opened it, payload kind: 'pickle' for a migrated pickle)
     def open_cookie(
-        self, bstruct: Union[bytes, str]
+        self, bstruct: bytes | str
     ) -> tuple[Any, int, Literal["pickle", "json", "custom"]]: ...
     # The cookie value for a Pyramid session: seals (accessed, created, a plain copy of state).
-    def dumps_session(
-        self, accessed: float, created: float, state: dict[Any, Any]
-    ) -> str: ...
+    def dumps_session(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
     @property
     def serializer_name(self) -> Literal["pickle", "json", "custom"]: ...
     @property
-    def serializer(self) -> Optional[_Serializer]: ...
+    def serializer(self) -> _Serializer | None: ...
     @property
     def key_count(self) -> int: ...
     @property
@@ -78,18 +78,19 @@ class CookieTooLarge(ValueError): ...
 
 # Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
 
-def find_cookie(header: Optional[str], name: str) -> Optional[str]: ...
+def find_cookie(header: str | None, name: str) -> str | None: ...
+
 @final
 class CookieSpec:
     def __new__(
         cls,
         name: str,
-        max_age: Optional[int] = None,
-        path: Optional[str] = ...,  # "/"
-        domain: Optional[str] = None,
+        max_age: int | None = None,
+        path: str | None = ...,  # "/"
+        domain: str | None = None,
         secure: bool = False,
         httponly: bool = False,
-        samesite: Optional[str] = None,
+        samesite: str | None = None,
     ) -> CookieSpec: ...
-    def header(self, value: Optional[str]) -> str: ...
+    def header(self, value: str | None) -> str: ...
     def delete_header(self) -> str: ...

@@ -10,7 +10,8 @@ import datetime
 import json
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from ._core import (
     BadPayload,
@@ -171,7 +172,9 @@ def _keys_from_ini(path, app):
         settings = get_appsettings(path, name=app)
     except configparser.Error as e:
         # Its message quotes the offending lines, which may hold a key: give line numbers only.
-        lines = sorted({n for n, _ in getattr(e, "errors", [])} | {getattr(e, "lineno", None)} - {None})
+        lines = sorted(
+            {n for n, _ in getattr(e, "errors", [])} | {getattr(e, "lineno", None)} - {None}
+        )
         at = f" (line {', '.join(map(str, lines))})" if lines else ""
         raise UsageError(f"--ini: {path} is not a valid .ini file{at}") from None
     except Exception as e:  # PasteDeploy raises LookupError, ValueError, ImportError, ...

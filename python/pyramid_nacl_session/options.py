@@ -41,9 +41,7 @@ def as_seconds(value, name):
     try:
         seconds = int(value)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{name}: expected a number of seconds or None, got {value!r}"
-        ) from None
+        raise ValueError(f"{name}: expected a number of seconds or None, got {value!r}") from None
     if seconds < 0:
         raise ValueError(f"{name}: expected a number of seconds or None, got {value!r}")
     return seconds
@@ -57,9 +55,7 @@ def as_samesite(value, name, secure):
     if value is None:
         return None
     if not isinstance(value, str) or value.capitalize() not in SAMESITE_VALUES:
-        raise ValueError(
-            f"{name}: expected one of Strict, Lax, None (or no value), got {value!r}"
-        )
+        raise ValueError(f"{name}: expected one of Strict, Lax, None (or no value), got {value!r}")
     if value.lower() == "none" and not secure:
         raise ValueError(
             f"{name}: SameSite=None needs secure = true (browsers drop such cookies otherwise)"

@@ -2,7 +2,8 @@
 
 import argparse
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from ._core import generate_secret
 

@@ -100,7 +100,9 @@ def EncryptedCookieSessionFactory(
       or from pickle mode) without running pickle code, and rewrite them as JSON.
       Default: ``False``.
     """
-    encrypted = EncryptedSerializer(secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle"))
+    encrypted = EncryptedSerializer(
+        secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
+    )
     secure = as_bool(secure, "secure")
     attrs = {
         "_serializer": encrypted,

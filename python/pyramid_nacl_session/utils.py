@@ -1,7 +1,8 @@
 """``session_factory_from_settings``: the factory from an app's ``session.*`` settings."""
 
 import difflib
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from pyramid.path import DottedNameResolver
 

@@ -112,17 +112,20 @@ def every_option() -> Callable[[Any], Any]:
 
 
 def defaults_and_none() -> list[Callable[[Any], Any]]:
-    return [EncryptedCookieSessionFactory(generate_secret()), EncryptedCookieSessionFactory(
-        generate_secret(),
-        max_age=None,
-        path=None,
-        domain=None,
-        timeout=None,
-        reissue_time=None,
-        serializer=UpperJSON(),
-        samesite=None,
-        absolute_timeout=None,
-    )]
+    return [
+        EncryptedCookieSessionFactory(generate_secret()),
+        EncryptedCookieSessionFactory(
+            generate_secret(),
+            max_age=None,
+            path=None,
+            domain=None,
+            timeout=None,
+            reissue_time=None,
+            serializer=UpperJSON(),
+            samesite=None,
+            absolute_timeout=None,
+        ),
+    ]
 
 
 def from_settings() -> Callable[[Any], Any]:
