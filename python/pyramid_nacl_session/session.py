@@ -206,12 +206,11 @@ class EncryptedCookieSession(dict):
     def changed(self):
         if not self._dirty:
             self._dirty = True
+            self.request.add_response_callback(self._set_cookie_callback)
 
-            def set_cookie_callback(request, response):
-                self._set_cookie(response)
-                self.request = None  # explicitly break cycle for gc
-
-            self.request.add_response_callback(set_cookie_callback)
+    def _set_cookie_callback(self, request, response):
+        self._set_cookie(response)
+        self.request = None  # explicitly break cycle for gc
 
     def invalidate(self):
         """Empty the session. Unless something is stored again in this request, the response
