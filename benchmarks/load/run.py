@@ -50,7 +50,8 @@ def log(msg):
 
 def query(python, code):
     return subprocess.run(
-        [str(python), "-c", code], check=True, capture_output=True, text=True, cwd=tempfile.gettempdir()
+        [str(python), "-c", code], check=True, capture_output=True, text=True,
+        cwd=tempfile.gettempdir(),
     ).stdout.strip()
 
 
@@ -100,7 +101,8 @@ def ensure_baseline(ours_python):
     package differs."""
     pins = [f"{dist}=={version_of(ours_python, dist)}"
             for dist in ("pyramid", "webob", "waitress", "gunicorn")]
-    stamp = ["pyramid-nacl-session==1.0.0", *pins, query(ours_python, "import sys; print(sys.version)")]
+    python_version = query(ours_python, "import sys; print(sys.version)")
+    stamp = ["pyramid-nacl-session==1.0.0", *pins, python_version]
     marker = BASELINE_VENV / ".load-requirements"
     python = BASELINE_VENV / "bin" / "python"
     if python.exists() and marker.exists() and marker.read_text().splitlines() == stamp:
@@ -122,7 +124,8 @@ def free_port():
 def serve_ini(source, port, threads, directory):
     """A copy of the .ini whose [server:main] listens on the given loopback port."""
     text = Path(source).read_text()
-    server = f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = {threads}\n\n"
+    server = (f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\n"
+              f"threads = {threads}\n\n")
     text, n = re.subn(r"^\[server:main\]\n(?:(?!^\[).*\n)*", server, text, flags=re.M)
     if n != 1:
         raise SystemExit(f"run.py: no [server:main] section in {source}")
@@ -144,6 +147,16 @@ def children(pid):
             if int(fields[1]) == pid:
                 kids.append(int(entry))
     return sorted(kids)
+
+
+def cpu_ticks(pid):
+    """utime + stime: a worker whose count moved during the run took requests."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except OSError:
+        return 0
 
 
 def rss_kib(pid):
@@ -174,7 +187,9 @@ class Server:
                 cmd.append("--preload")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         self.log = tempfile.TemporaryFile("w+")
-        self.proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            cmd, cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         self._wait_ready()
 
     def _wait_ready(self):
@@ -203,6 +218,7 @@ class Server:
         return {
             "pids": workers,
             "workers_kib": [rss_kib(pid) for pid in workers],
+            "cpu_ticks": [cpu_ticks(pid) for pid in workers],
             "master_kib": 0 if self.kind == "waitress" else rss_kib(self.proc.pid),
         }
 
@@ -249,6 +265,7 @@ def one_run(args, tmp, phase, env, python, kind, ini, seconds, workers=1, preloa
     errors = result["errors"]
     socket_errors = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
     growth = [(b - a) / 1024 for a, b in zip(start["workers_kib"], end["workers_kib"])]
+    busy = sum(b > a for a, b in zip(start["cpu_ticks"], end["cpu_ticks"]))
     return {
         "phase": phase, "env": env, "server": label, "round": rnd, "seconds": seconds,
         "rps": result["requests"] / (result["duration_us"] / 1e6),
@@ -264,6 +281,8 @@ def one_run(args, tmp, phase, env, python, kind, ini, seconds, workers=1, preloa
             "master": end["master_kib"] / 1024,
             "max_growth_per_process": max(growth) if growth else 0.0,
         },
+        "workers": workers,
+        "busy_workers": busy,
         "worker_restarts": len(set(end["pids"]) - set(start["pids"])) + (not still_alive),
     }
 
@@ -281,6 +300,8 @@ def failures(row, max_growth):
             found.append(f"{name}: {value}")
     if row["rss_mib"]["max_growth_per_process"] > max_growth:
         found.append(f"RSS grew {row['rss_mib']['max_growth_per_process']:.1f} MiB in one process")
+    if row["busy_workers"] < row["workers"]:
+        found.append(f"only {row['busy_workers']} of {row['workers']} workers took requests")
     if lua["responses"] < 100:
         found.append(f"only {lua['responses']} responses")
     return found
@@ -306,7 +327,7 @@ def machine_info():
 def print_table(rows):
     head = (f"{'phase':8} {'env':5} {'server':24} {'rd':>2} {'req/s':>7} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'requests':>8} {'err':>4} {'mism':>4} {'RSS start':>9} "
-            f"{'RSS end':>8} {'grow/proc':>9}")
+            f"{'RSS end':>8} {'grow/proc':>9} {'busy':>4}")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -315,7 +336,8 @@ def print_table(rows):
         print(f"{r['phase']:8} {LABELS[r['env']]:5} {r['server']:24} {r['round']:>2} "
               f"{r['rps']:7.0f} {r['latency_ms']['p50']:7.2f} {r['latency_ms']['p99']:7.2f} "
               f"{r['requests']:8d} {errs:4d} {r['lua']['mismatches']:4d} {m['start']:9.1f} "
-              f"{m['end']:8.1f} {m['max_growth_per_process']:9.2f}")
+              f"{m['end']:8.1f} {m['max_growth_per_process']:9.2f} "
+              f"{r['busy_workers']:>2}/{r['workers']}")
     compare = [r for r in rows if r["phase"] == "compare"]
     if compare:
         print("\ncompare: median req/s over rounds (RSS in MiB, summed over server processes)")
