@@ -95,8 +95,9 @@ def browse(port, counters, problems):
 
 def load(port):
     counters, problems = [], []
-    clients = [threading.Thread(target=browse, args=(port, counters, problems))
-               for _ in range(CLIENTS)]
+    clients = [
+        threading.Thread(target=browse, args=(port, counters, problems)) for _ in range(CLIENTS)
+    ]
     for client in clients:
         client.start()
     for client in clients:
@@ -126,8 +127,18 @@ def test_gunicorn_workers_open_each_others_cookies(tmp_path):
     gunicorn_config = pytest.importorskip("gunicorn.config")
     port = free_port()
     ini = ini_on_port(tmp_path, port)
-    cmd = [sys.executable, "-m", "gunicorn", "--paste", str(ini), "-w", "2", "--preload",
-           "-b", f"127.0.0.1:{port}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--paste",
+        str(ini),
+        "-w",
+        "2",
+        "--preload",
+        "-b",
+        f"127.0.0.1:{port}",
+    ]
     if hasattr(gunicorn_config, "ControlSocketDisable"):
         cmd.append("--no-control-socket")  # gunicorn >= 27 would share one socket per user
     proc, log = serve(cmd, port, tmp_path)

@@ -205,3 +205,23 @@ def test_writing_the_cookie_does_not_go_through_the_per_key_accessors(serializer
     assert calls == []
     cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
     assert factory(testing.DummyRequest(cookies={"session": cookie})) == session
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [10**400, 0, {"a": 1}],  # float() overflows
+        [float("nan"), 0, {"a": 1}],
+        [0, float("inf"), {"a": 1}],
+        ["x", 0, {"a": 1}],
+        [0, 0, ["not", "a", "dict"]],
+        "abc",
+        [1, 2],
+    ],
+)
+def test_sealed_value_that_is_not_a_session_gives_a_fresh_session(value):
+    # Only a holder of the key can make these; they still must not crash or outlive timeouts.
+    payload = json.dumps(value).encode()
+    app = session_app(EncryptedCookieSessionFactory(SECRET, serializer="json", timeout=None))
+    app.set_cookie("session", nacl_seal(SECRET, payload))
+    assert app.get("/show").json == {}

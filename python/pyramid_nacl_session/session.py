@@ -2,6 +2,7 @@
 
 import binascii
 import logging
+import math
 import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -171,13 +172,12 @@ class EncryptedCookieSession(dict):
                 value = None  # unreadable: a fresh session
             try:
                 rval, cval, sval = value
-                if isinstance(sval, dict):
-                    renewed = float(rval)
-                    created = float(cval)
-                    state = sval
-                    new = False
-            except (TypeError, ValueError):
-                pass
+                rval, cval = float(rval), float(cval)
+                # NaN or infinite times would make the session outlive every timeout.
+                if isinstance(sval, dict) and math.isfinite(rval) and math.isfinite(cval):
+                    renewed, created, state, new = rval, cval, sval, False
+            except (TypeError, ValueError, OverflowError):
+                pass  # not a session: a fresh one
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
