@@ -132,6 +132,37 @@ def EncryptedCookieSessionFactory(
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
+def _accessor(method):
+    """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
+    cookie once ``reissue_time`` has passed since it was issued."""
+
+    def accessed(session, *args, **kw):
+        session.accessed = now = int(time.time())
+        reissue_time = session._reissue_time
+        # Once dirty, changed() has nothing left to do: skip the call on every later access.
+        if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
+            session.changed()
+        return method(session, *args, **kw)
+
+    accessed.__name__ = method.__name__
+    accessed.__doc__ = method.__doc__
+    return accessed
+
+
+def _mutator(method):
+    """Pyramid's ``manage_changed``: changing the session notes the time and sets the cookie."""
+
+    def changed(session, *args, **kw):
+        session.accessed = int(time.time())
+        if not session._dirty:
+            session.changed()
+        return method(session, *args, **kw)
+
+    changed.__name__ = method.__name__
+    changed.__doc__ = method.__doc__
+    return changed
+
+
 @implementer(ISession)
 class EncryptedCookieSession(dict):
     """A dict-like session, the same in behaviour as Pyramid's ``CookieSession``.
@@ -192,16 +223,6 @@ class EncryptedCookieSession(dict):
         if stale and state:
             self.changed()  # reseal under the first key, or as JSON after a pickle
 
-    # The accessed/changed bookkeeping of Pyramid's manage_accessed and manage_changed.
-    def _access(self):
-        self.accessed = now = int(time.time())
-        if self._reissue_time is not None and now - self.renewed > self._reissue_time:
-            self.changed()
-
-    def _change(self):
-        self.accessed = int(time.time())
-        self.changed()
-
     # ISession methods
     def changed(self):
         if not self._dirty:
@@ -220,91 +241,48 @@ class EncryptedCookieSession(dict):
         self.created = time.time()
 
     # non-modifying dictionary methods
-    def get(self, key, default=None):
-        self._access()
-        return dict.get(self, key, default)
-
-    def __getitem__(self, key):
-        self._access()
-        return dict.__getitem__(self, key)
-
-    def items(self):
-        self._access()
-        return dict.items(self)
-
-    def values(self):
-        self._access()
-        return dict.values(self)
-
-    def keys(self):
-        self._access()
-        return dict.keys(self)
-
-    def __contains__(self, key):
-        self._access()
-        return dict.__contains__(self, key)
-
-    def __len__(self):
-        self._access()
-        return dict.__len__(self)
-
-    def __iter__(self):
-        self._access()
-        return dict.__iter__(self)
+    get = _accessor(dict.get)
+    __getitem__ = _accessor(dict.__getitem__)
+    items = _accessor(dict.items)
+    values = _accessor(dict.values)
+    keys = _accessor(dict.keys)
+    __contains__ = _accessor(dict.__contains__)
+    __len__ = _accessor(dict.__len__)
+    __iter__ = _accessor(dict.__iter__)
 
     # modifying dictionary methods
-    def clear(self):
-        self._change()
-        return dict.clear(self)
-
-    def update(self, *args, **kw):
-        self._change()
-        return dict.update(self, *args, **kw)
-
-    def setdefault(self, key, default=None):
-        self._change()
-        return dict.setdefault(self, key, default)
-
-    def pop(self, key, *default):
-        self._change()
-        return dict.pop(self, key, *default)
-
-    def popitem(self):
-        self._change()
-        return dict.popitem(self)
-
-    def __setitem__(self, key, value):
-        self._change()
-        return dict.__setitem__(self, key, value)
-
-    def __delitem__(self, key):
-        self._change()
-        return dict.__delitem__(self, key)
+    clear = _mutator(dict.clear)
+    update = _mutator(dict.update)
+    setdefault = _mutator(dict.setdefault)
+    pop = _mutator(dict.pop)
+    popitem = _mutator(dict.popitem)
+    __setitem__ = _mutator(dict.__setitem__)
+    __delitem__ = _mutator(dict.__delitem__)
 
     # flash API methods
+    @_mutator
     def flash(self, msg, queue="", allow_duplicate=True):
-        self._change()
         storage = self.setdefault("_f_" + queue, [])
         if allow_duplicate or (msg not in storage):
             storage.append(msg)
 
+    @_mutator
     def pop_flash(self, queue=""):
-        self._change()
         return self.pop("_f_" + queue, [])
 
+    @_accessor
     def peek_flash(self, queue=""):
-        self._access()
         return self.get("_f_" + queue, [])
 
     # CSRF API methods
+    @_mutator
     def new_csrf_token(self):
-        self._change()
         token = binascii.hexlify(os.urandom(20)).decode("ascii")
         self["_csrft_"] = token
         return token
 
+    @_accessor
     def get_csrf_token(self):
-        self._access()
         token = self.get("_csrft_", None)
         if token is None:
             token = self.new_csrf_token()
@@ -312,15 +290,22 @@ class EncryptedCookieSession(dict):
 
     # non-API methods
     def _set_cookie(self, response):
+        """Add the Set-Cookie header to ``response``; ``False`` when skipped for an exception.
+
+        Raises ``CookieTooLarge`` before touching the response when the header is too long.
+        """
         if not self._cookie_on_exception:
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
         if self._invalidated and not dict.__len__(self):
-            _write_cookie(response, self, None)
-            return True
-        cookieval = self._serializer.dumps_session(self.accessed, self.created, self)
-        _write_cookie(response, self, cookieval)
+            header = self._cookie_spec.delete_header()
+        else:
+            value = self._serializer.dumps_session(self.accessed, self.created, self)
+            header = self._cookie_spec.header(value)
+            if len(header) > COOKIE_LIMIT * WARN_FRACTION:
+                self._check_size(header)
+        response.headerlist.append(("Set-Cookie", header))
         return True
 
     def _check_size(self, header):
@@ -364,14 +349,3 @@ def _read_cookie(request, name):
         # WebOb's own answer for this header, without parsing every cookie into a dict.
         return find_cookie(request.environ.get("HTTP_COOKIE"), name)
     return request.cookies.get(name)
-
-
-def _write_cookie(response, session, value):
-    """Add the session's Set-Cookie header to ``response``; ``value=None`` deletes the cookie.
-
-    Raises ``CookieTooLarge`` before touching the response when the header would be too long.
-    """
-    header = session._cookie_spec.header(value)
-    if value is not None:
-        session._check_size(header)
-    response.headerlist.append(("Set-Cookie", header))
