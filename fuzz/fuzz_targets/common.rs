@@ -1,0 +1,25 @@
+#![allow(dead_code)] // each target uses only some of these
+//! Shared by the targets that need Python: the embedded interpreter and the checks that hold
+//! for every decoded value.
+
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// The value's JSON must read back and write out to the same bytes: what the migrate path
+/// writes for a pickle (and a JSON session rewrites) must be readable next request.
+pub fn assert_json_stable(value: &Bound<'_, PyAny>) {
+    let py = value.py();
+    let once = _core::json::dumps(value).expect("json::dumps refused a decoded value");
+    let again = _core::json::loads(py, &once).expect("json::loads refused what dumps wrote");
+    let twice = _core::json::dumps(&again).expect("json::dumps refused its own output");
+    assert_eq!(once, twice, "JSON not stable across a round trip");
+}
+
+/// `repr` of a Python value, to compare ours with the stdlib's (NaN-safe, unlike `==`).
+pub fn repr(value: &Bound<'_, PyAny>) -> String {
+    value
+        .repr()
+        .and_then(|r| r.cast_into::<PyString>().map_err(PyErr::from))
+        .map(|r| r.to_cow().map(|c| c.into_owned()).unwrap_or_default())
+        .expect("repr failed")
+}
