@@ -303,6 +303,10 @@ impl Decoder<'_> {
 
     fn str(&mut self, n: usize) -> Res<()> {
         let range = self.take(n)?;
+        // Checked when read, as pickle.loads does, even if the str is later discarded.
+        if !is_utf8_surrogatepass(&self.data[range.clone()]) {
+            return Err("pickled str is not UTF-8".to_owned());
+        }
         self.push(Node::Str(range));
         Ok(())
     }
@@ -343,6 +347,19 @@ impl Decoder<'_> {
     /// Add items to the list (or key/value pairs to the dict) on top of the stack.
     fn extend(&mut self, op: &str, items: Vec<Id>) -> Res<()> {
         let target = self.top(op)?;
+        if matches!(self.nodes[target], Node::Dict(_)) {
+            // Checked when set, as pickle.loads does, even if the dict is later discarded.
+            if let Some(&key) = items
+                .iter()
+                .step_by(2)
+                .find(|&&k| !matches!(self.nodes[k], Node::Str(_)))
+            {
+                return Err(format!(
+                    "dict key of type {} refused: only str keys are read",
+                    self.nodes[key].kind()
+                ));
+            }
+        }
         match (&mut self.nodes[target], op) {
             (Node::List(kids), "APPEND" | "APPENDS")
             | (Node::Dict(kids), "SETITEM" | "SETITEMS") => {
@@ -433,18 +450,6 @@ fn children_first(nodes: &[Node], root: Id) -> Res<Vec<Id>> {
         if h > MAX_DEPTH {
             return Err(too_deep());
         }
-        if let Node::Dict(kv) = &nodes[id] {
-            if let Some(&key) = kv
-                .iter()
-                .step_by(2)
-                .find(|&&k| !matches!(nodes[k], Node::Str(_)))
-            {
-                return Err(format!(
-                    "dict key of type {} refused: only str keys are read",
-                    nodes[key].kind()
-                ));
-            }
-        }
         height[id] = Some(h);
         order.push(id);
     }
@@ -504,6 +509,21 @@ fn long<'py>(py: Python<'py>, le: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         (PyBytes::new(py, le), "little"),
         Some(&kwargs),
     )
+}
+
+/// UTF-8 in which lone surrogates (ED A0..BF xx) may appear, as pickle writes them and
+/// `bytes.decode('utf-8', 'surrogatepass')` reads them. std's UTF-8 check does the work; we only
+/// step over the surrogates it stops at.
+fn is_utf8_surrogatepass(mut bytes: &[u8]) -> bool {
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => return true,
+            Err(e) => match &bytes[e.valid_up_to()..] {
+                [0xED, 0xA0..=0xBF, 0x80..=0xBF, rest @ ..] => bytes = rest,
+                _ => return false,
+            },
+        }
+    }
 }
 
 fn str<'py>(py: Python<'py>, utf8: &[u8]) -> PyResult<Bound<'py, PyAny>> {
@@ -696,6 +716,17 @@ mod tests {
             );
         }
         assert_eq!(refused(b"\x80\x02\xff."), "unknown pickle opcode 0xff");
+    }
+
+    #[test]
+    fn refuses_what_pickle_refuses_even_when_it_is_discarded() {
+        // Found by the safe_pickle_loads fuzz target: a str that is not UTF-8 and a dict with a
+        // list key, each popped before STOP, so never part of the result.
+        assert!(refused(b"\x80\x05\x8c\x02\x80\x030N.").contains("not UTF-8"));
+        assert!(refused(b"\x80\x05}]Ns0N.").contains("dict key of type list"));
+        // Lone surrogates are what pickle writes for them: read, as pickle.loads does.
+        assert!(is_utf8_surrogatepass(b"a\xed\xa0\x80b"));
+        assert!(!is_utf8_surrogatepass(b"a\xed\xa0"));
     }
 
     #[test]
