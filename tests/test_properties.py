@@ -13,9 +13,14 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from webtest import TestApp
 
-from pyramid_nacl_session import BadPayload, CookieError, EncryptedCookieSessionFactory, EncryptedSerializer
+from pyramid_nacl_session import (
+    BadPayload,
+    CookieError,
+    EncryptedCookieSessionFactory,
+    EncryptedSerializer,
+)
 
-from .conftest import SECRET, set_cookie_value
+from .conftest import SECRET
 
 
 class WrappedJsonSerializer:
@@ -27,7 +32,7 @@ class WrappedJsonSerializer:
     def loads(self, data):
         if not data.startswith(b"custom:"):
             raise ValueError("not ours")
-        return json.loads(data[len(b"custom:"):])
+        return json.loads(data[len(b"custom:") :])
 
 
 SERIALIZERS = {
@@ -39,15 +44,13 @@ SERIALIZERS = {
 
 # What JSON carries (and so every serializer here): NaN is left out only because NaN != NaN.
 leaves = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 )
 values = st.recursive(
     leaves,
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
     max_leaves=12,
 )
 states = st.dictionaries(st.text(max_size=12), values, max_size=8)
@@ -172,7 +175,9 @@ class Passthrough:
         return value
 
 
-@pytest.mark.parametrize("payload", [b"[1%s, 0, {}]" % (b"0" * 400), b"[0, 1%s, {}]" % (b"0" * 400)])
+@pytest.mark.parametrize(
+    "payload", [b"[1%s, 0, {}]" % (b"0" * 400), b"[0, 1%s, {}]" % (b"0" * 400)]
+)
 def test_a_cookie_with_an_absurd_timestamp_gives_a_fresh_session(payload):
     cookie = EncryptedSerializer(SECRET, Passthrough()).dumps(payload).decode()
     factory = EncryptedCookieSessionFactory(SECRET, serializer="json")
@@ -189,7 +194,7 @@ def test_a_cookie_with_an_absurd_timestamp_gives_a_fresh_session(payload):
     ],
 )
 def test_migrate_pickle_refuses_what_pickle_refuses_even_when_discarded(payload):
-    with pytest.raises(Exception):
+    with pytest.raises((UnicodeDecodeError, TypeError)):  # what pickle.loads raises for each
         pickle.loads(payload)
     cookie = EncryptedSerializer(SECRET, Passthrough()).dumps(payload)
     with pytest.raises(BadPayload):

@@ -50,7 +50,10 @@ def log(msg):
 
 def query(python, code):
     return subprocess.run(
-        [str(python), "-c", code], check=True, capture_output=True, text=True,
+        [str(python), "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
         cwd=tempfile.gettempdir(),
     ).stdout.strip()
 
@@ -60,9 +63,12 @@ def version_of(python, dist):
 
 
 def has(python, module):
-    return subprocess.run(
-        [str(python), "-c", f"import {module}"], capture_output=True, cwd=tempfile.gettempdir()
-    ).returncode == 0
+    return (
+        subprocess.run(
+            [str(python), "-c", f"import {module}"], capture_output=True, cwd=tempfile.gettempdir()
+        ).returncode
+        == 0
+    )
 
 
 def pip(python, *args):
@@ -85,8 +91,10 @@ def ensure_wrk():
 def ensure_ours(python):
     """The servers and the example app, next to the package under test."""
     if not has(python, "pyramid_nacl_session._core"):
-        sys.exit(f"run.py: {python} has no built pyramid_nacl_session "
-                 "(run `maturin develop --release` first)")
+        sys.exit(
+            f"run.py: {python} has no built pyramid_nacl_session "
+            "(run `maturin develop --release` first)"
+        )
     missing = [dist for dist in ("waitress", "gunicorn") if not has(python, dist)]
     if missing:
         log(f"run.py: installing {' '.join(missing)} into {python}")
@@ -99,8 +107,10 @@ def ensure_ours(python):
 def ensure_baseline(ours_python):
     """1.0.0 with the same Python, Pyramid, WebOb and servers as ours, so only the session
     package differs."""
-    pins = [f"{dist}=={version_of(ours_python, dist)}"
-            for dist in ("pyramid", "webob", "waitress", "gunicorn")]
+    pins = [
+        f"{dist}=={version_of(ours_python, dist)}"
+        for dist in ("pyramid", "webob", "waitress", "gunicorn")
+    ]
     python_version = query(ours_python, "import sys; print(sys.version)")
     stamp = ["pyramid-nacl-session==1.0.0", *pins, python_version]
     marker = BASELINE_VENV / ".load-requirements"
@@ -124,8 +134,10 @@ def free_port():
 def serve_ini(source, port, threads, directory):
     """A copy of the .ini whose [server:main] listens on the given loopback port."""
     text = Path(source).read_text()
-    server = (f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\n"
-              f"threads = {threads}\n\n")
+    server = (
+        f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\n"
+        f"threads = {threads}\n\n"
+    )
     text, n = re.subn(r"^\[server:main\]\n(?:(?!^\[).*\n)*", server, text, flags=re.M)
     if n != 1:
         raise SystemExit(f"run.py: no [server:main] section in {source}")
@@ -181,8 +193,16 @@ class Server:
         if kind == "waitress":
             cmd = [str(bindir / "pserve"), str(config)]
         else:
-            cmd = [str(bindir / "gunicorn"), "--paste", str(config), "-w", str(workers),
-                   "-b", f"127.0.0.1:{self.port}", "--no-control-socket"]
+            cmd = [
+                str(bindir / "gunicorn"),
+                "--paste",
+                str(config),
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--no-control-socket",
+            ]
             if preload:
                 cmd.append("--preload")
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
@@ -239,18 +259,33 @@ class Server:
 
 def run_wrk(port, connections, seconds):
     # threads == connections: wrk's Lua state is per thread, see sessions.lua.
-    cmd = ["wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s",
-           "--timeout", "10s", "-s", str(LUA), f"http://127.0.0.1:{port}/"]
+    cmd = [
+        "wrk",
+        "-t",
+        str(connections),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}/",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE)
     for line in out.stdout.splitlines():
         if line.startswith("LOADJSON "):
-            return json.loads(line[len("LOADJSON "):])
+            return json.loads(line[len("LOADJSON ") :])
     raise SystemExit(f"run.py: wrk gave no summary:\n{out.stdout}\n{out.stderr}")
 
 
 def one_run(args, tmp, phase, env, python, kind, ini, seconds, workers=1, preload=False, rnd=1):
-    label = f"{kind} -w {workers}{' --preload' if preload else ''}" if kind == "gunicorn" \
+    label = (
+        f"{kind} -w {workers}{' --preload' if preload else ''}"
+        if kind == "gunicorn"
         else f"waitress {args.threads} threads"
+    )
     log(f"run.py: {phase} {LABELS[env]:5} {label} round {rnd}, {seconds} s")
     server = Server(kind, python, ini, workers, preload, args.threads, tmp)
     try:
@@ -267,7 +302,11 @@ def one_run(args, tmp, phase, env, python, kind, ini, seconds, workers=1, preloa
     growth = [(b - a) / 1024 for a, b in zip(start["workers_kib"], end["workers_kib"])]
     busy = sum(b > a for a, b in zip(start["cpu_ticks"], end["cpu_ticks"]))
     return {
-        "phase": phase, "env": env, "server": label, "round": rnd, "seconds": seconds,
+        "phase": phase,
+        "env": env,
+        "server": label,
+        "round": rnd,
+        "seconds": seconds,
         "rps": result["requests"] / (result["duration_us"] / 1e6),
         "latency_ms": {k: v / 1000 for k, v in result["latency_us"].items()},
         "requests": result["requests"],
@@ -290,12 +329,14 @@ def one_run(args, tmp, phase, env, python, kind, ini, seconds, workers=1, preloa
 def failures(row, max_growth):
     lua = row["lua"]
     found = []
-    for name, value in (("socket errors", row["socket_errors"]),
-                        ("non-2xx/3xx (wrk)", row["status_errors"]),
-                        ("status >= 400 (Lua)", lua["bad"]),
-                        ("counter mismatches", lua["mismatches"]),
-                        ("pages without a counter", lua["missing"]),
-                        ("worker restarts", row["worker_restarts"])):
+    for name, value in (
+        ("socket errors", row["socket_errors"]),
+        ("non-2xx/3xx (wrk)", row["status_errors"]),
+        ("status >= 400 (Lua)", lua["bad"]),
+        ("counter mismatches", lua["mismatches"]),
+        ("pages without a counter", lua["missing"]),
+        ("worker restarts", row["worker_restarts"]),
+    ):
         if value:
             found.append(f"{name}: {value}")
     if row["rss_mib"]["max_growth_per_process"] > max_growth:
@@ -325,28 +366,37 @@ def machine_info():
 
 
 def print_table(rows):
-    head = (f"{'phase':8} {'env':5} {'server':24} {'rd':>2} {'req/s':>7} {'p50 ms':>7} "
-            f"{'p99 ms':>7} {'requests':>8} {'err':>4} {'mism':>4} {'RSS start':>9} "
-            f"{'RSS end':>8} {'grow/proc':>9} {'busy':>4}")
+    head = (
+        f"{'phase':8} {'env':5} {'server':24} {'rd':>2} {'req/s':>7} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'requests':>8} {'err':>4} {'mism':>4} {'RSS start':>9} "
+        f"{'RSS end':>8} {'grow/proc':>9} {'busy':>4}"
+    )
     print(head)
     print("-" * len(head))
     for r in rows:
         errs = r["socket_errors"] + r["status_errors"] + r["lua"]["bad"] + r["lua"]["missing"]
         m = r["rss_mib"]
-        print(f"{r['phase']:8} {LABELS[r['env']]:5} {r['server']:24} {r['round']:>2} "
-              f"{r['rps']:7.0f} {r['latency_ms']['p50']:7.2f} {r['latency_ms']['p99']:7.2f} "
-              f"{r['requests']:8d} {errs:4d} {r['lua']['mismatches']:4d} {m['start']:9.1f} "
-              f"{m['end']:8.1f} {m['max_growth_per_process']:9.2f} "
-              f"{r['busy_workers']:>2}/{r['workers']}")
+        print(
+            f"{r['phase']:8} {LABELS[r['env']]:5} {r['server']:24} {r['round']:>2} "
+            f"{r['rps']:7.0f} {r['latency_ms']['p50']:7.2f} {r['latency_ms']['p99']:7.2f} "
+            f"{r['requests']:8d} {errs:4d} {r['lua']['mismatches']:4d} {m['start']:9.1f} "
+            f"{m['end']:8.1f} {m['max_growth_per_process']:9.2f} "
+            f"{r['busy_workers']:>2}/{r['workers']}"
+        )
     compare = [r for r in rows if r["phase"] == "compare"]
     if compare:
         print("\ncompare: median req/s over rounds (RSS in MiB, summed over server processes)")
         for server in dict.fromkeys(r["server"] for r in compare):
-            med = {env: statistics.median(r["rps"] for r in compare
-                                          if r["server"] == server and r["env"] == env)
-                   for env in LABELS}
-            print(f"  {server:24} ours {med['ours']:7.0f}   1.0.0 {med['baseline']:7.0f}   "
-                  f"ratio {med['ours'] / med['baseline']:.2f}x")
+            med = {
+                env: statistics.median(
+                    r["rps"] for r in compare if r["server"] == server and r["env"] == env
+                )
+                for env in LABELS
+            }
+            print(
+                f"  {server:24} ours {med['ours']:7.0f}   1.0.0 {med['baseline']:7.0f}   "
+                f"ratio {med['ours'] / med['baseline']:.2f}x"
+            )
 
 
 def main():
@@ -354,14 +404,26 @@ def main():
     parser.add_argument("--phase", choices=("check", "compare", "all"), default="all")
     parser.add_argument("--duration", type=int, default=20, help="seconds per compare run")
     parser.add_argument("--rounds", type=int, default=2, help="compare rounds per environment")
-    parser.add_argument("--memory-duration", type=int, default=60,
-                        help="seconds per check run (RSS sampled at its start and end)")
+    parser.add_argument(
+        "--memory-duration",
+        type=int,
+        default=60,
+        help="seconds per check run (RSS sampled at its start and end)",
+    )
     parser.add_argument("--warmup", type=int, default=3, help="seconds of load before sampling")
-    parser.add_argument("--connections", type=int, default=4,
-                        help="wrk connections (each its own wrk thread and cookie jar)")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=4,
+        help="wrk connections (each its own wrk thread and cookie jar)",
+    )
     parser.add_argument("--threads", type=int, default=4, help="waitress threads")
-    parser.add_argument("--max-growth-mb", type=float, default=30.0,
-                        help="fail if one server process's RSS grows more than this")
+    parser.add_argument(
+        "--max-growth-mb",
+        type=float,
+        default=30.0,
+        help="fail if one server process's RSS grows more than this",
+    )
     parser.add_argument("--quick", action="store_true", help="5 s runs, 1 round: a smoke test")
     parser.add_argument("--ours-python", default=sys.executable)
     parser.add_argument("--json", help="write the rows and machine notes here")
@@ -384,28 +446,50 @@ def main():
                 ("gunicorn", 2, True, args.memory_duration),
                 ("gunicorn", 4, False, max(5, args.duration // 2)),
             ):
-                rows.append(one_run(args, tmp, "check", "ours", ours, kind, DEV_INI, seconds,
-                                    workers, preload))
+                rows.append(
+                    one_run(
+                        args, tmp, "check", "ours", ours, kind, DEV_INI, seconds, workers, preload
+                    )
+                )
         if args.phase in ("compare", "all"):
             for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
                 for rnd in range(1, args.rounds + 1):
                     for env, python in (("ours", ours), ("baseline", baseline)):
-                        rows.append(one_run(args, tmp, "compare", env, python, kind,
-                                            BASELINE_INI, args.duration, workers, preload, rnd))
+                        rows.append(
+                            one_run(
+                                args,
+                                tmp,
+                                "compare",
+                                env,
+                                python,
+                                kind,
+                                BASELINE_INI,
+                                args.duration,
+                                workers,
+                                preload,
+                                rnd,
+                            )
+                        )
 
-    print(f"\nmachine: {info['cpu']}, {info['usable_cores']} usable cores, "
-          f"load average at start {info['loadavg_at_start']}, Python {info['python']}, "
-          f"{info['date']}; wrk {args.connections} connections, one cookie jar each\n")
+    print(
+        f"\nmachine: {info['cpu']}, {info['usable_cores']} usable cores, "
+        f"load average at start {info['loadavg_at_start']}, Python {info['python']}, "
+        f"{info['date']}; wrk {args.connections} connections, one cookie jar each\n"
+    )
     print_table(rows)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "rows": rows}, indent=2) + "\n")
     bad = [(r, f) for r in rows for f in [failures(r, args.max_growth_mb)] if f]
     for r, found in bad:
-        print(f"FAIL {r['phase']} {LABELS[r['env']]} {r['server']} round {r['round']}: "
-              + "; ".join(found))
+        print(
+            f"FAIL {r['phase']} {LABELS[r['env']]} {r['server']} round {r['round']}: "
+            + "; ".join(found)
+        )
     if not bad:
-        print("\nall runs: zero errors, zero counter mismatches, no worker restarts, "
-              f"RSS growth within {args.max_growth_mb:g} MiB per process")
+        print(
+            "\nall runs: zero errors, zero counter mismatches, no worker restarts, "
+            f"RSS growth within {args.max_growth_mb:g} MiB per process"
+        )
     return 1 if bad else 0
 
 

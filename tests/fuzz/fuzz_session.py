@@ -19,7 +19,9 @@ with atheris.instrument_imports():
 
 SEED_KEY = bytes([1]) * 32  # the key fuzz/make_seeds.py seals with
 UNKNOWN = EncryptedCookieSessionFactory(os.urandom(32), serializer="json", migrate_pickle=True)
-KNOWN = EncryptedCookieSessionFactory([SEED_KEY, bytes([2]) * 32], serializer="json", migrate_pickle=True)
+KNOWN = EncryptedCookieSessionFactory(
+    [SEED_KEY, bytes([2]) * 32], serializer="json", migrate_pickle=True
+)
 
 
 def TestOneInput(data: bytes) -> None:
