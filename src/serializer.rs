@@ -30,7 +30,8 @@ enum Payload {
 /// seals, every one opens). ``serializer``: ``None`` or ``'pickle'`` (the default, as in 1.0),
 /// ``'json'``, or any object with ``loads`` and ``dumps``. ``migrate_pickle``: with JSON, also
 /// read cookies whose payload is a pickle of plain data, without running any pickle code.
-#[pyclass(frozen, module = "pyramid_nacl_session")]
+// `subclass`: 1.0's class was plain Python, and apps may have subclassed it.
+#[pyclass(frozen, subclass, module = "pyramid_nacl_session")]
 pub struct EncryptedSerializer {
     keys: Keys,
     payload: Payload,

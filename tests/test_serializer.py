@@ -267,3 +267,21 @@ def test_importing_the_package_warns_of_nothing():
 def test_migrate_pickle_needs_json():
     with pytest.raises(ValueError, match="migrate_pickle works only with the JSON serializer"):
         EncryptedSerializer(SECRET, migrate_pickle=True)
+
+
+def test_serializer_can_be_subclassed_as_1_0s_could():
+    from pyramid import testing
+    from pyramid.session import BaseCookieSessionFactory
+
+    class Counting(EncryptedSerializer):
+        calls = 0
+
+        def loads(self, bstruct):
+            type(self).calls += 1
+            return super().loads(bstruct)
+
+    serializer = Counting(SECRET, "json")
+    cookie = serializer.dumps((1e10, 1e10, {"a": 1}))
+    request = testing.DummyRequest(cookies={"session": cookie.decode()})
+    session = BaseCookieSessionFactory(serializer, timeout=None)(request)
+    assert dict(session) == {"a": 1} and Counting.calls == 1

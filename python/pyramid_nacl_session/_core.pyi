@@ -39,7 +39,6 @@ NONCE_SIZE: Final = 24
 
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
-@final
 class EncryptedSerializer:
     def __new__(
         cls,
