@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from typing import Any, Final, Literal, NoReturn, Protocol, final
 
+from typing_extensions import disjoint_base
+
 # PyO3 builds __all__ from what #[pymodule] adds, in that order.
 __all__ = [
     "EncryptedSerializer",
@@ -39,6 +41,8 @@ NONCE_SIZE: Final = 24
 
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
+# Subclassable, as 1.0's Python class was; native, so it cannot be mixed with other native bases.
+@disjoint_base
 class EncryptedSerializer:
     def __new__(
         cls,
