@@ -5,7 +5,10 @@ use _core::envelope::{open, seal, Keys};
 
 fn main() {
     let keys = Keys::new(&[[7u8; 32]]);
-    let sizes: Vec<usize> = std::env::var("SIZES").ok().map(|v| v.split(",").filter_map(|s| s.parse().ok()).collect()).unwrap_or(vec![200, 2000]);
+    let sizes: Vec<usize> = std::env::var("SIZES")
+        .ok()
+        .map(|v| v.split(",").filter_map(|s| s.parse().ok()).collect())
+        .unwrap_or(vec![200, 2000]);
     for size in sizes {
         let plaintext = vec![b'x'; size];
         let n: usize = std::env::var("N")
