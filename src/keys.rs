@@ -88,10 +88,9 @@ fn bad_secret(type_name: &str, len: usize, hint: &str) -> PyErr {
     ))
 }
 
-/// Fills `buf` from the operating system's CSPRNG.
-pub fn os_random(buf: &mut [u8]) -> PyResult<()> {
-    getrandom::fill(buf)
-        .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}")))
+/// The error for a failed read of the operating system's CSPRNG (keys and nonces alike).
+pub fn no_randomness(e: getrandom::Error) -> PyErr {
+    pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}"))
 }
 
 /// generate_secret(as_hex=True)
@@ -103,7 +102,7 @@ pub fn os_random(buf: &mut [u8]) -> PyResult<()> {
 #[pyo3(signature = (as_hex = true))]
 pub fn generate_secret(py: Python<'_>, as_hex: bool) -> PyResult<Bound<'_, PyBytes>> {
     let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    os_random(&mut key[..])?;
+    getrandom::fill(&mut key[..]).map_err(no_randomness)?;
     if as_hex {
         PyBytes::new_with(py, 2 * KEY_LEN, |out| {
             hex::encode_to_slice(&key[..], out).expect("64 bytes of room for 32 in hex");

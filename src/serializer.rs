@@ -1,11 +1,12 @@
 //! `EncryptedSerializer`: the inner serializer (pickle, JSON or the app's own) inside the envelope.
 
-use pyo3::exceptions::{PyException, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::envelope::{self, Keys, OpenError};
 use crate::errors::{BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie};
+use crate::keys::no_randomness;
 use crate::{json, keys, safe_pickle};
 
 enum Payload {
@@ -322,10 +323,6 @@ impl EncryptedSerializer {
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(not_copyable())
     }
-}
-
-fn no_randomness(e: getrandom::Error) -> PyErr {
-    PyOSError::new_err(format!("no OS randomness: {e}"))
 }
 
 fn not_copyable() -> PyErr {

@@ -21,13 +21,14 @@ from ._core import (
     MalformedCookie,
     generate_secret,
 )
+from .utils import PREFIXES
 
 __all__ = ["main", "ENV_VAR"]
 
 PROG = "pyramid-nacl-session"
 ENV_VAR = "PYRAMID_NACL_SESSION_SECRET"
-#: Read in this order, as session_factory_from_settings does: pynacl.session.* wins.
-SECRET_SETTINGS = ("pynacl.session.secret", "session.secret")
+#: Read in the order in which session_factory_from_settings lets them win: pynacl.session.* first.
+SECRET_SETTINGS = tuple(prefix + "secret" for prefix in reversed(PREFIXES))
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 #: How the core's BadPayload starts when the plain-data pickle decoder refused a payload.
