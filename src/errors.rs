@@ -30,6 +30,13 @@ create_exception!(
 );
 create_exception!(
     pyramid_nacl_session,
+    BadSignature,
+    CookieError,
+    "A signed cookie (Pyramid's SignedCookieSessionFactory) did not verify: another secret, \
+     salt or hashalg, or tampered with."
+);
+create_exception!(
+    pyramid_nacl_session,
     BadPayload,
     CookieError,
     "The cookie decrypted, but its payload is not what the serializer reads."

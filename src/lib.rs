@@ -8,6 +8,7 @@ pub mod json;
 pub mod keys;
 pub mod safe_pickle;
 pub mod serializer;
+pub mod signed;
 
 use pyo3::prelude::*;
 
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KEY_SIZE", envelope::KEY_LEN)?;
     m.add("NONCE_SIZE", envelope::NONCE_LEN)?;
     cookie::register(m)?;
+    signed::register(m)?;
     Ok(())
 }
