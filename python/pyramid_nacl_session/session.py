@@ -11,6 +11,7 @@ from pyramid.interfaces import ISession
 from zope.interface import implementer
 
 from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
+from .migrate_signed import DEFAULT_HASHALG, DEFAULT_SALT, DEFAULT_TIMEOUT, signed_migration
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
 
 if TYPE_CHECKING:
@@ -42,6 +43,13 @@ def EncryptedCookieSessionFactory(
     *,
     absolute_timeout: Optional[int] = None,
     migrate_pickle: bool = False,
+    migrate_signed_secret: "Optional[str | bytes]" = None,
+    migrate_signed_salt: "str | bytes" = DEFAULT_SALT,
+    migrate_signed_hashalg: str = DEFAULT_HASHALG,
+    migrate_signed_serializer: Any = "json",
+    migrate_signed_cookie_name: Optional[str] = None,
+    migrate_signed_timeout: Optional[int] = DEFAULT_TIMEOUT,
+    migrate_signed_until: Any = None,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -100,6 +108,34 @@ def EncryptedCookieSessionFactory(
       With ``serializer='json'``, also read cookies that hold a pickle of plain data (from 1.0
       or from pickle mode) without running pickle code, and rewrite them as JSON.
       Default: ``False``.
+
+    ``migrate_signed_secret``
+      The ``secret`` of a Pyramid ``SignedCookieSessionFactory`` this app is moving off: a
+      request without a readable cookie of ours that brings a cookie signed with it (verified,
+      and inside ``migrate_signed_timeout``) gets that session, resealed as ours on the same
+      response. Default: ``None`` (off). See :ref:`from-signed-cookies`.
+
+    ``migrate_signed_salt``, ``migrate_signed_hashalg``
+      The old factory's ``salt`` and ``hashalg`` (``sha512``, ``sha384``, ``sha256``,
+      ``sha224`` or ``sha1``). Default: Pyramid's, ``'pyramid.session.'`` and ``'sha512'``.
+
+    ``migrate_signed_serializer``
+      The old factory's serializer: ``'json'`` (Pyramid 2's default) or ``'pickle'`` (Pyramid
+      1.x, or ``PickleSerializer``), read as plain data without running pickle code.
+      Default: ``'json'``.
+
+    ``migrate_signed_cookie_name``
+      The old factory's ``cookie_name``; where it differs from ours, the response also deletes
+      the old cookie (with this factory's ``path`` and ``domain``). Default: ``cookie_name``.
+
+    ``migrate_signed_timeout``
+      The old factory's ``timeout``: an old cookie last renewed longer ago is not read.
+      Default: ``1200``, Pyramid's.
+
+    ``migrate_signed_until``
+      When the window closes: a ``datetime`` (naive means UTC), a ``date`` (00:00 UTC) or ISO
+      8601 text. From then on the other ``migrate_signed_*`` options are ignored and a warning
+      is logged. Default: ``None`` (open until the options are removed).
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -119,6 +155,16 @@ def EncryptedCookieSessionFactory(
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
     }
+    attrs["_migrate_signed"] = signed_migration(
+        migrate_signed_secret,
+        migrate_signed_salt,
+        migrate_signed_hashalg,
+        migrate_signed_serializer,
+        migrate_signed_cookie_name,
+        migrate_signed_timeout,
+        migrate_signed_until,
+        default_cookie_name=attrs["_cookie_name"],
+    )
     # The Set-Cookie header is built natively, byte for byte as WebOb's make_cookie would.
     attrs["_cookie_spec"] = CookieSpec(
         attrs["_cookie_name"],
@@ -182,8 +228,11 @@ class EncryptedCookieSession(dict):
     _timeout = 1200
     _reissue_time = 0
     _absolute_timeout = None
+    _migrate_signed = None
 
     _dirty = False
+    #: The name of the Pyramid signed cookie this session was read from, when that is not ours.
+    _delete_old_cookie = None
     _invalidated = False
 
     def __init__(self, request):
@@ -192,7 +241,7 @@ class EncryptedCookieSession(dict):
         created = renewed = now
         new = True
         state = {}
-        stale = False
+        stale = migrated = False
         cookieval = _read_cookie(request, self._cookie_name)
         if cookieval is not None:
             try:
@@ -209,6 +258,17 @@ class EncryptedCookieSession(dict):
                     renewed, created, state, new = rval, cval, sval, False
             except (TypeError, ValueError, OverflowError):
                 pass  # not a session: a fresh one
+        migration = self._migrate_signed
+        if new and migration is not None and migration.is_open(now):
+            old_name = migration.cookie_name
+            old = cookieval if old_name == self._cookie_name else _read_cookie(request, old_name)
+            found = None if old is None else migration.session_from(old, now)
+            if found is not None:
+                renewed, created, state = found
+                new = False
+                migrated = True  # resealed as ours on this response, even when empty
+                if old_name != self._cookie_name:
+                    self._delete_old_cookie = old_name
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
@@ -220,8 +280,9 @@ class EncryptedCookieSession(dict):
         self.renewed = renewed
         self.new = new
         dict.__init__(self, state)
-        if stale and state:
-            self.changed()  # reseal under the first key, or as JSON after a pickle
+        if (stale and state) or migrated:
+            # Reseal under the first key, as JSON after a pickle, or as ours after a signed one.
+            self.changed()
 
     # ISession methods
     def changed(self):
@@ -306,6 +367,10 @@ class EncryptedCookieSession(dict):
             if len(header) > COOKIE_LIMIT * WARN_FRACTION:
                 self._check_size(header)
         response.headerlist.append(("Set-Cookie", header))
+        if self._delete_old_cookie is not None:
+            response.delete_cookie(
+                self._delete_old_cookie, path=self._cookie_path, domain=self._cookie_domain
+            )
         return True
 
     def _check_size(self, header):

@@ -6,6 +6,14 @@ from typing import Any, Callable
 
 from pyramid.path import DottedNameResolver
 
+from .migrate_signed import (
+    as_hashalg,
+    as_instant,
+    as_salt,
+    as_signed_serializer,
+    as_signing_secret,
+    check_needs_secret,
+)
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
 from .session import EncryptedCookieSessionFactory
 
@@ -30,6 +38,13 @@ OPTIONS = {
     "samesite": None,  # needs secure; handled below
     "absolute_timeout": as_seconds,
     "migrate_pickle": as_bool,
+    "migrate_signed_secret": as_signing_secret,
+    "migrate_signed_salt": as_salt,
+    "migrate_signed_hashalg": as_hashalg,
+    "migrate_signed_serializer": as_signed_serializer,
+    "migrate_signed_cookie_name": as_cookie_name,
+    "migrate_signed_timeout": as_seconds,
+    "migrate_signed_until": as_instant,
 }
 
 
@@ -57,6 +72,12 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
 
     if "secret" not in found:
         raise ValueError("session.secret: missing; make one with the print_secret command")
+    if "migrate_signed_secret" not in found:
+        check_needs_secret(
+            {option: option.startswith("migrate_signed_") for option in found},
+            {option: key for option, (key, _) in found.items()}
+            | {"migrate_signed_secret": "session.migrate_signed_secret"},
+        )
     options = {}
     for option, (key, value) in found.items():
         if option == "secret":

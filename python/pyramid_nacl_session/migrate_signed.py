@@ -1,0 +1,226 @@
+"""Moving off Pyramid's ``SignedCookieSessionFactory``: the ``migrate_signed_*`` options.
+
+While the window is open, a request without a readable cookie of ours may bring the old signed
+cookie instead; if its signature verifies (natively, see ``src/signed.rs``) and it is inside the
+old factory's timeout, its session is loaded and resealed as ours on the same response.
+"""
+
+import datetime
+import logging
+import math
+import time
+from typing import Any, Optional
+
+from ._core import SignedCookieReader
+from .options import as_cookie_name, as_seconds
+
+__all__ = ["SignedMigration", "signed_migration", "MIGRATE_SIGNED_OPTIONS", "as_instant"]
+
+log = logging.getLogger("pyramid_nacl_session")
+
+#: The options, as keywords of ``EncryptedCookieSessionFactory`` (``session.<name>`` settings).
+MIGRATE_SIGNED_OPTIONS = (
+    "migrate_signed_secret",
+    "migrate_signed_salt",
+    "migrate_signed_hashalg",
+    "migrate_signed_serializer",
+    "migrate_signed_cookie_name",
+    "migrate_signed_timeout",
+    "migrate_signed_until",
+)
+
+#: Pyramid's ``SignedCookieSessionFactory`` defaults.
+DEFAULT_SALT = "pyramid.session."
+DEFAULT_HASHALG = "sha512"
+DEFAULT_TIMEOUT = 1200
+
+
+class SignedMigration:
+    """The configured move: where the old cookie is, how to verify it, and until when.
+
+    ``session_from(request, now)`` gives ``(renewed, created, state)`` from a valid old cookie,
+    or ``None``.
+    """
+
+    __slots__ = ("reader", "cookie_name", "timeout", "until", "_closed")
+
+    def __init__(self, reader, cookie_name, timeout, until):
+        self.reader = reader
+        self.cookie_name = cookie_name
+        self.timeout = timeout
+        self.until = until
+        self._closed = False
+
+    def __repr__(self):
+        return (
+            f"<SignedMigration cookie_name={self.cookie_name!r} {self.reader!r} "
+            f"timeout={self.timeout} until={self.until}>"
+        )
+
+    def is_open(self, now):
+        """Whether the window is still open at ``now``; logs once when it has just closed."""
+        if self._closed:
+            return False
+        if self.until is not None and now >= self.until:
+            self._closed = True
+            log.warning(
+                "migrate_signed_until (%s) has passed: Pyramid signed session cookies are no "
+                "longer read; remove the migrate_signed_* settings",
+                _utc_text(self.until),
+            )
+            return False
+        return True
+
+    def session_from(self, cookieval, now):
+        """The session in a signed cookie value, or ``None`` when it is unusable."""
+        try:
+            value = self.reader.loads(cookieval)
+        except ValueError:
+            return None
+        try:
+            rval, cval, sval = value
+            # bool is an int: Pyramid would take True as a time; so do we (it only expires).
+            renewed, created = float(rval), float(cval)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if not isinstance(sval, dict) or not (math.isfinite(renewed) and math.isfinite(created)):
+            return None
+        # The old factory's own check: past its timeout the session was already empty.
+        if self.timeout is not None and now - renewed > self.timeout:
+            return None
+        return renewed, created, sval
+
+
+def signed_migration(
+    secret: Any,
+    salt: Any = DEFAULT_SALT,
+    hashalg: Any = DEFAULT_HASHALG,
+    serializer: Any = "json",
+    cookie_name: Any = None,
+    timeout: Any = DEFAULT_TIMEOUT,
+    until: Any = None,
+    *,
+    default_cookie_name: str,
+) -> Optional[SignedMigration]:
+    """Check the ``migrate_signed_*`` keywords and return the move they configure, or ``None``
+    when ``secret`` is ``None`` or the window has closed (logged as a warning)."""
+    if secret is None:
+        check_needs_secret(
+            {
+                "migrate_signed_salt": salt != DEFAULT_SALT,
+                "migrate_signed_hashalg": hashalg != DEFAULT_HASHALG,
+                "migrate_signed_serializer": serializer != "json",
+                "migrate_signed_cookie_name": cookie_name is not None,
+                "migrate_signed_timeout": timeout != DEFAULT_TIMEOUT,
+                "migrate_signed_until": until is not None,
+            }
+        )
+        return None
+    reader = SignedCookieReader(
+        as_signing_secret(secret, "migrate_signed_secret"),
+        salt=as_salt(salt, "migrate_signed_salt"),
+        hashalg=as_hashalg(hashalg, "migrate_signed_hashalg"),
+        serializer=as_signed_serializer(serializer, "migrate_signed_serializer"),
+    )
+    migration = SignedMigration(
+        reader,
+        as_cookie_name(
+            default_cookie_name if cookie_name is None else cookie_name,
+            "migrate_signed_cookie_name",
+        ),
+        as_seconds(timeout, "migrate_signed_timeout"),
+        as_instant(until, "migrate_signed_until"),
+    )
+    if not migration.is_open(time.time()):
+        return None
+    return migration
+
+
+def check_needs_secret(given, names=None):
+    """Fail on the first option in ``given`` (option -> whether it was set) when the signing
+    secret is not set; ``names`` maps options to the names to blame."""
+    names = names or {}
+    for option, is_given in given.items():
+        if is_given:
+            secret_name = names.get("migrate_signed_secret", "migrate_signed_secret")
+            raise ValueError(
+                f"{names.get(option, option)}: set without {secret_name}, "
+                "the old factory's signing secret"
+            )
+
+
+def as_signing_secret(value, name):
+    """The old factory's ``secret``: a non-empty str (or bytes), taken as it is."""
+    if not isinstance(value, (bytes, str)):
+        raise ValueError(f"{name}: expected str or bytes, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name}: empty")
+    return value
+
+
+def as_salt(value, name):
+    """The old factory's ``salt``, a str (or bytes); may be empty."""
+    if not isinstance(value, (bytes, str)):
+        raise ValueError(f"{name}: expected str or bytes, got {type(value).__name__}")
+    return value
+
+
+def as_hashalg(value, name):
+    """One of ``SignedCookieReader.HASHALGS``, in any case (as ``hashlib.new`` takes it)."""
+    if isinstance(value, str) and value.strip().lower() in SignedCookieReader.HASHALGS:
+        return value.strip().lower()
+    raise ValueError(
+        f"{name}: expected one of {', '.join(SignedCookieReader.HASHALGS)}, got {value!r}"
+    )
+
+
+def as_signed_serializer(value, name):
+    """``'json'`` or ``'pickle'``; Pyramid's own serializer objects are taken by their class."""
+    if isinstance(value, str) and value.strip().lower() in SignedCookieReader.SERIALIZERS:
+        return value.strip().lower()
+    cls = type(value)
+    if (cls.__module__, cls.__qualname__) == ("webob.cookies", "JSONSerializer"):
+        return "json"
+    if (cls.__module__, cls.__qualname__) == ("pyramid.session", "PickleSerializer"):
+        return "pickle"
+    raise ValueError(
+        f"{name}: expected json or pickle (the old factory's serializer), got {value!r}"
+    )
+
+
+def as_instant(value, name):
+    """A moment as POSIX seconds, or ``None``: a ``datetime`` (naive means UTC), a ``date``
+    (00:00 UTC that day), their ISO 8601 text (``2027-03-31``, ``2027-03-31T12:00Z``), or a
+    number of POSIX seconds."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value):
+            return float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"  # fromisoformat takes no Z before Python 3.11
+        try:
+            value = (
+                datetime.date.fromisoformat(text)
+                if len(text) == 10
+                else datetime.datetime.fromisoformat(text)
+            )
+        except ValueError:
+            raise ValueError(
+                f"{name}: expected a date or time in ISO 8601 (2027-03-31 or "
+                f"2027-03-31T12:00Z), got {value!r}"
+            ) from None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.timestamp()
+    if isinstance(value, datetime.date):
+        midnight = datetime.datetime.combine(value, datetime.time(), datetime.timezone.utc)
+        return midnight.timestamp()
+    raise ValueError(f"{name}: expected a date, a datetime or ISO 8601 text, got {value!r}")
+
+
+def _utc_text(instant):
+    return datetime.datetime.fromtimestamp(instant, datetime.timezone.utc).isoformat()
