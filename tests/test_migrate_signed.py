@@ -1,0 +1,515 @@
+"""migrate_signed_*: an app moving off Pyramid's SignedCookieSessionFactory keeps its users.
+
+Real Pyramid is the oracle: an app on ``SignedCookieSessionFactory`` mints the cookies, an app on
+ours reads them through WebTest and answers with an encrypted cookie holding the same session.
+"""
+
+import copy
+import datetime
+import json
+import logging
+import pickle
+import time
+
+import pytest
+from pyramid.config import Configurator
+from pyramid.session import PickleSerializer, SignedCookieSessionFactory
+from webob.cookies import SignedSerializer
+from webtest import TestApp
+
+from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
+from pyramid_nacl_session._core import (
+    BadPayload,
+    BadSignature,
+    CookieError,
+    CookieTooShort,
+    MalformedCookie,
+    SignedCookieReader,
+)
+from pyramid_nacl_session.utils import session_factory_from_settings
+
+from .conftest import SECRET, nacl_open, set_cookie_value
+
+OLD_SECRET = "the old signing secret, as a Pyramid tutorial would have it"
+
+
+def app(factory):
+    """A Pyramid app that logs a user in (with flash messages and a CSRF token) and shows the
+    session."""
+    config = Configurator()
+    config.set_session_factory(factory)
+
+    def login(request):
+        session = request.session
+        session["user"] = request.params.get("user", "alice")
+        session["roles"] = ["admin", "editor"]
+        session["n"] = 3
+        session.flash("welcome back")
+        session.flash("check your settings", "warnings")
+        session.new_csrf_token()
+        return {}
+
+    def show(request):
+        session = request.session
+        return {
+            "state": dict(session),
+            "flash": session.peek_flash(),
+            "warnings": session.peek_flash("warnings"),
+            "csrf": session.get_csrf_token(),
+            "new": session.new,
+        }
+
+    def store(request):
+        request.session["thing"] = request.registry.settings["thing"]
+        return {}
+
+    config.add_settings(thing=None)
+    for name, view in [("login", login), ("show", show), ("store", store)]:
+        config.add_route(name, "/" + name)
+        config.add_view(view, route_name=name, renderer="json")
+    return TestApp(config.make_wsgi_app())
+
+
+def mint(old_factory, cookie_name="session", view="/login"):
+    """A cookie from a real app on Pyramid's SignedCookieSessionFactory, and what it holds."""
+    old = app(old_factory)
+    old.get(view)
+    shown = old.get("/show").json
+    assert shown["new"] is False
+    return old.cookies[cookie_name], shown
+
+
+def ours(**options):
+    return app(EncryptedCookieSessionFactory(SECRET, **options))
+
+
+def visit(our_app, cookie, cookie_name="session"):
+    our_app.set_cookie(cookie_name, cookie)
+    return our_app.get("/show")
+
+
+def sealed_state(response, serializer=None):
+    """What our Set-Cookie holds, opened with PyNaCl (the oracle) and read by ``serializer``."""
+    value = set_cookie_value(response)
+    assert value is not None, response.headers.getall("Set-Cookie")
+    plaintext = nacl_open(SECRET, value)
+    return (serializer or pickle.loads)(plaintext)
+
+
+def assert_moved(shown, response, serializer=None):
+    """Our app saw the old session, and resealed exactly it as ours."""
+    got = response.json
+    assert got["new"] is False
+    assert got["state"] == shown["state"]
+    assert got["flash"] == ["welcome back"]
+    assert got["warnings"] == ["check your settings"]
+    assert got["csrf"] == shown["csrf"]
+    _, _, state = sealed_state(response, serializer)
+    assert state == shown["state"]
+
+
+def test_a_default_signed_cookie_moves_over_with_flash_queues_and_csrf_token():
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    ours_app = ours(migrate_signed_secret=OLD_SECRET)
+    response = visit(ours_app, cookie)
+    assert_moved(shown, response)
+    # The next request carries only our cookie, and the user is still logged in.
+    assert ours_app.cookies["session"] == set_cookie_value(response) != cookie
+    assert ours_app.get("/show").json["state"] == shown["state"]
+
+
+def test_the_moved_session_keeps_its_times():
+    before = int(time.time())  # Pyramid notes access times in whole seconds
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    accessed, created, _ = sealed_state(visit(ours(migrate_signed_secret=OLD_SECRET), cookie))
+    assert before <= created <= time.time() and before <= accessed <= time.time()
+
+
+@pytest.mark.parametrize(
+    "old_options, our_options",
+    [
+        ({"serializer": PickleSerializer()}, {"migrate_signed_serializer": "pickle"}),
+        (
+            {"serializer": PickleSerializer(protocol=2)},
+            {"migrate_signed_serializer": PickleSerializer()},
+        ),
+        ({"salt": "my.app."}, {"migrate_signed_salt": "my.app."}),
+        ({"salt": ""}, {"migrate_signed_salt": ""}),
+        ({"hashalg": "sha256"}, {"migrate_signed_hashalg": "sha256"}),
+        ({"hashalg": "sha1"}, {"migrate_signed_hashalg": "SHA1"}),
+        ({"hashalg": "sha384"}, {"migrate_signed_hashalg": "sha384"}),
+        ({"hashalg": "sha224"}, {"migrate_signed_hashalg": "sha224"}),
+        (
+            {"salt": "s.", "hashalg": "sha256", "serializer": PickleSerializer()},
+            {
+                "migrate_signed_salt": "s.",
+                "migrate_signed_hashalg": "sha256",
+                "migrate_signed_serializer": "pickle",
+            },
+        ),
+    ],
+)
+@pytest.mark.parametrize("our_serializer", ["pickle", "json"])
+def test_signed_cookies_of_every_supported_shape_move_over(
+    old_options, our_options, our_serializer
+):
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET, **old_options))
+    response = visit(
+        ours(serializer=our_serializer, migrate_signed_secret=OLD_SECRET, **our_options), cookie
+    )
+    assert_moved(shown, response, json.loads if our_serializer == "json" else pickle.loads)
+
+
+@pytest.mark.parametrize("secret", ["sécret", "s€cret", b"bytes secret"])
+@pytest.mark.parametrize("salt", ["pyramid.session.", "sälz.", "€."])
+def test_the_signing_key_is_encoded_as_webob_encodes_it(secret, salt):
+    signer = SignedSerializer(secret, salt, "sha512")
+    value = signer.dumps([1.0, 2.0, {"user": "é"}]).decode()
+    reader = SignedCookieReader(secret, salt=salt)
+    assert reader.loads(value) == [1.0, 2.0, {"user": "é"}]
+    with pytest.raises(BadSignature):
+        SignedCookieReader(secret, salt=salt + "x").loads(value)
+
+
+def test_another_old_cookie_name_is_read_and_deleted():
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET, cookie_name="pyrsess"), "pyrsess")
+    ours_app = ours(migrate_signed_secret=OLD_SECRET, migrate_signed_cookie_name="pyrsess")
+    response = visit(ours_app, cookie, "pyrsess")
+    assert_moved(shown, response)
+    deletions = [h for h in response.headers.getall("Set-Cookie") if h.startswith("pyrsess=")]
+    assert len(deletions) == 1
+    assert "Max-Age=0" in deletions[0] and "Path=/" in deletions[0]
+    # With only our cookie, the user is still logged in.
+    ours_app.reset()
+    ours_app.set_cookie("session", set_cookie_value(response))
+    assert ours_app.get("/show").json["state"] == shown["state"]
+
+
+def test_our_cookie_wins_over_an_old_one():
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET, cookie_name="pyrsess"), "pyrsess")
+    ours_app = ours(migrate_signed_secret=OLD_SECRET, migrate_signed_cookie_name="pyrsess")
+    ours_app.get("/show")  # a fresh session of ours, sealed
+    ours_app.set_cookie("pyrsess", cookie)
+    shown = ours_app.get("/show").json
+    assert shown["new"] is False and shown["state"] == {"_csrft_": shown["csrf"]}
+
+
+def test_an_empty_old_session_is_still_moved_so_the_old_cookie_goes():
+    old = app(SignedCookieSessionFactory(OLD_SECRET, cookie_name="pyrsess"))
+    old.get("/login")
+    cookie = old.cookies["pyrsess"]
+    ours_app = app(
+        EncryptedCookieSessionFactory(
+            SECRET, migrate_signed_secret=OLD_SECRET, migrate_signed_cookie_name="pyrsess"
+        )
+    )
+    ours_app.set_cookie("pyrsess", cookie)
+    response = ours_app.get("/login")
+    assert set_cookie_value(response) is not None
+    assert any(h.startswith("pyrsess=;") for h in response.headers.getall("Set-Cookie"))
+
+
+def test_without_the_option_a_signed_cookie_is_a_fresh_session():
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    shown = visit(ours(), cookie).json
+    assert shown["new"] is True and shown["state"] == {}
+
+
+def tampered(cookie):
+    middle = len(cookie) // 2
+    return cookie[:middle] + ("A" if cookie[middle] != "A" else "B") + cookie[middle + 1 :]
+
+
+@pytest.mark.parametrize(
+    "spoil, options",
+    [
+        (tampered, {}),
+        (lambda c: c[: len(c) // 2], {}),
+        (lambda c: c[:40], {}),
+        (lambda c: c + "AAAA", {}),
+        (lambda c: "", {}),
+        (lambda c: c, {"migrate_signed_secret": "not the old secret"}),
+        (lambda c: c, {"migrate_signed_salt": "another.salt."}),
+        (lambda c: c, {"migrate_signed_hashalg": "sha256"}),
+        (lambda c: c, {"migrate_signed_serializer": "pickle"}),
+    ],
+    ids=[
+        "tampered",
+        "truncated",
+        "shorter-than-tag",
+        "extended",
+        "empty",
+        "wrong-secret",
+        "wrong-salt",
+        "wrong-hashalg",
+        "wrong-serializer",
+    ],
+)
+def test_a_spoiled_signed_cookie_is_a_fresh_session(spoil, options):
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    shown = visit(ours(**{"migrate_signed_secret": OLD_SECRET, **options}), spoil(cookie)).json
+    assert shown["new"] is True and "user" not in shown["state"]
+
+
+def minted_at(monkeypatch, seconds_ago, **old_options):
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() - seconds_ago)
+    try:
+        return mint(SignedCookieSessionFactory(OLD_SECRET, **old_options))
+    finally:
+        monkeypatch.setattr(time, "time", real_time)
+
+
+def test_an_expired_signed_cookie_is_a_fresh_session(monkeypatch):
+    cookie, _ = minted_at(monkeypatch, 1300)
+    # Our own timeout is off, so only the old factory's timeout (1200) can refuse it.
+    shown = visit(ours(timeout=None, migrate_signed_secret=OLD_SECRET), cookie).json
+    assert shown["new"] is True and "user" not in shown["state"]
+    # Pyramid itself agrees that the session is gone.
+    old = app(SignedCookieSessionFactory(OLD_SECRET))
+    old.set_cookie("session", cookie)
+    assert "user" not in old.get("/show").json["state"]
+
+
+def test_a_signed_cookie_inside_the_old_timeout_moves(monkeypatch):
+    cookie, shown = minted_at(monkeypatch, 1100)
+    response = visit(ours(timeout=None, migrate_signed_secret=OLD_SECRET), cookie)
+    assert response.json["state"] == shown["state"]
+
+
+def test_the_old_timeout_is_configurable(monkeypatch):
+    cookie, shown = minted_at(monkeypatch, 5000, timeout=None)
+    refused = visit(ours(timeout=None, migrate_signed_secret=OLD_SECRET), cookie).json
+    assert "user" not in refused["state"]
+    options = {"timeout": None, "migrate_signed_secret": OLD_SECRET}
+    for timeout in (None, 6000):
+        response = visit(ours(migrate_signed_timeout=timeout, **options), cookie)
+        assert response.json["state"] == shown["state"]
+
+
+def test_our_timeouts_apply_to_a_moved_session(monkeypatch):
+    cookie, _ = minted_at(monkeypatch, 1100)
+    shown = visit(ours(timeout=600, migrate_signed_secret=OLD_SECRET), cookie).json
+    assert "user" not in shown["state"]
+
+
+class CreatesAFile:
+    """Unpickling this runs ``open(path, 'w')``: proof that code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_pickle_that_is_not_plain_data_is_refused_and_runs_no_code(tmp_path):
+    marker = tmp_path / "code-ran"
+    old_factory = SignedCookieSessionFactory(OLD_SECRET, serializer=PickleSerializer())
+    old = app(old_factory)
+    old.app.registry.settings["thing"] = CreatesAFile(str(marker))
+    old.get("/store")
+    cookie = old.cookies["session"]
+    assert not marker.exists()
+
+    shown = visit(
+        ours(migrate_signed_secret=OLD_SECRET, migrate_signed_serializer="pickle"), cookie
+    ).json
+    assert shown["new"] is True and "thing" not in shown["state"]
+    assert not marker.exists()
+
+    # The oracle: Pyramid's own factory runs that code when it reads the same cookie.
+    old_reader = app(old_factory)
+    old_reader.set_cookie("session", cookie)
+    with pytest.raises(TypeError):  # the view's JSON renderer cannot write a file object
+        old_reader.get("/show")
+    assert marker.exists()
+
+
+def test_the_reader_refuses_a_code_running_pickle_with_a_cookie_error(tmp_path):
+    marker = tmp_path / "code-ran"
+    signer = SignedSerializer(OLD_SECRET, "pyramid.session.", serializer=PickleSerializer())
+    value = signer.dumps((1.0, 2.0, {"x": CreatesAFile(str(marker))}))
+    with pytest.raises(CookieError):
+        SignedCookieReader(OLD_SECRET, serializer="pickle").loads(value)
+    assert not marker.exists()
+
+
+def test_reader_errors_are_cookie_errors_that_say_why():
+    reader = SignedCookieReader(OLD_SECRET)
+    signer = SignedSerializer(OLD_SECRET, "pyramid.session.")
+    good = signer.dumps([1, 2, {}]).decode()
+    assert reader.loads(good) == [1, 2, {}]
+    with pytest.raises(MalformedCookie):
+        reader.loads("not*base64")
+    with pytest.raises(CookieTooShort):
+        reader.loads("AAAA")
+    with pytest.raises(BadSignature):
+        reader.loads(tampered(good))
+    raw = SignedSerializer(OLD_SECRET, "pyramid.session.", serializer=_Raw())
+    with pytest.raises(BadPayload):
+        reader.loads(raw.dumps(b"{not json"))
+    with pytest.raises(BadPayload):
+        reader.loads(raw.dumps(b"\xff"))
+    for error in (MalformedCookie, CookieTooShort, BadSignature, BadPayload):
+        assert issubclass(error, ValueError)
+
+
+class _Raw:
+    def dumps(self, appstruct):
+        return appstruct
+
+    def loads(self, bstruct):
+        return bstruct
+
+
+def test_the_reader_never_shows_its_secret():
+    reader = SignedCookieReader(OLD_SECRET, salt="my.salt.", hashalg="sha256")
+    assert OLD_SECRET not in repr(reader) and "my.salt." not in repr(reader)
+    assert reader.hashalg == "sha256" and reader.serializer == "json"
+    for copier in (pickle.dumps, copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError):
+            copier(reader)
+    factory = EncryptedCookieSessionFactory(SECRET, migrate_signed_secret=OLD_SECRET)
+    assert OLD_SECRET not in repr(factory._migrate_signed)
+
+
+# The window
+
+
+def test_an_end_in_the_past_turns_the_option_off_with_a_warning(caplog):
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    with caplog.at_level(logging.WARNING, "pyramid_nacl_session"):
+        ours_app = ours(migrate_signed_secret=OLD_SECRET, migrate_signed_until="2020-01-01")
+    assert "migrate_signed_until" in caplog.text and "has passed" in caplog.text
+    assert OLD_SECRET not in caplog.text
+    assert visit(ours_app, cookie).json["new"] is True
+
+
+@pytest.mark.parametrize(
+    "until",
+    [
+        datetime.date.today() + datetime.timedelta(days=30),
+        datetime.datetime.now() + datetime.timedelta(hours=1),
+        (datetime.date.today() + datetime.timedelta(days=2)).isoformat(),
+        (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime(
+            "%Y-%m-%dT%H:%MZ"
+        ),
+        time.time() + 60,
+    ],
+)
+def test_an_end_in_the_future_keeps_the_window_open(until):
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    response = visit(ours(migrate_signed_secret=OLD_SECRET, migrate_signed_until=until), cookie)
+    assert response.json["state"] == shown["state"]
+
+
+def test_the_window_closes_while_the_app_runs_with_one_warning(monkeypatch, caplog):
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    ours_app = ours(migrate_signed_secret=OLD_SECRET, migrate_signed_until=time.time() + 5)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 10)
+    with caplog.at_level(logging.WARNING, "pyramid_nacl_session"):
+        for _ in range(3):
+            ours_app.reset()
+            assert visit(ours_app, cookie).json["new"] is True
+    assert caplog.text.count("has passed") == 1
+
+
+# Configuration
+
+
+def test_settings_from_a_paste_ini_configure_the_move():
+    cookie, shown = mint(
+        SignedCookieSessionFactory(
+            OLD_SECRET,
+            salt="app.",
+            hashalg="sha256",
+            cookie_name="old",
+            serializer=PickleSerializer(),
+        ),
+        "old",
+    )
+    factory = session_factory_from_settings(
+        {
+            "session.secret": SECRET.hex(),
+            "session.serializer": "json",
+            "session.migrate_signed_secret": OLD_SECRET,
+            "session.migrate_signed_salt": "app.",
+            "session.migrate_signed_hashalg": "sha256",
+            "session.migrate_signed_serializer": "pickle",
+            "session.migrate_signed_cookie_name": "old",
+            "session.migrate_signed_timeout": "3600",
+            "session.migrate_signed_until": "2999-01-01",
+        }
+    )
+    response = visit(app(factory), cookie, "old")
+    assert_moved(shown, response, json.loads)
+
+
+def test_only_the_secret_setting_is_needed_for_pyramid_defaults():
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    factory = session_factory_from_settings(
+        {"session.secret": SECRET.hex(), "session.migrate_signed_secret": OLD_SECRET}
+    )
+    assert_moved(shown, visit(app(factory), cookie))
+
+
+@pytest.mark.parametrize(
+    "settings, says",
+    [
+        ({"session.migrate_signed_salt": "x."}, "session.migrate_signed_salt: set without"),
+        ({"session.migrate_signed_until": "2030-01-01"}, "session.migrate_signed_until: set"),
+        ({"session.migrate_signed_secret": ""}, "session.migrate_signed_secret: empty"),
+        (
+            {"session.migrate_signed_secret": "s", "session.migrate_signed_hashalg": "md5"},
+            "session.migrate_signed_hashalg: expected one of sha512",
+        ),
+        (
+            {"session.migrate_signed_secret": "s", "session.migrate_signed_serializer": "yaml"},
+            "session.migrate_signed_serializer: expected json or pickle",
+        ),
+        (
+            {"session.migrate_signed_secret": "s", "session.migrate_signed_cookie_name": "a b"},
+            "session.migrate_signed_cookie_name: expected a cookie name",
+        ),
+        (
+            {"session.migrate_signed_secret": "s", "session.migrate_signed_timeout": "-1"},
+            "session.migrate_signed_timeout: expected a number of seconds",
+        ),
+        (
+            {"session.migrate_signed_secret": "s", "session.migrate_signed_until": "next week"},
+            "session.migrate_signed_until: expected a date or time in ISO 8601",
+        ),
+        (
+            {"pynacl.session.migrate_signed_secret": "s", "session.migrate_signed_hashalg": "x"},
+            "session.migrate_signed_hashalg: expected",
+        ),
+    ],
+)
+def test_bad_migrate_signed_settings_fail_at_start_up_naming_the_setting(settings, says):
+    with pytest.raises(ValueError) as raised:
+        session_factory_from_settings({"session.secret": SECRET.hex(), **settings})
+    assert str(raised.value).startswith(says)
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        ({"migrate_signed_hashalg": "sha256"}, "migrate_signed_hashalg: set without"),
+        ({"migrate_signed_secret": 12}, "migrate_signed_secret: expected str or bytes"),
+        ({"migrate_signed_secret": "s", "migrate_signed_salt": None}, "migrate_signed_salt"),
+        ({"migrate_signed_secret": "s", "migrate_signed_until": "x"}, "migrate_signed_until"),
+        ({"migrate_signed_secret": "s", "migrate_signed_serializer": json}, "migrate_signed_s"),
+    ],
+)
+def test_bad_migrate_signed_keywords_fail_at_start_up_naming_the_option(options, says):
+    with pytest.raises(ValueError) as raised:
+        EncryptedCookieSessionFactory(SECRET, **options)
+    assert str(raised.value).startswith(says)
+
+
+def test_the_serializer_of_ours_is_untouched_by_the_option():
+    factory = EncryptedCookieSessionFactory(SECRET, migrate_signed_secret=OLD_SECRET)
+    assert isinstance(factory._serializer, EncryptedSerializer)
+    assert factory._serializer.serializer_name == "pickle"
