@@ -34,9 +34,9 @@ use crate::envelope::MAX_INPUT_LEN;
 use crate::errors::{BadPayload, BadSignature, CookieError, CookieTooShort, MalformedCookie};
 use crate::{json, safe_pickle};
 
-/// Pyramid's `SignedCookieSessionFactory` defaults.
+/// Pyramid's `SignedCookieSessionFactory` default salt (its default hashalg, sha512, is in the
+/// signature below).
 pub const DEFAULT_SALT: &str = "pyramid.session.";
-pub const DEFAULT_HASHALG: &str = "sha512";
 /// The `hashalg` names we verify, as `hashlib.new` spells them.
 pub const SIGNED_HASHALGS: [&str; 5] = ["sha512", "sha384", "sha256", "sha224", "sha1"];
 pub const SIGNED_SERIALIZERS: [&str; 2] = ["json", "pickle"];
@@ -211,7 +211,7 @@ pub struct SignedCookieReader {
 #[pymethods]
 impl SignedCookieReader {
     #[new]
-    #[pyo3(signature = (secret, *, salt = None, hashalg = DEFAULT_HASHALG, serializer = "json"))]
+    #[pyo3(signature = (secret, *, salt = None, hashalg = "sha512", serializer = "json"))]
     fn new(
         py: Python<'_>,
         secret: &Bound<'_, PyAny>,

@@ -4,6 +4,7 @@ from typing import Any
 
 from ._core import (
     BadPayload,
+    BadSignature,
     CookieError,
     CookieTooLarge,
     CookieTooShort,
@@ -26,6 +27,7 @@ __all__ = [
     "CookieTooShort",
     "DecryptionFailed",
     "BadPayload",
+    "BadSignature",
     "CookieTooLarge",
 ]
 

@@ -9,6 +9,7 @@ from pyramid.session import JSONSerializer, PickleSerializer
 import pyramid_nacl_session
 from pyramid_nacl_session import (
     BadPayload,
+    BadSignature,
     CookieError,
     CookieTooLarge,
     CookieTooShort,
@@ -83,6 +84,8 @@ def round_trip(serializer: EncryptedSerializer) -> dict[str, Any]:
         return {"error": "wrong key or tampered"}
     except BadPayload as e:
         return {"error": str(e)}
+    except BadSignature:
+        return {"error": "a signed cookie that did not verify"}
     except CookieError:
         return {"error": "unreadable"}
     name: str = serializer.serializer_name
@@ -108,6 +111,21 @@ def every_option() -> Callable[[Any], Any]:
         samesite="Strict",
         absolute_timeout=8 * 3600,
         migrate_pickle=True,
+    )
+
+
+def moving_off_signed_cookies() -> Callable[[Any], Any]:
+    import datetime
+
+    return EncryptedCookieSessionFactory(
+        generate_secret(),
+        migrate_signed_secret="the old signing secret",
+        migrate_signed_salt="pyramid.session.",
+        migrate_signed_hashalg="sha512",
+        migrate_signed_serializer=PickleSerializer(),
+        migrate_signed_cookie_name="session",
+        migrate_signed_timeout=None,
+        migrate_signed_until=datetime.date(2027, 3, 31),
     )
 
 
