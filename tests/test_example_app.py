@@ -64,3 +64,31 @@ def test_logout_deletes_the_cookie(app):
 def test_cookie_is_httponly_and_samesite_lax_as_configured(app):
     header = app.get("/").headers["Set-Cookie"]
     assert "HttpOnly" in header and "SameSite=Lax" in header
+
+
+SIGNED_INI = os.path.join(os.path.dirname(INI), "signed.ini")
+MIGRATE_SIGNED_INI = os.path.join(os.path.dirname(INI), "migrate-signed.ini")
+
+
+def test_moving_the_example_off_signed_cookies_keeps_the_user_logged_in():
+    from pyramid.paster import get_app
+
+    before = TestApp(get_app(SIGNED_INI))
+    log_in(before)
+    signed = before.cookies["session"]
+    assert "demo_session" not in before.cookies
+    assert "<b id='user'>ann</b>" in before.get("/").text
+
+    after = TestApp(get_app(MIGRATE_SIGNED_INI))
+    after.set_cookie("session", signed)
+    response = after.get("/")
+    assert "<b id='user'>ann</b>" in response.text
+    set_cookies = response.headers.getall("Set-Cookie")
+    assert any(h.startswith("demo_session=") for h in set_cookies)
+    assert any(h.startswith("session=;") and "Max-Age=0" in h for h in set_cookies)
+    # Only the new, encrypted cookie from now on.
+    sealed = after.cookies["demo_session"]
+    after.reset()
+    after.set_cookie("demo_session", sealed)
+    page = after.get("/session")
+    assert json.loads(page.html.find(id="state").text)["user"] == "ann"

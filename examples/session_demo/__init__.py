@@ -68,7 +68,8 @@ def logout(request: Any) -> Response:
 
 
 def show_session(request: Any) -> Response:
-    cookie = request.cookies.get(request.registry.settings.get("session.cookie_name", "session"))
+    settings = request.registry.settings
+    cookie = request.cookies.get(settings.get("session.cookie_name", "session"))
     state = json.dumps(dict(request.session), indent=2, ensure_ascii=False, sort_keys=True)
     size = len(cookie) if cookie else 0
     body = f"""<p>The cookie holds this session, encrypted: <b id="cookie-size">{size}</b> bytes
@@ -78,8 +79,16 @@ of the 4096 a browser keeps.</p>
 
 
 def main(global_config: Any, **settings: Any) -> Any:
-    """The Paste app factory named by ``use = egg:session-demo`` in the .ini file."""
+    """The Paste app factory named by ``use = egg:session-demo`` in the .ini file.
+
+    With ``demo.signed_secret`` set (examples/signed.ini), the app runs as it would have before
+    the move: on Pyramid's own ``SignedCookieSessionFactory``, with Pyramid 2's defaults.
+    """
     config = Configurator(settings=settings)
+    if settings.get("demo.signed_secret"):
+        from pyramid.session import SignedCookieSessionFactory
+
+        config.set_session_factory(SignedCookieSessionFactory(settings["demo.signed_secret"]))
     config.set_default_csrf_options(require_csrf=True)
     config.add_route("home", "/")
     config.add_route("login", "/login")
