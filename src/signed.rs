@@ -27,12 +27,17 @@ use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString};
 use zeroize::Zeroizing;
 
+use crate::cookie_header::find_cookie;
 use crate::envelope::MAX_INPUT_LEN;
 use crate::errors::{BadPayload, BadSignature, CookieError, CookieTooShort, MalformedCookie};
+use crate::serializer::session_triple;
 use crate::{json, safe_pickle};
+
+/// What the session class unpacks: `(state, renewed, created)`.
+type Read<'py> = (Bound<'py, PyDict>, f64, f64);
 
 /// Pyramid's `SignedCookieSessionFactory` default salt (its default hashalg, sha512, is in the
 /// signature below).
@@ -208,6 +213,56 @@ pub struct SignedCookieReader {
     pickle: bool,
 }
 
+impl SignedCookieReader {
+    fn error(&self, e: SignedError) -> PyErr {
+        match e {
+            SignedError::TooLong => MalformedCookie::new_err(format!(
+                "signed cookie too long: over {MAX_INPUT_LEN} bytes"
+            )),
+            SignedError::BadBase64 => MalformedCookie::new_err("bad base64 in signed cookie"),
+            SignedError::TooShort => CookieTooShort::new_err(format!(
+                "signed cookie too short: under the {}-byte {} tag once decoded",
+                self.alg.tag_len(),
+                self.alg.name()
+            )),
+            SignedError::BadSignature => {
+                BadSignature::new_err("signed cookie did not verify: wrong secret or tampered")
+            }
+        }
+    }
+
+    fn loads_bytes<'py>(&self, py: Python<'py>, cookie: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+        let payload = open(self.alg, &self.key, cookie).map_err(|e| self.error(e))?;
+        let (what, read) = if self.pickle {
+            ("a pickle of plain data", safe_pickle::loads(py, &payload))
+        } else {
+            ("JSON", json::loads(py, &payload))
+        };
+        read.map_err(|cause| {
+            // The reader's own cookie errors (a refused pickle) say enough already.
+            if cause.is_instance_of::<CookieError>(py) {
+                return cause;
+            }
+            let err = BadPayload::new_err(format!(
+                "signed cookie payload is not {what}: {}",
+                cause.value(py)
+            ));
+            err.set_cause(py, Some(cause));
+            err
+        })
+    }
+}
+
+fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+    let Some((renewed, created, state)) = session_triple(value) else {
+        return Err(BadPayload::new_err(format!(
+            "signed cookie holds a {} where a Pyramid session (accessed, created, state) belongs",
+            value.get_type().name()?
+        )));
+    };
+    Ok((state, renewed, created))
+}
+
 #[pymethods]
 impl SignedCookieReader {
     #[new]
@@ -275,50 +330,45 @@ impl SignedCookieReader {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let opened = if let Ok(b) = value.cast::<PyBytes>() {
-            open(self.alg, &self.key, b.as_bytes())
-        } else if let Ok(s) = value.cast::<PyString>() {
-            match s.to_cow() {
-                Ok(text) => open(self.alg, &self.key, text.as_bytes()),
-                Err(_) => Err(SignedError::BadBase64),
-            }
-        } else {
+        if let Ok(b) = value.cast::<PyBytes>() {
+            return self.loads_bytes(py, b.as_bytes());
+        }
+        let Ok(text) = value.cast::<PyString>() else {
             return Err(PyTypeError::new_err(format!(
                 "cookie value must be bytes or str, got {}",
                 value.get_type().name()?
             )));
         };
-        let payload = opened.map_err(|e| match e {
-            SignedError::TooLong => MalformedCookie::new_err(format!(
-                "signed cookie too long: over {MAX_INPUT_LEN} bytes"
-            )),
-            SignedError::BadBase64 => MalformedCookie::new_err("bad base64 in signed cookie"),
-            SignedError::TooShort => CookieTooShort::new_err(format!(
-                "signed cookie too short: under the {}-byte {} tag once decoded",
-                self.alg.tag_len(),
-                self.alg.name()
-            )),
-            SignedError::BadSignature => {
-                BadSignature::new_err("signed cookie did not verify: wrong secret or tampered")
-            }
-        })?;
-        let (what, read) = if self.pickle {
-            ("a pickle of plain data", safe_pickle::loads(py, &payload))
-        } else {
-            ("JSON", json::loads(py, &payload))
+        match text.to_cow() {
+            Ok(text) => self.loads_bytes(py, text.as_bytes()),
+            Err(_) => Err(self.error(SignedError::BadBase64)),
+        }
+    }
+
+    /// The Pyramid session in a cookie value the app's ``request.cookies`` gave:
+    /// ``(state, renewed, created)``, checked as ``SessionCodec`` checks ours; raises a
+    /// ``CookieError`` when it is unreadable.
+    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+        let opened = self.loads(py, value)?;
+        session(&opened)
+    }
+
+    /// The Pyramid session in cookie ``name`` of ``environ['HTTP_COOKIE']`` (``header``), found
+    /// as WebOb's ``request.cookies`` would: ``None`` when there is no such cookie.
+    fn read_header<'py>(
+        &self,
+        py: Python<'py>,
+        header: Option<&Bound<'py, PyString>>,
+        name: &str,
+    ) -> PyResult<Option<Read<'py>>> {
+        let Some(Ok(header)) = header.map(|h| h.to_cow()) else {
+            return Ok(None);
         };
-        read.map_err(|cause| {
-            // The reader's own cookie errors (a refused pickle) say enough already.
-            if cause.is_instance_of::<CookieError>(py) {
-                return cause;
-            }
-            let err = BadPayload::new_err(format!(
-                "signed cookie payload is not {what}: {}",
-                cause.value(py)
-            ));
-            err.set_cause(py, Some(cause));
-            err
-        })
+        let Some(value) = find_cookie(&header, name) else {
+            return Ok(None);
+        };
+        let opened = self.loads_bytes(py, value.as_bytes())?;
+        session(&opened).map(Some)
     }
 
     #[getter]
@@ -359,12 +409,6 @@ impl SignedCookieReader {
 
 fn not_copyable() -> PyErr {
     PyTypeError::new_err("SignedCookieReader holds a secret; it cannot be pickled or copied")
-}
-
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<SignedCookieReader>()?;
-    m.add("BadSignature", m.py().get_type::<BadSignature>())?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ import time
 from typing import Any, Optional
 
 from ._core import SignedCookieReader
-from .options import as_cookie_name, as_seconds
+from .options import OptionError, as_cookie_name, as_seconds
 
 __all__ = ["SignedMigration", "signed_migration", "MIGRATE_SIGNED_OPTIONS", "as_instant"]
 
@@ -36,11 +36,7 @@ DEFAULT_TIMEOUT = 1200
 
 
 class SignedMigration:
-    """The configured move: where the old cookie is, how to verify it, and until when.
-
-    ``session_from(request, now)`` gives ``(renewed, created, state)`` from a valid old cookie,
-    or ``None``.
-    """
+    """The configured move: where the old cookie is, how to verify it, and until when."""
 
     __slots__ = ("reader", "cookie_name", "timeout", "until", "_closed")
 
@@ -71,24 +67,9 @@ class SignedMigration:
             return False
         return True
 
-    def session_from(self, cookieval, now):
-        """The session in a signed cookie value, or ``None`` when it is unusable."""
-        try:
-            value = self.reader.loads(cookieval)
-        except ValueError:
-            return None
-        try:
-            rval, cval, sval = value
-            # bool is an int: Pyramid would take True as a time; so do we (it only expires).
-            renewed, created = float(rval), float(cval)
-        except (TypeError, ValueError, OverflowError):
-            return None
-        if not isinstance(sval, dict) or not (math.isfinite(renewed) and math.isfinite(created)):
-            return None
-        # The old factory's own check: past its timeout the session was already empty.
-        if self.timeout is not None and now - renewed > self.timeout:
-            return None
-        return renewed, created, sval
+    def in_time(self, renewed, now):
+        """The old factory's own check: past its timeout, the session was already empty."""
+        return self.timeout is None or now - renewed <= self.timeout
 
 
 def signed_migration(
@@ -143,25 +124,25 @@ def check_needs_secret(given, names=None):
     for option, is_given in given.items():
         if is_given:
             secret_name = names.get("migrate_signed_secret", "migrate_signed_secret")
-            raise ValueError(
-                f"{names.get(option, option)}: set without {secret_name}, "
-                "the old factory's signing secret"
+            raise OptionError(
+                names.get(option, option),
+                f"set without {secret_name}, the old factory's signing secret",
             )
 
 
 def as_signing_secret(value, name):
     """The old factory's ``secret``: a non-empty str (or bytes), taken as it is."""
     if not isinstance(value, (bytes, str)):
-        raise ValueError(f"{name}: expected str or bytes, got {type(value).__name__}")
+        raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
     if not value:
-        raise ValueError(f"{name}: empty")
+        raise OptionError(name, "empty")
     return value
 
 
 def as_salt(value, name):
     """The old factory's ``salt``, a str (or bytes); may be empty."""
     if not isinstance(value, (bytes, str)):
-        raise ValueError(f"{name}: expected str or bytes, got {type(value).__name__}")
+        raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
     return value
 
 
@@ -169,8 +150,8 @@ def as_hashalg(value, name):
     """One of ``SignedCookieReader.HASHALGS``, in any case (as ``hashlib.new`` takes it)."""
     if isinstance(value, str) and value.strip().lower() in SignedCookieReader.HASHALGS:
         return value.strip().lower()
-    raise ValueError(
-        f"{name}: expected one of {', '.join(SignedCookieReader.HASHALGS)}, got {value!r}"
+    raise OptionError(
+        name, f"expected one of {', '.join(SignedCookieReader.HASHALGS)}, got {value!r}"
     )
 
 
@@ -183,8 +164,8 @@ def as_signed_serializer(value, name):
         return "json"
     if (cls.__module__, cls.__qualname__) == ("pyramid.session", "PickleSerializer"):
         return "pickle"
-    raise ValueError(
-        f"{name}: expected json or pickle (the old factory's serializer), got {value!r}"
+    raise OptionError(
+        name, f"expected json or pickle (the old factory's serializer), got {value!r}"
     )
 
 
@@ -208,9 +189,10 @@ def as_instant(value, name):
                 else datetime.datetime.fromisoformat(text)
             )
         except ValueError:
-            raise ValueError(
-                f"{name}: expected a date or time in ISO 8601 (2027-03-31 or "
-                f"2027-03-31T12:00Z), got {value!r}"
+            raise OptionError(
+                name,
+                f"expected a date or time in ISO 8601 (2027-03-31 or 2027-03-31T12:00Z), "
+                f"got {value!r}",
             ) from None
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
@@ -219,7 +201,7 @@ def as_instant(value, name):
     if isinstance(value, datetime.date):
         midnight = datetime.datetime.combine(value, datetime.time(), datetime.timezone.utc)
         return midnight.timestamp()
-    raise ValueError(f"{name}: expected a date, a datetime or ISO 8601 text, got {value!r}")
+    raise OptionError(name, f"expected a date, a datetime or ISO 8601 text, got {value!r}")
 
 
 def _utc_text(instant):
