@@ -13,6 +13,8 @@ import time
 
 import pytest
 from pyramid.config import Configurator
+from pyramid.interfaces import IRequestFactory, IResponseFactory
+from pyramid.router import Router
 from pyramid.session import PickleSerializer, SignedCookieSessionFactory
 from webob.cookies import SignedSerializer
 from webtest import TestApp
@@ -513,3 +515,84 @@ def test_the_serializer_of_ours_is_untouched_by_the_option():
     factory = EncryptedCookieSessionFactory(SECRET, migrate_signed_secret=OLD_SECRET)
     assert isinstance(factory._serializer, EncryptedSerializer)
     assert factory._serializer.serializer_name == "pickle"
+
+
+# Through the app's own request and response classes, and a reseal that cannot be written
+
+
+def test_the_old_cookie_is_read_through_the_apps_own_request_cookies():
+    from pyramid.request import Request
+    from webob.cookies import RequestCookies
+
+    class HeaderCookies(Request):
+        """Takes cookies from X-Session-Cookies (say, a native client that cannot send Cookie)."""
+
+        @property
+        def cookies(self):
+            return RequestCookies({"HTTP_COOKIE": self.headers.get("X-Session-Cookies", "")})
+
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    custom = TestApp(_with_request_factory(HeaderCookies))
+    # In the Cookie header it is not seen; in the app's own header it is.
+    custom.set_cookie("session", cookie)
+    assert "user" not in custom.get("/show").json["state"]
+    custom.reset()
+    response = custom.get("/show", headers={"X-Session-Cookies": f"session={cookie}"})
+    assert_moved(shown, response)
+
+
+def _with_request_factory(request_factory, response_factory=None, **options):
+    """``app()``'s views on our factory, with the app's own request and response classes."""
+    inner = app(
+        EncryptedCookieSessionFactory(SECRET, migrate_signed_secret=OLD_SECRET, **options)
+    ).app
+    registry = inner.registry
+    registry.registerUtility(request_factory, IRequestFactory)
+    if response_factory is not None:
+        registry.registerUtility(lambda request: response_factory(), IResponseFactory)
+    return Router(registry)
+
+
+def test_the_old_cookie_deletion_and_ours_go_through_the_apps_own_set_cookie():
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    class SecureCookies(Response):
+        def set_cookie(self, name, value="", **kw):
+            kw["secure"] = True
+            super().set_cookie(name, value, **kw)
+
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET, cookie_name="pyrsess"), "pyrsess")
+    ours_app = TestApp(
+        _with_request_factory(Request, SecureCookies, migrate_signed_cookie_name="pyrsess")
+    )
+    ours_app.set_cookie("pyrsess", cookie)
+    response = ours_app.get("/login")  # a view whose response comes from the response factory
+    headers = response.headers.getall("Set-Cookie")
+    ours_header = [h for h in headers if h.startswith("session=")]
+    old_header = [h for h in headers if h.startswith("pyrsess=")]
+    assert len(ours_header) == 1 and "secure" in ours_header[0].lower()
+    assert len(old_header) == 1 and "Max-Age=0" in old_header[0]
+    assert "secure" in old_header[0].lower()
+
+
+def test_a_moved_session_too_large_for_our_cookie_is_dropped_without_failing_the_request(
+    caplog,
+):
+    # 500 floats: about 2.5 KB of JSON in the signed cookie, 4.5 KB once pickled for ours.
+    old = app(SignedCookieSessionFactory(OLD_SECRET, cookie_name="pyrsess"))
+    old.app.registry.settings["thing"] = [0.5] * 500
+    old.get("/login")  # a CSRF token, so that showing the session changes nothing
+    old.get("/store")
+    cookie = old.cookies["pyrsess"]
+    assert len(cookie) < 4064  # Pyramid wrote it
+    ours_app = ours(migrate_signed_secret=OLD_SECRET, migrate_signed_cookie_name="pyrsess")
+    ours_app.set_cookie("pyrsess", cookie)
+    with caplog.at_level(logging.WARNING, "pyramid_nacl_session"):
+        response = ours_app.get("/show", status=200)
+    # The view saw the session; the response could not carry it, so the user starts afresh.
+    assert response.json["state"]["user"] == "alice"
+    assert "could not be written again" in caplog.text and OLD_SECRET not in caplog.text
+    headers = response.headers.getall("Set-Cookie")
+    assert any(h.startswith("pyrsess=;") for h in headers)  # the old cookie goes all the same
+    assert not any(h.startswith("session=") and "Max-Age=0" not in h for h in headers)
