@@ -8,12 +8,14 @@ import copy
 import datetime
 import json
 import logging
+import os
 import pickle
 import time
 
 import pytest
 from pyramid.config import Configurator
 from pyramid.interfaces import IRequestFactory, IResponseFactory
+from pyramid.paster import get_app
 from pyramid.router import Router
 from pyramid.session import PickleSerializer, SignedCookieSessionFactory
 from webob.cookies import SignedSerializer
@@ -596,3 +598,72 @@ def test_a_moved_session_too_large_for_our_cookie_is_dropped_without_failing_the
     headers = response.headers.getall("Set-Cookie")
     assert any(h.startswith("pyrsess=;") for h in headers)  # the old cookie goes all the same
     assert not any(h.startswith("session=") and "Max-Age=0" not in h for h in headers)
+
+
+# pyramid-nacl-session decode --signed
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    from pyramid_nacl_session.cli import ENV_VAR, SIGNED_ENV_VAR, main
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.delenv(SIGNED_ENV_VAR, raising=False)
+
+    def run(*argv, signed_secret=None):
+        if signed_secret is not None:
+            monkeypatch.setenv(SIGNED_ENV_VAR, signed_secret)
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        assert OLD_SECRET not in out + err
+        return status, out, err
+
+    return run
+
+
+def test_decode_signed_shows_a_signed_session_given_the_signing_secret(cli):
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    status, out, _ = cli("decode", "--signed", f"session={cookie}", signed_secret=OLD_SECRET)
+    assert status == 0
+    report = json.loads(out)
+    assert report["state"] == shown["state"] and report["payload"] == "json (signed)"
+
+
+def test_decode_signed_reads_pickles_as_plain_data_and_takes_salt_and_hashalg(cli):
+    factory = SignedCookieSessionFactory(
+        OLD_SECRET, salt="app.", hashalg="sha256", serializer=PickleSerializer()
+    )
+    cookie, shown = mint(factory)
+    status, out, _ = cli(
+        "decode", "--signed", "--salt", "app.", "--hashalg", "sha256", cookie,
+        signed_secret=OLD_SECRET,
+    )  # fmt: skip
+    assert status == 0
+    assert json.loads(out)["state"] == shown["state"]
+    assert json.loads(out)["payload"] == "pickle (plain data, signed)"
+
+
+def test_decode_signed_takes_the_move_settings_from_the_ini(cli):
+    examples = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
+    ini = os.path.join(examples, "migrate-signed.ini")
+    old = TestApp(get_app(os.path.join(examples, "signed.ini")))
+    form = old.get("/").forms[0]
+    form["username"], form["password"] = "ann", "demo"
+    form.submit()
+    status, out, _ = cli("decode", "--signed", "--ini", ini, old.cookies["session"])
+    assert status == 0 and json.loads(out)["state"]["user"] == "ann"
+
+
+@pytest.mark.parametrize(
+    "argv, secret, says",
+    [
+        ((), "not the old secret", "the signature does not verify"),
+        (("--salt", "other."), OLD_SECRET, "the signature does not verify"),
+        (("--hashalg", "md5"), OLD_SECRET, "hashalg: expected one of"),
+        ((), None, "no signing secret"),
+    ],
+)
+def test_decode_signed_says_why_it_cannot(cli, argv, secret, says):
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    status, out, err = cli("decode", "--signed", *argv, cookie, signed_secret=secret)
+    assert status in (1, 2) and out == "" and says in err

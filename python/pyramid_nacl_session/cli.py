@@ -15,18 +15,22 @@ from typing import Optional
 
 from ._core import (
     BadPayload,
+    BadSignature,
     CookieTooShort,
     DecryptionFailed,
     EncryptedSerializer,
     MalformedCookie,
+    SignedCookieReader,
     generate_secret,
 )
 from .settings import PREFIXES
 
-__all__ = ["main", "ENV_VAR"]
+__all__ = ["main", "ENV_VAR", "SIGNED_ENV_VAR"]
 
 PROG = "pyramid-nacl-session"
 ENV_VAR = "PYRAMID_NACL_SESSION_SECRET"
+#: The signing secret of a Pyramid SignedCookieSessionFactory, for ``decode --signed``.
+SIGNED_ENV_VAR = "PYRAMID_NACL_SESSION_SIGNED_SECRET"
 #: Read in the order in which session_factory_from_settings lets them win: pynacl.session.* first.
 SECRET_SETTINGS = tuple(prefix + "secret" for prefix in reversed(PREFIXES))
 
@@ -63,13 +67,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _cookie_after_dashdash(argv):
     """A base64url cookie may start with '-', which argparse would take for an option: put
     ``--`` before any such argument that is not one of our options."""
-    options = {"-h", "--help", "--secret", "--ini", "--app", "-", "--"}
+    options = {"-h", "--help", "--secret", "--ini", "--app", "--signed", "--salt", "--hashalg"}
+    options |= {"-", "--"}
     argv = list(argv)
     if "--" in argv:
         return argv
     for i, arg in enumerate(argv):
         if arg.startswith("-") and arg.split("=", 1)[0] not in options:
-            if i == 0 or argv[i - 1] not in ("--secret", "--ini", "--app"):
+            if i == 0 or argv[i - 1] not in ("--secret", "--ini", "--app", "--salt", "--hashalg"):
                 return argv[:i] + ["--"] + argv[i:]
     return argv
 
@@ -126,6 +131,15 @@ def _parser():
         metavar="NAME",
         help="the app section of --ini to read, [app:NAME] (default: main)",
     )
+    decode.add_argument(
+        "--signed",
+        action="store_true",
+        help="read a cookie of Pyramid's SignedCookieSessionFactory instead (a migrate_signed_* "
+        f"move): the signing secret is taken from ${SIGNED_ENV_VAR}, else from the app's "
+        "session.migrate_signed_* settings in --ini",
+    )
+    decode.add_argument("--salt", help="with --signed: the old factory's salt")
+    decode.add_argument("--hashalg", help="with --signed: the old factory's hashalg")
     decode.set_defaults(run=_decode)
     return parser
 
@@ -136,6 +150,10 @@ def _secret(args):
 
 
 def _decode(args):
+    if args.signed:
+        return _decode_signed(args)
+    if args.salt is not None or args.hashalg is not None:
+        raise UsageError("--salt and --hashalg go with --signed")
     keys, source = _keys(args)
     try:
         serializer = EncryptedSerializer(keys, "json", migrate_pickle=True)
@@ -162,7 +180,66 @@ def _keys(args):
     )
 
 
+def _decode_signed(args):
+    """``decode --signed``: verify a Pyramid signed cookie and show its session."""
+    options = {"salt": "pyramid.session.", "hashalg": "sha512", "serializer": None}
+    secret, source = os.environ.get(SIGNED_ENV_VAR, ""), f"${SIGNED_ENV_VAR}"
+    if not secret and args.ini:
+        settings, where = _app_settings(args.ini, args.app)
+        for option in ("secret", "salt", "hashalg", "serializer"):
+            for prefix in PREFIXES:  # pynacl.session.* last, so it wins
+                value = settings.get(f"{prefix}migrate_signed_{option}")
+                if value is not None:
+                    options[option] = value
+        secret, source = options.pop("secret", None) or "", f"migrate_signed_secret of {where}"
+    if not secret:
+        raise UsageError(
+            f"no signing secret: set {SIGNED_ENV_VAR}, or point --ini FILE [--app NAME] at an "
+            ".ini file with session.migrate_signed_secret"
+        )
+    for option in ("salt", "hashalg"):
+        if getattr(args, option) is not None:
+            options[option] = getattr(args, option)
+    cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie)
+    serializers = [options.pop("serializer") or "json", "pickle"]
+    opened = None
+    try:
+        for serializer in dict.fromkeys(serializers):  # JSON, then a pickle of plain data
+            reader = SignedCookieReader(secret, serializer=serializer.strip(), **options)
+            try:
+                opened = reader.read_value(cookie), serializer
+                break
+            except BadPayload as e:
+                error = e
+    except MalformedCookie:
+        raise Unreadable("not a signed session cookie: bad base64") from None
+    except CookieTooShort:
+        raise Unreadable("not a signed session cookie: shorter than its signature") from None
+    except BadSignature:
+        raise Unreadable(
+            f"the signature does not verify under {source} (or another salt or hashalg)"
+        ) from None
+    except ValueError as e:  # a bad hashalg or serializer: the messages never hold the secret
+        raise UsageError(f"--signed: {e}") from None
+    if opened is None:
+        raise Unreadable(f"not a pyramid session, or a pickle that is not plain data: {error}")
+    (state, renewed, created), serializer = opened
+    kind = "json (signed)" if serializer == "json" else "pickle (plain data, signed)"
+    print(json.dumps(_report(state, renewed, created, kind), indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
 def _keys_from_ini(path, app):
+    settings, where = _app_settings(path, app)
+    for name in SECRET_SETTINGS:
+        keys = str(settings.get(name) or "").split()
+        if keys:
+            return keys, f"{name} of {where}"
+    raise UsageError(f"--ini: {where} has no session.secret (nor pynacl.session.secret)")
+
+
+def _app_settings(path, app):
+    """The app's settings from a Paste .ini file, and how to name where they came from."""
     from pyramid.paster import get_appsettings
 
     # name=None reads [app:main], or the section named in 'FILE#name'.
@@ -180,11 +257,7 @@ def _keys_from_ini(path, app):
         raise UsageError(f"--ini: {path} is not a valid .ini file{at}") from None
     except Exception as e:  # PasteDeploy raises LookupError, ValueError, ImportError, ...
         raise UsageError(f"--ini: cannot read the app settings of {where}: {e}") from None
-    for name in SECRET_SETTINGS:
-        keys = str(settings.get(name) or "").split()
-        if keys:
-            return keys, f"{name} of {where}"
-    raise UsageError(f"--ini: {where} has no session.secret (nor pynacl.session.secret)")
+    return settings, where
 
 
 def _cookie_value(text):
