@@ -21,7 +21,7 @@ from pyramid.session import PickleSerializer, SignedCookieSessionFactory
 from webob.cookies import SignedSerializer
 from webtest import TestApp
 
-from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
+from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer, _core
 from pyramid_nacl_session._core import (
     BadPayload,
     BadSignature,
@@ -667,3 +667,29 @@ def test_decode_signed_says_why_it_cannot(cli, argv, secret, says):
     cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
     status, out, err = cli("decode", "--signed", *argv, cookie, signed_secret=secret)
     assert status in (1, 2) and out == "" and says in err
+
+
+@pytest.mark.skipif(
+    not hasattr(_core, "RefusedPickle"),
+    reason="needs the safe pickle reader's expansion bounds (branch hostile, issue 10)",
+)
+def test_a_signed_pickle_of_shared_references_is_a_fresh_session_at_once():
+    # 40 levels of [x, x]: a few hundred bytes that expand to 2**40 leaves if copied out.
+    x = []
+    for _ in range(40):
+        x = [x, x]
+    signer = SignedSerializer(OLD_SECRET, "pyramid.session.", serializer=PickleSerializer())
+    now = time.time()
+    cookie = signer.dumps((now, now, {"x": x})).decode()
+    assert len(cookie) < 4064
+    started = time.monotonic()
+    shown = visit(
+        ours(
+            serializer="json",
+            migrate_signed_secret=OLD_SECRET,
+            migrate_signed_serializer="pickle",
+        ),
+        cookie,
+    ).json
+    assert shown["new"] is True and "x" not in shown["state"]
+    assert time.monotonic() - started < 5
