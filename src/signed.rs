@@ -168,7 +168,10 @@ pub fn seal(alg: HashAlg, key: &[u8], payload: &[u8]) -> String {
 
 /// WebOb's `bytes_(salt or '') + bytes_(secret)`: latin-1, or UTF-8 for both str parts when
 /// either is not latin-1. Bytes are taken as they are.
-pub fn salted_secret(salt: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub fn salted_secret(
+    salt: &Bound<'_, PyAny>,
+    secret: &Bound<'_, PyAny>,
+) -> PyResult<Zeroizing<Vec<u8>>> {
     let parts = [(salt, "salt"), (secret, "secret")];
     let mut texts: Vec<Result<Zeroizing<String>, Zeroizing<Vec<u8>>>> = Vec::with_capacity(2);
     for (obj, name) in parts {
@@ -189,7 +192,12 @@ pub fn salted_secret(salt: &Bound<'_, PyAny>, secret: &Bound<'_, PyAny>) -> PyRe
         t.as_ref()
             .map_or(true, |s| s.chars().all(|c| c as u32 <= 0xFF))
     });
-    let mut key = Vec::new();
+    // Sized up front so that no reallocation leaves a copy of the secret behind unwiped.
+    let len: usize = texts
+        .iter()
+        .map(|t| t.as_ref().map_or_else(|b| b.len(), |s| s.len()))
+        .sum();
+    let mut key = Zeroizing::new(Vec::with_capacity(len));
     for text in &texts {
         match text {
             Ok(s) if latin1 => key.extend(s.chars().map(|c| c as u8)),
@@ -282,7 +290,7 @@ impl SignedCookieReader {
         if secret_is_empty {
             return Err(PyValueError::new_err("secret: empty"));
         }
-        let key = Zeroizing::new(salted_secret(&salt, secret)?);
+        let key = salted_secret(&salt, secret)?;
         let alg = HashAlg::from_name(hashalg).ok_or_else(|| {
             PyValueError::new_err(format!(
                 "hashalg: expected one of {}, got {hashalg:?}",

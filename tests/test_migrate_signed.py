@@ -394,12 +394,14 @@ def test_an_end_in_the_past_turns_the_option_off_with_a_warning(caplog):
     "until",
     [
         datetime.date.today() + datetime.timedelta(days=30),
-        datetime.datetime.now() + datetime.timedelta(hours=1),
+        # Naive means UTC.
+        datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        + datetime.timedelta(hours=1),
         (datetime.date.today() + datetime.timedelta(days=2)).isoformat(),
         (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)).strftime(
             "%Y-%m-%dT%H:%MZ"
         ),
-        time.time() + 60,
+        time.time() + 3600,  # computed when the tests are collected, long before they run
     ],
 )
 def test_an_end_in_the_future_keeps_the_window_open(until):
