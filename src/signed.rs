@@ -208,12 +208,10 @@ pub fn salted_secret(
     Ok(key)
 }
 
-/// SignedCookieReader(secret, *, salt='pyramid.session.', hashalg='sha512', serializer='json')
-/// --
-///
 /// Read a cookie written by Pyramid's ``SignedCookieSessionFactory`` with the same ``secret``,
 /// ``salt``, ``hashalg`` and serializer (``'json'``, Pyramid 2's default, or ``'pickle'``, read
-/// as plain data without running pickle code). Only for migrating off such cookies.
+/// as plain data without running pickle code). ``salt=None`` means Pyramid's default,
+/// ``'pyramid.session.'``. Only for migrating off such cookies.
 #[pyclass(frozen, module = "pyramid_nacl_session")]
 pub struct SignedCookieReader {
     key: Zeroizing<Vec<u8>>,
