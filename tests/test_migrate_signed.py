@@ -13,6 +13,8 @@ import pickle
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyramid.config import Configurator
 from pyramid.interfaces import IRequestFactory, IResponseFactory
 from pyramid.paster import get_app
@@ -695,3 +697,50 @@ def test_a_signed_pickle_of_shared_references_is_a_fresh_session_at_once():
     ).json
     assert shown["new"] is True and "x" not in shown["state"]
     assert time.monotonic() - started < 5
+
+
+# Properties: any session WebOb signs reads back the same; any change to it is refused.
+
+_json_leaves = st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False)
+_json_values = st.recursive(
+    _json_leaves,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+_states = st.dictionaries(st.text(), _json_values, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    state=_states,
+    renewed=st.floats(0, 2e9),
+    salt=st.text(max_size=12),
+    secret=st.text(min_size=1, max_size=80),
+    hashalg=st.sampled_from(SignedCookieReader.HASHALGS),
+    pickled=st.booleans(),
+)
+def test_every_session_webob_signs_reads_back_the_same(
+    state, renewed, salt, secret, hashalg, pickled
+):
+    serializer = PickleSerializer() if pickled else None
+    signer = SignedSerializer(secret, salt, hashalg, serializer=serializer)
+    value = signer.dumps((renewed, renewed, state)).decode()
+    reader = SignedCookieReader(
+        secret, salt=salt, hashalg=hashalg, serializer="pickle" if pickled else "json"
+    )
+    assert reader.read_value(value) == (state, renewed, renewed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(state=_states, data=st.data())
+def test_every_changed_character_is_refused(state, data):
+    signer = SignedSerializer(OLD_SECRET, "pyramid.session.")
+    value = signer.dumps((1.0, 2.0, state)).decode()
+    at = data.draw(st.integers(0, len(value) - 1))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/. "
+    other = data.draw(st.sampled_from([c for c in alphabet if c != value[at]]))
+    changed = value[:at] + other + value[at + 1 :]
+    with pytest.raises(CookieError):
+        SignedCookieReader(OLD_SECRET).read_value(changed)
