@@ -65,6 +65,51 @@ def seeded_urandom(seed):
     return urandom
 
 
+def build(spec):
+    """A Python value JSON cannot carry, from its description (pickle mode stores these)."""
+    import datetime
+    import decimal
+
+    kind, arg = spec
+    if kind == "tuple":
+        return tuple(arg)
+    if kind == "bytes":
+        return bytes.fromhex(arg)
+    if kind == "set":
+        return frozenset(arg) if len(arg) % 2 else set(arg)
+    if kind == "datetime":
+        return datetime.datetime.fromtimestamp(arg, datetime.timezone.utc)
+    if kind == "decimal":
+        return decimal.Decimal(arg)
+    if kind == "intkeys":
+        return {i: v for i, v in enumerate(arg)}
+    if kind == "deep":
+        value = []
+        for _ in range(arg):
+            value = [value]
+        return value
+    if kind == "shared":
+        return [arg, arg]  # one object twice
+    raise ValueError(kind)
+
+
+def show(value):
+    """A result as JSON, keeping what JSON would blur (tuple vs list, bytes, sets...)."""
+    if isinstance(value, (list, tuple)):
+        items = [show(v) for v in value]
+        return items if type(value) is list else {"<tuple>": items}
+    if isinstance(value, dict):
+        items = [[show(k), show(v)] for k, v in value.items()]
+        if all(isinstance(k, str) for k in value):
+            return {k: show(v) for k, v in value.items()}
+        return {"<dict>": items}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (set, frozenset)):  # in an order that string hashing cannot change
+        return {"<" + type(value).__name__ + ">": sorted(repr(v) for v in value)}
+    return {"<" + type(value).__name__ + ">": repr(value)}
+
+
 def run_op(session, op):
     """Run one operation on the session; return what a view would show of it."""
     name = op["op"]
@@ -73,6 +118,9 @@ def run_op(session, op):
     try:
         if name == "set":
             session[k] = v
+            return None
+        if name == "set_py":
+            session[k] = build(v)
             return None
         if name == "get":
             return session.get(k)
@@ -143,7 +191,7 @@ def make_app(factory):
 
     def view(request):
         ops = json.loads(request.params["ops"])
-        results = [run_op(request.session, op) for op in ops]
+        results = [show(run_op(request.session, op)) for op in ops]
         return {"results": results}
 
     def boom(exc, request):
