@@ -83,8 +83,17 @@ def baseline_python():
             capture_output=True,
         )
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--timeout", "30", *reqs],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--timeout",
+                "30",
+                *reqs,
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -159,7 +168,9 @@ class Pair:
 
     def _request(self, i, ops, cookie=None, now=None, seed=0):
         if self.errors[i]:
-            raise AssertionError(f"{self.sides[i].name} refused the configuration: {self.errors[i]}")
+            raise AssertionError(
+                f"{self.sides[i].name} refused the configuration: {self.errors[i]}"
+            )
         msg = {"op": "request", "app": self.apps[i], "now": now or NOW, "seed": seed}
         return self.sides[i].call(dict(msg, ops=ops, cookie=cookie))
 
@@ -218,7 +229,7 @@ QUEUES = ["", "info", "error"]
 def random_value(rng, depth=0):
     r = rng.random()
     if r < 0.3:
-        return rng.choice(["", "alice", "Zürich", "日本", "😀", "a\"b\\c", "\x00\x7f", "</script>"])
+        return rng.choice(["", "alice", "Zürich", "日本", "😀", 'a"b\\c', "\x00\x7f", "</script>"])
     if r < 0.45:
         return rng.choice([0, 1, -1, 2**31, 2**53 + 1, 2**64, -(2**70), 10**20])
     if r < 0.55:
@@ -238,10 +249,36 @@ def random_value(rng, depth=0):
 def random_op(rng):
     name = rng.choice(
         [
-            "set", "set", "set", "get", "getitem", "delete", "pop", "contains", "len", "keys",
-            "items", "values", "iter", "setdefault", "update", "clear", "popitem", "flash",
-            "flash", "pop_flash", "peek_flash", "csrf", "new_csrf", "invalidate", "changed",
-            "append_unmarked", "new", "created", "raise", "set_py",
+            "set",
+            "set",
+            "set",
+            "get",
+            "getitem",
+            "delete",
+            "pop",
+            "contains",
+            "len",
+            "keys",
+            "items",
+            "values",
+            "iter",
+            "setdefault",
+            "update",
+            "clear",
+            "popitem",
+            "flash",
+            "flash",
+            "pop_flash",
+            "peek_flash",
+            "csrf",
+            "new_csrf",
+            "invalidate",
+            "changed",
+            "append_unmarked",
+            "new",
+            "created",
+            "raise",
+            "set_py",
         ]
     )
     op = {"op": name}
@@ -312,7 +349,9 @@ def random_config(rng, names=True):
     ours = dict(opts, secret=SECRET_HEX)
     base = dict(opts, secret=SECRET_HEX)
     # 1.0 takes a serializer object (None is pickle); ours also takes the name.
-    ours["serializer"] = rng.choice({"pickle": [None, "pickle", 0], "json": ["json", 0]}[serializer])
+    ours["serializer"] = rng.choice(
+        {"pickle": [None, "pickle", 0], "json": ["json", 0]}[serializer]
+    )
     if not names:
         ours["serializer"] = 0
     if ours["serializer"] == 0:  # the object 1.0 took, as an app upgrading still passes it
@@ -401,8 +440,14 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
         seed_i = rng.randrange(2**32)
         answers = [
             side.call(
-                {"op": "request", "app": app, "now": now, "seed": seed_i, "ops": ops,
-                 "cookie": header}
+                {
+                    "op": "request",
+                    "app": app,
+                    "now": now,
+                    "seed": seed_i,
+                    "ops": ops,
+                    "cookie": header,
+                }
             )
             for side, app, header in zip((ours, base), apps, headers)
         ]
@@ -488,8 +533,9 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
                     # per process: two 1.0 processes differ in this way too.
                     _count(known, "pickle bytes differ, same value")
                 else:
-                    finding("plaintext", ours=o.plain.decode("latin-1"),
-                            base=b.plain.decode("latin-1"))
+                    finding(
+                        "plaintext", ours=o.plain.decode("latin-1"), base=b.plain.decode("latin-1")
+                    )
             if ov != bv:
                 finding("session", ours=ov, base=bv)
         if findings:
@@ -550,8 +596,10 @@ def run(seconds=None, sequences=None, seed=None, steps=20, out=sys.stdout):
     finally:
         ours.close()
         base.close()
-    print(f"{n} sequences of {steps} steps from seed {seed}; sides: {base.info} / {ours.info}",
-          file=out)
+    print(
+        f"{n} sequences of {steps} steps from seed {seed}; sides: {base.info} / {ours.info}",
+        file=out,
+    )
     return findings, known, n
 
 

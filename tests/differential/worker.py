@@ -235,8 +235,9 @@ def cmd_request(msg):
     CLOCK.now = msg["now"]
     os.urandom = seeded_urandom(msg["seed"])
     try:
-        res = app.get("/ops", params={"ops": json.dumps(msg["ops"])}, headers=headers,
-                      expect_errors=True)
+        res = app.get(
+            "/ops", params={"ops": json.dumps(msg["ops"])}, headers=headers, expect_errors=True
+        )
     except Exception as e:
         return {"error": type(e).__name__, "message": str(e)}
     finally:
