@@ -338,3 +338,35 @@ for f in (pickle.dumps, copy.copy):
 def test_encrypted_serializer_is_native_without_box_and_cannot_be_pickled(sides):
     assert in_1_0(sides, NATIVE).split() == ["True", "PickleSerializer", "ok", "ok"]
     assert in_ours(NATIVE).split() == ["False", "NoneType", "TypeError", "TypeError"]
+
+
+@pytest.mark.parametrize(
+    "setting, value",
+    [("session.samesite", ""), ("session.serializer", "pyramid.session.JSONSerializer")],
+)
+def test_settings_1_0_failed_on_work(sides, setting, value):
+    pair = Pair(sides, {"settings": {"session.secret": SECRET_HEX, setting: value}})
+    op = [{"op": "set", "k": "user", "v": "alice"}]
+    assert pair.ours(op)["set_cookie"][0].startswith("session=")
+    assert pair.base(op)["error"] in ("ValueError", "AttributeError")
+
+
+ACCEPTED = f"""
+from pyramid_nacl_session import EncryptedSerializer
+for secret in ({SECRET_HEX!r}, [{SECRET_HEX!r}, bytes(32)]):
+    try:
+        s = EncryptedSerializer(secret)
+        print("key ok")
+    except Exception as e:
+        print(type(e).__name__)
+s = EncryptedSerializer(bytes.fromhex({SECRET_HEX!r}))
+try:
+    print(s.loads(s.dumps({{"user": "alice"}}).decode()))
+except ValueError as e:
+    print(type(e).__name__)
+"""
+
+
+def test_secrets_and_cookies_1_0_refused_work(sides):
+    assert in_1_0(sides, ACCEPTED).split("\n")[:3] == ["ValueError"] * 3
+    assert in_ours(ACCEPTED).split("\n")[:3] == ["key ok", "key ok", "{'user': 'alice'}"]
