@@ -21,6 +21,7 @@ runs it for as long as asked and prints every finding and the count of each know
 import argparse
 import base64
 import json
+import math
 import os
 import random
 import re
@@ -229,11 +230,26 @@ QUEUES = ["", "info", "error"]
 def random_value(rng, depth=0):
     r = rng.random()
     if r < 0.3:
-        return rng.choice(["", "alice", "Zürich", "日本", "😀", 'a"b\\c', "\x00\x7f", "</script>"])
+        return rng.choice(
+            [
+                "",
+                "alice",
+                "Zürich",
+                "日本",
+                "😀",
+                'a"b\\c',
+                "\x00\x7f",
+                "</script>",
+                "\ud800",
+                "\u2028",
+            ]
+        )
     if r < 0.45:
-        return rng.choice([0, 1, -1, 2**31, 2**53 + 1, 2**64, -(2**70), 10**20])
+        return rng.choice([0, 1, -1, 2**31, 2**53 + 1, 2**64, -(2**70), 10**20, 10**400])
     if r < 0.55:
-        return rng.choice([0.5, 1e16, 1e-7, -0.0, 3.141592653589793, 1e300, 123456.789])
+        return rng.choice(
+            [0.5, 1e16, 1e-7, -0.0, 3.141592653589793, 1e300, 123456.789, math.nan, -math.inf]
+        )
     if r < 0.62:
         return rng.choice([True, False, None])
     if r < 0.7:
@@ -279,6 +295,7 @@ def random_op(rng):
             "created",
             "raise",
             "set_py",
+            "set_odd_key",
         ]
     )
     op = {"op": name}
@@ -299,6 +316,9 @@ def random_op(rng):
                 ["shared", ["x"]],
             ]
         )
+    if name == "set_odd_key":
+        op["k"] = rng.choice([1, 2.5, True, None, ["tuple", [1, "a"]]])
+        op["v"] = "odd"
     if name == "update":
         op["v"] = {rng.choice(KEYS): random_value(rng) for _ in range(rng.randrange(3))}
     if name == "append_unmarked":
@@ -404,6 +424,21 @@ class Step:
         return [f"{n}=<{len(v)}>{a}" for n, v, a in self.cookies]
 
 
+def canon(x):
+    """A form of ``x`` that compares equal exactly when the values are the same: NaN equals
+    NaN, 1 differs from 1.0 and -0.0 from 0.0, a tuple from a list, and a set does not depend
+    on its iteration order."""
+    if isinstance(x, float):
+        return ("float", repr(x))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [canon(v) for v in x])
+    if isinstance(x, dict):
+        return ("dict", [(canon(k), canon(v)) for k, v in x.items()])
+    if isinstance(x, (set, frozenset)):
+        return (type(x).__name__, sorted(repr(canon(v)) for v in x))
+    return (type(x).__name__, repr(x))
+
+
 def _summary(x, limit=300):
     text = json.dumps(x, default=repr, ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + f"...({len(text)} chars)"
@@ -499,7 +534,7 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
                     else:
                         _count(known, "invalidate restarts created")
                         o.body["results"][j] = rb
-        if o.body != b.body:
+        if canon(o.body) != canon(b.body):
             finding("body", ours=o.body, base=b.body)
 
         # Which responses set or delete the cookie.
@@ -525,10 +560,10 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
                 _count(known, "invalidate restarts created")
                 bv[1] = ov[1]
             elif o.plain != b.plain:
-                if serializer == "json" and repr(ov) == repr(bv):
+                if serializer == "json" and canon(ov) == canon(bv):
                     # Same value, read back identically (repr tells 1 from 1.0 and -0.0 from 0).
                     _count(known, "JSON text differs in form only (compact, raw UTF-8, floats)")
-                elif ov == bv and serializer == "pickle":
+                elif canon(ov) == canon(bv) and serializer == "pickle":
                     # A set's pickle follows its iteration order, which string hashing sets
                     # per process: two 1.0 processes differ in this way too.
                     _count(known, "pickle bytes differ, same value")
@@ -536,7 +571,7 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
                     finding(
                         "plaintext", ours=o.plain.decode("latin-1"), base=b.plain.decode("latin-1")
                     )
-            if ov != bv:
+            if canon(ov) != canon(bv):
                 finding("session", ours=ov, base=bv)
         if findings:
             return findings

@@ -119,6 +119,9 @@ def run_op(session, op):
         if name == "set":
             session[k] = v
             return None
+        if name == "set_odd_key":
+            session[build(k) if isinstance(k, list) else k] = v
+            return None
         if name == "set_py":
             session[k] = build(v)
             return None
