@@ -381,10 +381,22 @@ def random_config(rng, names=True):
     return {"kwargs": ours}, {"kwargs": base}, dict(opts, serializer=serializer)
 
 
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
 def cookie_header(rng, name, value):
     """How the browser sends the cookie, with the shapes real clients send."""
     if value is None:
         return rng.choice([None, None, "other=1"])
+    damage = rng.random()
+    if damage < 0.04:
+        # A changed character (never the last: its unused bits are a documented difference):
+        # neither version may open it.
+        i = int(rng.random() * (len(value) - 1))
+        c = B64URL[(B64URL.index(value[i]) + 1 + int(rng.random() * 63)) % 64]
+        value = value[:i] + c + value[i + 1 :]
+    elif damage < 0.06:
+        value = value[: -1 - int(rng.random() * 5)]  # truncated
     shape = rng.random()
     if shape < 0.6:
         return f"{name}={value}"
@@ -465,7 +477,10 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
     jars = [None, None]  # ours, base: each side's browser
     now = 1_700_000_000.0 + rng.random() * 1000
     for i in range(steps):
-        now += rng.choice([0, 0, 0.3, 1, 2.5, 4, 6, 31, 59, 61, 1199, 1201, 90000])
+        # Around and exactly at every timeout and reissue time the configurations use.
+        now += rng.choice(
+            [0, 0, 0.3, 1, 2.5, 3, 4, 5, 6, 30, 31, 59, 60, 61, 1199, 1200, 1201, 90000]
+        )
         if rng.random() < 0.3:
             jars.reverse()  # each reads what the other wrote
             log.append("(cookies swapped)")
