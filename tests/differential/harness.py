@@ -140,7 +140,11 @@ class Side:
 
     def close(self):
         self.proc.stdin.close()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         self.stderr.close()
 
 
@@ -469,7 +473,15 @@ def _summary(x, limit=300):
 def run_sequence(ours, base, seed, steps=20, known=None, names=True):
     """Run one random sequence on both sides; return the findings (empty when they agree
     everywhere except in the documented ways, which are counted in ``known``)."""
-    known = {} if known is None else known
+    made = []
+    try:
+        return _sequence(ours, base, seed, steps, {} if known is None else known, names, made)
+    finally:
+        for side, app in made:
+            side.call({"op": "drop", "app": app})
+
+
+def _sequence(ours, base, seed, steps, known, names, made_apps):
     rng = random.Random(seed)
     ours_cfg, base_cfg, cfg = random_config(rng, names)
     findings = []
@@ -483,6 +495,7 @@ def run_sequence(ours, base, seed, steps=20, known=None, names=True):
         finding("config", ours=made[0], base=made[1])
         return findings
     apps = made[0]["app"], made[1]["app"]
+    made_apps += [(ours, apps[0]), (base, apps[1])]
     name, serializer = cfg["cookie_name"], cfg["serializer"]
     jars = [None, None]  # ours, base: each side's browser
     now = 1_700_000_000.0 + rng.random() * 1000
@@ -645,14 +658,25 @@ def run(seconds=None, sequences=None, seed=None, steps=20, out=sys.stdout):
     findings, known = [], {}
     deadline = None if seconds is None else time.monotonic() + seconds
     n = 0
+    next_report = time.monotonic() + 60
     try:
         while True:
             if sequences is not None and n >= sequences:
                 break
             if deadline is not None and time.monotonic() > deadline:
                 break
-            findings += run_sequence(ours, base, seed + n, steps=steps, known=known)
+            found = run_sequence(ours, base, seed + n, steps=steps, known=known)
+            for f in found:
+                print(f"finding: {f['kind']} at seed {f['seed']}", file=sys.stderr, flush=True)
+            findings += found
             n += 1
+            if time.monotonic() > next_report:
+                next_report += 60
+                print(
+                    f"{n} sequences, {len(findings)} findings, known {known}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         ours.close()
         base.close()

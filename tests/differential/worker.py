@@ -266,7 +266,12 @@ def cmd_hello(msg):
     }
 
 
-COMMANDS = {"hello": cmd_hello, "app": cmd_app, "request": cmd_request}
+def cmd_drop(msg):
+    APPS[msg["app"]] = None  # a long run makes thousands of apps
+    return {}
+
+
+COMMANDS = {"hello": cmd_hello, "app": cmd_app, "request": cmd_request, "drop": cmd_drop}
 
 
 def main():
