@@ -64,7 +64,9 @@ def baseline_python():
     """The Python of a virtualenv holding pyramid-nacl-session 1.0.0 from PyPI, with the same
     Python, Pyramid, WebOb and WebTest as this environment (so only the session package
     differs). Made on first use, remade when any of those change."""
-    tag = f"py{sys.version_info[0]}.{sys.version_info[1]}"
+    # One per interpreter and Pyramid, so that runs against Pyramid 2.0 and 2.1 on one
+    # interpreter do not remake each other's.
+    tag = f"py{sys.version_info[0]}.{sys.version_info[1]}-pyramid{_version('pyramid')}"
     venv = Path(os.environ.get(VENV_ENV) or ROOT / ".venv-1.0") / tag
     reqs = [
         "pyramid-nacl-session==1.0.0",
