@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod errors;
 pub mod json;
 pub mod keys;
+pub mod revocation;
 pub mod safe_pickle;
 pub mod serializer;
 
@@ -28,5 +29,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("KEY_SIZE", envelope::KEY_LEN)?;
     m.add("NONCE_SIZE", envelope::NONCE_LEN)?;
     cookie::register(m)?;
+    revocation::register(m)?;
     Ok(())
 }

@@ -1,0 +1,516 @@
+//! The revocation set each worker keeps in memory: revoked session ids, per-user cutoffs and one
+//! cutoff for everyone, checked on the request path without leaving the process.
+//!
+//! Entry layout (open addressing, linear probing, backward-shift deletion, no tombstones):
+//!
+//!   session table slot:  key (16) || revoked_at, whole seconds (4)   = 20 bytes
+//!   user table slot:     key (16) || cutoff, f64 seconds (8)          = 24 bytes
+//!
+//! A session key is the session id's 16 random bytes; a user key is a 128-bit keyed SipHash of
+//! the user's name, with keys drawn per process (nothing outside the process can aim two names at
+//! one slot). The table index is a keyed SipHash of the key, so a party holding a leaked cookie
+//! key cannot choose ids that pile into one probe run either.
+//!
+//! Memory: the table grows by 3/2 when it passes 4/5 full, so it is always between 8/15 and 4/5
+//! full once past its first size: a session entry costs at most 20 / (8/15) = 37.5 bytes, about
+//! 25 on average. `hashbrown` was the alternative; its 1 control byte per bucket and power-of-two
+//! growth put a million 20-byte entries in 2^21 buckets (44 bytes an entry), over the 40-byte
+//! budget, which is why this small table is written here.
+//!
+//! An entry lives as long as a session it names could: `max_age` seconds (the app's
+//! `absolute_timeout`) after its revocation time, after which `sweep` drops it.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::keys::no_randomness;
+
+pub const ID_LEN: usize = 16;
+/// Length of a session id as text: URL-safe base64 of 16 bytes, without padding.
+pub const ID_TEXT_LEN: usize = 22;
+const MIN_CAPACITY: usize = 16;
+/// Growth when the table passes `MAX_LOAD_NUM / MAX_LOAD_DEN` full: to 3/2 of its capacity.
+const MAX_LOAD_NUM: usize = 4;
+const MAX_LOAD_DEN: usize = 5;
+
+type Key = [u8; ID_LEN];
+
+/// A value kept per key; `EMPTY` marks a free slot, so no separate occupancy byte is needed.
+trait Value: Copy + PartialOrd {
+    const EMPTY: Self;
+}
+
+impl Value for u32 {
+    const EMPTY: u32 = 0;
+}
+
+impl Value for f64 {
+    const EMPTY: f64 = 0.0;
+}
+
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Slot<V: Value> {
+    key: Key,
+    value: V,
+}
+
+/// Open-addressing map from 16-byte keys to a time. Times are > 0 (0 marks an empty slot).
+struct Table<V: Value> {
+    slots: Box<[Slot<V>]>,
+    len: usize,
+}
+
+impl<V: Value> Table<V> {
+    fn new() -> Self {
+        Table {
+            slots: Box::new([]),
+            len: 0,
+        }
+    }
+
+    fn home(&self, hasher: &RandomState, key: &Key) -> usize {
+        // Multiply-shift maps the hash onto any capacity, so growth need not double.
+        ((hasher.hash_one(key) as u128 * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() {
+            0
+        } else {
+            i + 1
+        }
+    }
+
+    fn get(&self, hasher: &RandomState, key: &Key) -> Option<V> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut i = self.home(hasher, key);
+        loop {
+            let slot = self.slots[i];
+            let value = slot.value;
+            if value == V::EMPTY {
+                return None;
+            }
+            if slot.key == *key {
+                return Some(value);
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Stores `value` for `key`, keeping the larger of it and the value already there.
+    /// Returns whether the key is new.
+    fn insert_max(&mut self, hasher: &RandomState, key: &Key, value: V) -> bool {
+        if (self.len + 1) * MAX_LOAD_DEN > self.slots.len() * MAX_LOAD_NUM {
+            self.grow(hasher);
+        }
+        let mut i = self.home(hasher, key);
+        loop {
+            let slot = &mut self.slots[i];
+            let current = slot.value;
+            if current == V::EMPTY {
+                *slot = Slot { key: *key, value };
+                self.len += 1;
+                return true;
+            }
+            if slot.key == *key {
+                if value > current {
+                    slot.value = value;
+                }
+                return false;
+            }
+            i = self.next(i);
+        }
+    }
+
+    fn grow(&mut self, hasher: &RandomState) {
+        let capacity = (self.slots.len() * 3 / 2).max(MIN_CAPACITY);
+        let empty = Slot {
+            key: [0; ID_LEN],
+            value: V::EMPTY,
+        };
+        let old = std::mem::replace(&mut self.slots, vec![empty; capacity].into_boxed_slice());
+        self.len = 0;
+        for slot in old.iter() {
+            let value = slot.value;
+            if value != V::EMPTY {
+                self.insert_max(hasher, &slot.key, value);
+            }
+        }
+    }
+
+    /// Drops every entry for which `expired(value)`, in place. Backward-shift deletion keeps
+    /// probe runs unbroken without tombstones; an entry only ever moves into the hole just made,
+    /// at or after the sweep's position, so every entry is looked at.
+    fn sweep(&mut self, hasher: &RandomState, expired: impl Fn(V) -> bool) -> usize {
+        let before = self.len;
+        let mut i = 0;
+        while i < self.slots.len() && self.len > 0 {
+            let value = self.slots[i].value;
+            if value != V::EMPTY && expired(value) {
+                self.remove_at(hasher, i);
+            } else {
+                i += 1;
+            }
+        }
+        before - self.len
+    }
+
+    fn remove_at(&mut self, hasher: &RandomState, mut hole: usize) {
+        self.slots[hole].value = V::EMPTY;
+        self.len -= 1;
+        let mut j = self.next(hole);
+        loop {
+            let slot = self.slots[j];
+            let value = slot.value;
+            if value == V::EMPTY {
+                return;
+            }
+            let home = self.home(hasher, &slot.key);
+            // Move the entry back when the hole lies on its probe path (home..=j, cyclically).
+            let on_path = if hole <= j {
+                home <= hole || home > j
+            } else {
+                home <= hole && home > j
+            };
+            if on_path {
+                self.slots[hole] = slot;
+                self.slots[j].value = V::EMPTY;
+                hole = j;
+            }
+            j = self.next(j);
+        }
+    }
+
+    fn nbytes(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+    }
+}
+
+struct Inner {
+    sessions: Table<u32>,
+    users: Table<f64>,
+    before: f64,
+}
+
+/// The revoked sessions a worker knows of: ids, per-user cutoffs and a cutoff for everyone.
+///
+/// Frozen, with its state behind a mutex: methods never release the GIL while they hold it, so
+/// the lock is never contended in practice and is there for soundness.
+#[pyclass(frozen, module = "pyramid_nacl_session._core")]
+pub struct RevocationSet {
+    max_age: u32,
+    index_hasher: RandomState,
+    user_hashers: (RandomState, RandomState),
+    inner: Mutex<Inner>,
+}
+
+fn parse_id(sid: &str) -> Option<Key> {
+    if sid.len() != ID_TEXT_LEN {
+        return None;
+    }
+    let mut key = [0u8; ID_LEN];
+    match URL_SAFE_NO_PAD.decode_slice(sid.as_bytes(), &mut key) {
+        Ok(ID_LEN) => Some(key),
+        _ => None,
+    }
+}
+
+fn bad_id() -> PyErr {
+    PyValueError::new_err(format!(
+        "session id: expected {ID_TEXT_LEN} characters of URL-safe base64"
+    ))
+}
+
+/// A revocation time as whole seconds, rounded up so an entry never expires early; at least 1,
+/// since 0 marks a free slot.
+fn whole_seconds(t: f64) -> u32 {
+    if t.is_nan() {
+        return 1;
+    }
+    t.ceil().clamp(1.0, u32::MAX as f64) as u32
+}
+
+impl RevocationSet {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic cannot happen while the lock is held (no allocation failure is caught), but a
+        // poisoned lock still holds a consistent table: recover it rather than fail requests.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn user_key(&self, user: &Bound<'_, PyAny>) -> PyResult<Key> {
+        let text = match user.cast::<PyString>() {
+            Ok(s) => s.clone(),
+            Err(_) => user.str()?,
+        };
+        let text = text.to_cow()?;
+        let mut key = [0u8; ID_LEN];
+        key[..8].copy_from_slice(&self.user_hashers.0.hash_one(text.as_bytes()).to_le_bytes());
+        key[8..].copy_from_slice(&self.user_hashers.1.hash_one(text.as_bytes()).to_le_bytes());
+        Ok(key)
+    }
+}
+
+#[pymethods]
+impl RevocationSet {
+    /// ``max_age``: seconds a session can live (the app's ``absolute_timeout``); an entry is
+    /// kept that long after its revocation time.
+    #[new]
+    fn new(max_age: u32) -> Self {
+        RevocationSet {
+            max_age,
+            index_hasher: RandomState::new(),
+            user_hashers: (RandomState::new(), RandomState::new()),
+            inner: Mutex::new(Inner {
+                sessions: Table::new(),
+                users: Table::new(),
+                before: 0.0,
+            }),
+        }
+    }
+
+    #[getter]
+    fn max_age(&self) -> u32 {
+        self.max_age
+    }
+
+    /// Revokes the session with id ``sid``, revoked at ``revoked_at`` (seconds since the epoch).
+    /// Returns whether it was not revoked already.
+    fn revoke_session(&self, sid: &str, revoked_at: f64) -> PyResult<bool> {
+        let key = parse_id(sid).ok_or_else(bad_id)?;
+        let value = whole_seconds(revoked_at);
+        Ok(self
+            .lock()
+            .sessions
+            .insert_max(&self.index_hasher, &key, value))
+    }
+
+    /// Revokes every session of ``user`` created before ``cutoff``; the latest cutoff wins.
+    fn revoke_user(&self, user: &Bound<'_, PyAny>, cutoff: f64) -> PyResult<bool> {
+        if !(cutoff.is_finite() && cutoff > 0.0) {
+            return Err(PyValueError::new_err(
+                "cutoff: expected a positive finite time",
+            ));
+        }
+        let key = self.user_key(user)?;
+        Ok(self
+            .lock()
+            .users
+            .insert_max(&self.index_hasher, &key, cutoff))
+    }
+
+    /// Revokes every session created before ``cutoff``; the latest cutoff wins.
+    fn revoke_before(&self, cutoff: f64) -> PyResult<()> {
+        if !cutoff.is_finite() {
+            return Err(PyValueError::new_err("cutoff: expected a finite time"));
+        }
+        let mut inner = self.lock();
+        if cutoff > inner.before {
+            inner.before = cutoff;
+        }
+        Ok(())
+    }
+
+    /// The cutoff for everyone (0.0 when none).
+    #[getter]
+    fn before(&self) -> f64 {
+        self.lock().before
+    }
+
+    /// Whether a session is revoked: its id ``sid`` (``None`` for a session without one) was
+    /// revoked, its ``user`` (``None`` for none; not a str: its ``str()``) has a cutoff after
+    /// ``created``, or ``created`` is before the cutoff for everyone.
+    #[pyo3(signature = (sid, user, created))]
+    fn is_revoked(
+        &self,
+        sid: Option<&Bound<'_, PyAny>>,
+        user: Option<&Bound<'_, PyAny>>,
+        created: f64,
+    ) -> PyResult<bool> {
+        let user_key = match user {
+            Some(u) if !u.is_none() => Some(self.user_key(u)?),
+            _ => None,
+        };
+        let sid_key = match sid {
+            Some(s) if !s.is_none() => match s.cast::<PyString>() {
+                // An id we could not have made cannot have been revoked.
+                Ok(s) => parse_id(&s.to_cow()?),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let inner = self.lock();
+        if created < inner.before || created.is_nan() {
+            return Ok(true);
+        }
+        if let Some(key) = sid_key {
+            if inner.sessions.get(&self.index_hasher, &key).is_some() {
+                return Ok(true);
+            }
+        }
+        if let Some(key) = user_key {
+            if let Some(cutoff) = inner.users.get(&self.index_hasher, &key) {
+                return Ok(created < cutoff);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Drops the entries revoked more than ``max_age`` seconds before ``now``; returns how many.
+    fn sweep(&self, now: f64) -> usize {
+        let horizon = now - self.max_age as f64;
+        let mut inner = self.lock();
+        let hasher = &self.index_hasher;
+        let dropped = inner
+            .sessions
+            .sweep(hasher, |revoked_at| (revoked_at as f64) < horizon)
+            + inner.users.sweep(hasher, |cutoff| cutoff < horizon);
+        if inner.before < horizon {
+            inner.before = 0.0;
+        }
+        dropped
+    }
+
+    /// Number of revoked session ids held.
+    #[getter]
+    fn session_count(&self) -> usize {
+        self.lock().sessions.len
+    }
+
+    /// Number of per-user cutoffs held.
+    #[getter]
+    fn user_count(&self) -> usize {
+        self.lock().users.len
+    }
+
+    /// Bytes the two tables hold (what grows with the entries; the object itself is ~200 more).
+    #[getter]
+    fn nbytes(&self) -> usize {
+        let inner = self.lock();
+        inner.sessions.nbytes() + inner.users.nbytes()
+    }
+
+    fn __len__(&self) -> usize {
+        let inner = self.lock();
+        inner.sessions.len + inner.users.len
+    }
+
+    fn __repr__(&self) -> String {
+        let inner = self.lock();
+        format!(
+            "<RevocationSet sessions={} users={} max_age={}>",
+            inner.sessions.len, inner.users.len, self.max_age
+        )
+    }
+}
+
+/// A new session id: 16 bytes from the OS, as 22 characters of URL-safe base64.
+#[pyfunction]
+pub fn new_session_id() -> PyResult<String> {
+    let mut raw = [0u8; ID_LEN];
+    getrandom::fill(&mut raw).map_err(no_randomness)?;
+    Ok(URL_SAFE_NO_PAD.encode(raw))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<RevocationSet>()?;
+    m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u64) -> Key {
+        let mut k = [0u8; ID_LEN];
+        k[..8].copy_from_slice(&n.to_le_bytes());
+        k[8..].copy_from_slice(&(!n).to_le_bytes());
+        k
+    }
+
+    #[test]
+    fn every_inserted_key_is_found_and_no_other() {
+        let h = RandomState::new();
+        let mut t: Table<u32> = Table::new();
+        for n in 0..10_000 {
+            assert!(t.insert_max(&h, &key(n), 5));
+        }
+        assert_eq!(t.len, 10_000);
+        for n in 0..10_000 {
+            assert_eq!(t.get(&h, &key(n)), Some(5));
+        }
+        for n in 10_000..20_000 {
+            assert_eq!(t.get(&h, &key(n)), None);
+        }
+    }
+
+    #[test]
+    fn insert_keeps_the_larger_value() {
+        let h = RandomState::new();
+        let mut t: Table<f64> = Table::new();
+        t.insert_max(&h, &key(1), 10.0);
+        assert!(!t.insert_max(&h, &key(1), 5.0));
+        assert_eq!(t.get(&h, &key(1)), Some(10.0));
+        t.insert_max(&h, &key(1), 20.0);
+        assert_eq!(t.get(&h, &key(1)), Some(20.0));
+    }
+
+    #[test]
+    fn sweep_drops_exactly_the_expired_entries_and_keeps_the_rest_reachable() {
+        let h = RandomState::new();
+        let mut t: Table<u32> = Table::new();
+        for n in 0..50_000u64 {
+            t.insert_max(&h, &key(n), 1 + (n % 7) as u32);
+        }
+        let dropped = t.sweep(&h, |v| v <= 3);
+        let expected = (0..50_000u64).filter(|n| 1 + n % 7 <= 3).count();
+        assert_eq!(dropped, expected);
+        assert_eq!(t.len, 50_000 - expected);
+        for n in 0..50_000u64 {
+            let v = 1 + (n % 7) as u32;
+            assert_eq!(t.get(&h, &key(n)), if v <= 3 { None } else { Some(v) });
+        }
+    }
+
+    #[test]
+    fn a_million_session_entries_fit_in_40_bytes_each() {
+        let h = RandomState::new();
+        let mut t: Table<u32> = Table::new();
+        for n in 0..1_000_000u64 {
+            t.insert_max(&h, &key(n), 1);
+        }
+        assert_eq!(std::mem::size_of::<Slot<u32>>(), 20);
+        assert!(t.nbytes() <= 40 * 1_000_000, "{} bytes", t.nbytes());
+    }
+
+    #[test]
+    fn load_stays_between_8_15ths_and_4_5ths_after_the_first_growths() {
+        let h = RandomState::new();
+        let mut t: Table<u32> = Table::new();
+        for n in 0..200_000u64 {
+            t.insert_max(&h, &key(n), 1);
+            if t.slots.len() > 100 {
+                assert!(t.len * 5 <= t.slots.len() * 4);
+                assert!(t.len * 15 + 15 >= t.slots.len() * 8);
+            }
+        }
+    }
+
+    #[test]
+    fn ids_round_trip_and_junk_is_refused() {
+        let sid = URL_SAFE_NO_PAD.encode([7u8; ID_LEN]);
+        assert_eq!(parse_id(&sid), Some([7u8; ID_LEN]));
+        assert_eq!(parse_id("short"), None);
+        assert_eq!(parse_id("!!!!!!!!!!!!!!!!!!!!!!"), None);
+    }
+}
