@@ -103,6 +103,7 @@ class CookieSpec:
 # The revocation set each worker mirrors (src/revocation.rs).
 
 def new_session_id() -> str: ...
+
 @final
 class RevocationSet:
     def __new__(cls, max_age: int) -> RevocationSet: ...

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
+from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie, new_session_id
 from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
 
 if TYPE_CHECKING:
@@ -24,6 +24,9 @@ log = logging.getLogger("pyramid_nacl_session")
 COOKIE_LIMIT = 4096
 #: Past this share of the limit, a warning is logged so operators see it coming.
 WARN_FRACTION = 0.75
+#: With revocation on, the state key that carries the session's id inside the cookie (hidden
+#: from the app; 1.0.0 reads it as an ordinary key).
+SESSION_ID_KEY = "_sid_"
 
 
 def EncryptedCookieSessionFactory(
@@ -42,6 +45,12 @@ def EncryptedCookieSessionFactory(
     *,
     absolute_timeout: Optional[int] = None,
     migrate_pickle: bool = False,
+    revocation_url: Optional[str] = None,
+    revocation_user: Any = None,
+    revocation_policy: str = "serve",
+    revocation_stale_after: Optional[int] = 30,
+    revocation_resync: Optional[int] = 5,
+    revocation_prefix: str = "pyramid_nacl_session:",
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -100,6 +109,31 @@ def EncryptedCookieSessionFactory(
       With ``serializer='json'``, also read cookies that hold a pickle of plain data (from 1.0
       or from pickle mode) without running pickle code, and rewrite them as JSON.
       Default: ``False``.
+
+    ``revocation_url``
+      A Redis URL: turns on revocation (docs/revocation). Each session then carries an id,
+      ``invalidate()`` revokes it, and every worker refuses revoked sessions within a second.
+      Needs ``absolute_timeout`` and redis-py (``pyramid-nacl-session[redis]``).
+      Default: ``None`` (off; nothing is imported and the request path does not change).
+
+    ``revocation_user``
+      How a session names its user, for "log out everywhere": a state key, or a callable that
+      takes the session's state dict and returns the user (a str, or anything ``str()`` names).
+      Default: ``None``.
+
+    ``revocation_policy``
+      ``'serve'``: when Redis cannot be reached, check against the last known set and log errors.
+      ``'refuse'``: refuse every existing session once the set has not been confirmed current
+      for ``revocation_stale_after`` seconds. Default: ``'serve'``.
+
+    ``revocation_stale_after``
+      Seconds without a successful sync after which ``'refuse'`` refuses. Default: ``30``.
+
+    ``revocation_resync``
+      Seconds between two resyncs with Redis. Default: ``5``.
+
+    ``revocation_prefix``
+      Prefix of the Redis keys and channel; one per app. Default: ``'pyramid_nacl_session:'``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -129,6 +163,21 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
     )
+    if revocation_url is not None:
+        # Imported only here: with revocation off, neither it nor redis is loaded.
+        from .revocation import from_options
+
+        attrs["revocation"], attrs["_revocation_user"] = from_options(
+            revocation_url,
+            attrs["_absolute_timeout"],
+            user=revocation_user,
+            policy=revocation_policy,
+            stale_after=revocation_stale_after,
+            resync=revocation_resync,
+            prefix=revocation_prefix,
+        )
+    elif revocation_user is not None:
+        raise ValueError("revocation_user: needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -182,6 +231,12 @@ class EncryptedCookieSession(dict):
     _timeout = 1200
     _reissue_time = 0
     _absolute_timeout = None
+    #: The app's :class:`~pyramid_nacl_session.revocation.RevocationStore`, or ``None`` when
+    #: revocation is off.
+    revocation = None
+    _revocation_user = None
+    #: This session's id (with revocation on; ``None`` until the cookie is first written).
+    session_id = None
 
     _dirty = False
     _invalidated = False
@@ -209,12 +264,23 @@ class EncryptedCookieSession(dict):
                     renewed, created, state, new = rval, cval, sval, False
             except (TypeError, ValueError, OverflowError):
                 pass  # not a session: a fresh one
+        if self.revocation is not None and not new:
+            sid = state.pop(SESSION_ID_KEY, None)
+            sid = sid if isinstance(sid, str) else None
+            user = self._revocation_user(state) if self._revocation_user is not None else None
+            if self.revocation.refuses(sid, user, created):
+                renewed = created = now
+                state, new, sid = {}, True, None
+            elif sid is None:
+                stale = True  # from before revocation was on: reseal it with an id
+            self.session_id = sid
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
             state = {}
             created = renewed = now
             new = True
+            self.session_id = None
         self.created = created
         self.accessed = renewed
         self.renewed = renewed
@@ -239,6 +305,9 @@ class EncryptedCookieSession(dict):
         self.clear()
         self._invalidated = True
         self.created = time.time()
+        if self.session_id is not None:
+            self.revocation.revoke_session(self.session_id)
+            self.session_id = None
 
     # non-modifying dictionary methods
     get = _accessor(dict.get)
@@ -301,7 +370,13 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             header = self._cookie_spec.delete_header()
         else:
-            value = self._serializer.dumps_session(self.accessed, self.created, self)
+            state = self
+            if self.revocation is not None:
+                if self.session_id is None:
+                    self.session_id = new_session_id()
+                state = dict(self)
+                state[SESSION_ID_KEY] = self.session_id
+            value = self._serializer.dumps_session(self.accessed, self.created, state)
             header = self._cookie_spec.header(value)
             if len(header) > COOKIE_LIMIT * WARN_FRACTION:
                 self._check_size(header)

@@ -30,6 +30,12 @@ OPTIONS = {
     "samesite": None,  # needs secure; handled below
     "absolute_timeout": as_seconds,
     "migrate_pickle": as_bool,
+    "revocation_url": as_optional_str,
+    "revocation_user": None,  # handled by _revocation_user
+    "revocation_policy": as_optional_str,
+    "revocation_stale_after": as_seconds,
+    "revocation_resync": as_seconds,
+    "revocation_prefix": as_optional_str,
 }
 
 
@@ -63,6 +69,8 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
             options[option] = _secret(key, value)
         elif option == "serializer":
             options[option] = _serializer(key, value)
+        elif option == "revocation_user":
+            options[option] = _revocation_user(key, value)
         elif option != "samesite":
             options[option] = OPTIONS[option](value, key)
     if "samesite" in found:
@@ -103,3 +111,16 @@ def _serializer(key, value):
             f"{key}: expected json, pickle or a dotted name, got {name!r} ({e})"
         ) from None
     return obj() if isinstance(obj, type) else obj
+
+
+def _revocation_user(key, value):
+    """A state key, or ``module:callable`` (a colon marks a dotted name to resolve)."""
+    if not isinstance(value, str):
+        return value
+    name = value.strip()
+    if ":" not in name:
+        return name or None
+    try:
+        return DottedNameResolver().resolve(name)
+    except (ImportError, ValueError) as e:
+        raise ValueError(f"{key}: expected a state key or module:callable ({e})") from None
