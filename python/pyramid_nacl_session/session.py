@@ -167,7 +167,7 @@ def EncryptedCookieSessionFactory(
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
 
-        attrs["revocation"], attrs["_revocation_user"] = from_options(
+        attrs["revocation"], user = from_options(
             revocation_url,
             attrs["_absolute_timeout"],
             user=revocation_user,
@@ -176,6 +176,8 @@ def EncryptedCookieSessionFactory(
             resync=revocation_resync,
             prefix=revocation_prefix,
         )
+        # A plain function on the class would be bound as a method: keep it as given.
+        attrs["_revocation_user"] = staticmethod(user) if user is not None else None
     elif revocation_user is not None:
         raise ValueError("revocation_user: needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
