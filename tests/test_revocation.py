@@ -501,3 +501,28 @@ def test_the_cookie_with_an_id_still_opens_as_a_plain_session_after_a_rollback(r
     accessed, created, state = EncryptedSerializer(SECRET, "json").loads(cookie_of(app))
     assert state["user"] == "alice" and isinstance(state["_sid_"], str)
     json.dumps(state)
+
+
+def test_a_forked_worker_starts_its_own_threads_and_follows_redis(redis_server, apps):
+    # gunicorn --preload forks after the app is made; here the parent has even served first.
+    import os
+
+    app, factory = apps(redis_server.url)
+    app.get("/login", params={"user": "alice"})
+    cookie = cookie_of(app)
+    assert user_seen(app, cookie) == "alice"
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        try:
+            ok = not factory.revocation.running and user_seen(app, cookie) == "alice"
+            ok = ok and factory.revocation.running
+            os.write(write, b"1" if ok else b"0")
+            ok = ok and wait_for(lambda: user_seen(app, cookie) is None, 5) is not None
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    assert os.read(read, 1) == b"1"  # the child checked the session with its own threads
+    factory.revocation.revoke_session(sid_of(cookie))  # revoked in the parent
+    assert os.read(read, 1) == b"1"  # and the child learned it through Redis
+    os.waitpid(pid, 0)

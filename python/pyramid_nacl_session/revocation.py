@@ -126,6 +126,7 @@ class RevocationStore:
 
     def _reset_process_state(self) -> None:
         """State that belongs to one process: a forked child starts its own threads."""
+        self.__dict__.pop("refuses", None)
         self.running = False
         self.closed = False
         self._start_lock = threading.Lock()
@@ -146,8 +147,11 @@ class RevocationStore:
         """Whether a session (its id, its user, its creation time) must not be accepted."""
         if not self.running:
             self.start()
-        if self.policy == "refuse" and self._stale():
-            return True
+        if self.policy == "refuse":
+            return self._stale() or self.set.is_revoked(sid, user, created)
+        # Once started under 'serve', the answer is the native set's: skip this frame from now on
+        # (the instance attribute shadows this method until a fork resets it).
+        self.refuses = self.set.is_revoked  # type: ignore[method-assign]
         return self.set.is_revoked(sid, user, created)
 
     def _stale(self) -> bool:
