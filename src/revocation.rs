@@ -30,7 +30,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::keys::no_randomness;
+use crate::errors::no_randomness;
 
 pub const ID_LEN: usize = 16;
 /// Length of a session id as text: URL-safe base64 of 16 bytes, without padding.

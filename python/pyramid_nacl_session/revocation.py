@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import redis
 
 from ._core import RevocationSet, new_session_id
+from .options import OptionError
 from .session import SESSION_ID_KEY
 
 __all__ = ["RevocationStore", "POLICIES", "SESSION_ID_KEY", "new_session_id"]
@@ -60,16 +61,16 @@ LOG_EVERY = 60.0
 def check_url(url: Any, name: str) -> str:
     """A ``redis://``, ``rediss://`` or ``unix://`` URL; raises ``ValueError`` naming ``name``."""
     if not isinstance(url, str) or not url.strip():
-        raise ValueError(f"{name}: expected a redis:// URL, got {type(url).__name__}")
+        raise OptionError(name, f"expected a redis:// URL, got {type(url).__name__}")
     url = url.strip()
     scheme = urlsplit(url).scheme
     if scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"{name}: expected a redis://, rediss:// or unix:// URL")
+        raise OptionError(name, "expected a redis://, rediss:// or unix:// URL")
     try:
         redis.ConnectionPool.from_url(url)
     except ValueError:
         # redis-py's message may quote the URL, password included: say only what is wrong.
-        raise ValueError(f"{name}: not a URL redis-py can use") from None
+        raise OptionError(name, "not a URL redis-py can use") from None
     return url
 
 
@@ -392,7 +393,7 @@ def user_getter(value: Any, name: str) -> Optional[UserGetter]:
         return from_key
     if callable(value):
         return value
-    raise ValueError(f"{name}: expected a state key or a callable, got {type(value).__name__}")
+    raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
 
 
 def from_options(
@@ -409,16 +410,17 @@ def from_options(
     names its option."""
     url = check_url(url, "revocation_url")
     if absolute_timeout is None:
-        raise ValueError(
-            "absolute_timeout: required when revocation_url is set (revocation entries live as "
-            "long as a session can; set it to the longest a session may live, e.g. 86400)"
+        raise OptionError(
+            "absolute_timeout",
+            "required when revocation_url is set (revocation entries live as long as a session "
+            "can; set it to the longest a session may live, e.g. 86400)",
         )
     if policy not in POLICIES:
-        raise ValueError(f"revocation_policy: expected serve or refuse, got {policy!r}")
+        raise OptionError("revocation_policy", f"expected serve or refuse, got {policy!r}")
     stale_after = _positive(stale_after, "revocation_stale_after")
     resync = _positive(resync, "revocation_resync")
     if not isinstance(prefix, str) or not prefix:
-        raise ValueError("revocation_prefix: expected a non-empty string")
+        raise OptionError("revocation_prefix", "expected a non-empty string")
     getter = user_getter(user, "revocation_user")
     store = RevocationStore(
         url,
@@ -433,5 +435,5 @@ def from_options(
 
 def _positive(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name}: expected a positive number of seconds, got {value!r}")
+        raise OptionError(name, f"expected a positive number of seconds, got {value!r}")
     return float(value)
