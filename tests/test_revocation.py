@@ -15,7 +15,7 @@ from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSeriali
 from pyramid_nacl_session import session_factory_from_settings as from_settings
 from pyramid_nacl_session._core import RevocationSet, new_session_id
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, free_port
 
 SECRET = bytes(range(32))
 MAX_AGE = 3600
@@ -526,3 +526,75 @@ def test_a_forked_worker_starts_its_own_threads_and_follows_redis(redis_server, 
     factory.revocation.revoke_session(sid_of(cookie))  # revoked in the parent
     assert os.read(read, 1) == b"1"  # and the child learned it through Redis
     os.waitpid(pid, 0)
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def write_ini(tmp_path, **settings):
+    lines = ["[app:main]", "use = egg:session-demo", "session.secret = " + "00" * 32]
+    lines += [f"session.{k} = {v}" for k, v in settings.items()]
+    path = tmp_path / "app.ini"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def run_cli(*args):
+    from pyramid_nacl_session.cli import main
+
+    return main(list(args))
+
+
+def test_cli_revoke_needs_an_app_with_revocation_url(tmp_path, capsys):
+    pytest.importorskip("session_demo")
+    ini = write_ini(tmp_path, absolute_timeout=60)
+    assert run_cli("revoke", "--ini", ini, "before") == 2
+    assert "session.revocation_url" in capsys.readouterr().err
+
+
+def test_cli_revoke_session_refuses_what_is_not_a_session_id(tmp_path, capsys):
+    pytest.importorskip("session_demo")
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url="redis://127.0.0.1:1/0")
+    assert run_cli("revoke", "--ini", ini, "session", "short") == 2
+    assert "22 characters" in capsys.readouterr().err
+
+
+def test_cli_revoke_says_redis_did_not_take_it_without_echoing_the_url(tmp_path, capsys):
+    pytest.importorskip("session_demo")
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
+    assert run_cli("revoke", "--ini", ini, "user", "alice") == 1
+    err = capsys.readouterr().err
+    assert "Redis did not take the revocation" in err and "hunter2" not in err
+
+
+def test_cli_revoke_session_reaches_a_running_app(redis_server, apps, tmp_path):
+    pytest.importorskip("session_demo")
+    app, _ = apps(redis_server.url)
+    app.get("/login", params={"user": "alice"})
+    cookie = cookie_of(app)
+    assert user_seen(app, cookie) == "alice"
+    ini = write_ini(tmp_path, absolute_timeout=MAX_AGE, revocation_url=redis_server.url)
+    # A session id may start with '-': the command line must still take it as the value.
+    assert run_cli("revoke", "--ini", ini, "session", sid_of(cookie)) == 0
+    assert wait_for(lambda: user_seen(app, cookie) is None) is not None
+
+
+def test_cli_revoke_before_takes_an_iso_time(redis_server, tmp_path):
+    import redis
+
+    pytest.importorskip("session_demo")
+    ini = write_ini(tmp_path, absolute_timeout=MAX_AGE, revocation_url=redis_server.url)
+    when = time.time() - 60
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(when))
+    assert run_cli("revoke", "--ini", ini, "before", iso) == 0
+    score = redis.Redis.from_url(redis_server.url).zscore("pyramid_nacl_session:revoked", "b:")
+    assert abs(score - int(when)) < 1
+
+
+def test_cli_revoke_takes_a_session_id_that_starts_with_a_dash(tmp_path, capsys):
+    pytest.importorskip("session_demo")
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: the id got through argparse
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
+    assert run_cli("revoke", "--ini", ini, "session", "-" + "A" * 21) == 1
+    assert "Redis did not take the revocation" in capsys.readouterr().err
