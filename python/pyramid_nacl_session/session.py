@@ -331,15 +331,12 @@ class EncryptedCookieSession(dict):
         # A session from before revocation was on: reseal it with an id.
         return state, renewed, created, False, reseal or sid is None
 
-    def _state_to_write(self):
-        """The state the cookie holds: the session, with its id when revocation is on."""
-        if self.revocation is None:
-            return self
+    def _add_id(self):
+        """Put the id among the state for the cookie (until ``_set_cookie`` takes it out):
+        cheaper than a copy, and ``dict(self)`` would go through every overridden accessor."""
         if self.session_id is None:
             self.session_id = new_session_id()
-        state = dict(self)
-        state[SESSION_ID_KEY] = self.session_id
-        return state
+        dict.__setitem__(self, SESSION_ID_KEY, self.session_id)
 
     # non-modifying dictionary methods
     get = _accessor(dict.get)
@@ -407,12 +404,13 @@ class EncryptedCookieSession(dict):
             return True
         stock = _stock_response(response)
         try:
-            state = self if self.revocation is None else self._state_to_write()
+            if self.revocation is not None:
+                self._add_id()
             if stock:
-                cookie = self._codec.header(self.accessed, self.created, state)
+                cookie = self._codec.header(self.accessed, self.created, self)
                 size = len(cookie)
             else:
-                cookie = self._codec.value(self.accessed, self.created, state)
+                cookie = self._codec.value(self.accessed, self.created, self)
                 size = len(cookie) + self._codec.overhead
             if size > WARN_SIZE:
                 self._check_size(size)
@@ -422,6 +420,9 @@ class EncryptedCookieSession(dict):
             self._drop_unwritable(e)
             _delete_cookie(self, response)
             return True
+        finally:
+            if self.revocation is not None:
+                dict.pop(self, SESSION_ID_KEY, None)
         if stock:
             response.headerlist.append(("Set-Cookie", cookie))
         else:
