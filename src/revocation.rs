@@ -27,12 +27,15 @@ use std::sync::Mutex;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyBool, PyDict, PyString};
 
 use crate::errors::no_randomness;
 
 pub const ID_LEN: usize = 16;
+/// The state key a session's id travels under inside the cookie (session.py's SESSION_ID_KEY).
+const ID_STATE_KEY: &str = "_sid_";
 /// Length of a session id as text: URL-safe base64 of 16 bytes, without padding.
 pub const ID_TEXT_LEN: usize = 22;
 const MIN_CAPACITY: usize = 16;
@@ -363,6 +366,41 @@ impl RevocationSet {
             }
         }
         Ok(false)
+    }
+
+    /// The request path's one call: takes the session id out of ``state`` (the dict a cookie
+    /// opened to), finds the user (``user``: ``None``, a state key, or a callable given the
+    /// state) and checks all three against the set. Returns ``False`` for a revoked session,
+    /// else its id (``None`` when it has none).
+    #[pyo3(signature = (state, user, created))]
+    fn check_state<'py>(
+        &self,
+        state: &Bound<'py, PyDict>,
+        user: Option<&Bound<'py, PyAny>>,
+        created: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = state.py();
+        let key = intern!(py, ID_STATE_KEY);
+        let sid = match state.get_item(key)? {
+            Some(sid) => {
+                state.del_item(key)?;
+                sid.cast_into::<PyString>().ok()
+            }
+            None => None,
+        };
+        let user = match user {
+            Some(u) if u.is_instance_of::<PyString>() => state.get_item(u)?,
+            Some(u) if !u.is_none() => Some(u.call1((state,))?),
+            _ => None,
+        };
+        let sid_any = sid.as_ref().map(|s| s.as_any());
+        if self.is_revoked(sid_any, user.as_ref(), created)? {
+            return Ok(PyBool::new(py, false).to_owned().into_any());
+        }
+        Ok(match sid {
+            Some(s) => s.into_any(),
+            None => py.None().into_bound(py),
+        })
     }
 
     /// Drops the entries revoked more than ``max_age`` seconds before ``now``; returns how many.

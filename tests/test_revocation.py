@@ -598,3 +598,43 @@ def test_cli_revoke_takes_a_session_id_that_starts_with_a_dash(tmp_path, capsys)
     ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
     assert run_cli("revoke", "--ini", ini, "session", "-" + "A" * 21) == 1
     assert "Redis did not take the revocation" in capsys.readouterr().err
+
+
+def test_a_callable_can_name_the_user_for_log_out_everywhere(redis_server):
+    factory2 = EncryptedCookieSessionFactory(
+        SECRET,
+        serializer="json",
+        absolute_timeout=MAX_AGE,
+        revocation_url=redis_server.url,
+        revocation_user=lambda state: state.get("user", "").lower() or None,
+    )
+    try:
+        config = Configurator()
+        config.set_session_factory(factory2)
+        config.add_route("login", "/login")
+        config.add_route("whoami", "/whoami")
+        config.add_view(
+            lambda r: r.session.update(user=r.params["user"]) or {},
+            route_name="login",
+            renderer="json",
+        )
+        config.add_view(
+            lambda r: {"user": r.session.get("user")}, route_name="whoami", renderer="json"
+        )
+        laptop = TestApp(config.make_wsgi_app())
+        laptop.get("/login", params={"user": "Alice"})
+        assert laptop.get("/whoami").json["user"] == "Alice"
+        factory2.revocation.revoke_user("alice")
+        assert laptop.get("/whoami").json["user"] is None
+    finally:
+        factory2.revocation.close()
+
+
+def test_a_session_id_that_is_not_a_str_is_dropped_and_replaced(redis_server, apps):
+    app, _ = apps(redis_server.url)
+    forged = EncryptedSerializer(SECRET, "json").dumps(
+        (time.time(), time.time(), {"user": "alice", "_sid_": 12345})
+    )
+    thief = as_thief(app, forged.decode())
+    assert thief.get("/whoami").json["user"] == "alice"
+    assert len(sid_of(thief.cookies["session"])) == 22

@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
 import redis
@@ -127,7 +127,7 @@ class RevocationStore:
 
     def _reset_process_state(self) -> None:
         """State that belongs to one process: a forked child starts its own threads."""
-        self.__dict__.pop("refuses", None)
+        self.__dict__.pop("check", None)
         self.running = False
         self.closed = False
         self._start_lock = threading.Lock()
@@ -144,16 +144,22 @@ class RevocationStore:
 
     # -- the request path ------------------------------------------------------------------
 
-    def refuses(self, sid: Optional[str], user: Any, created: float) -> bool:
-        """Whether a session (its id, its user, its creation time) must not be accepted."""
+    def check(self, state: dict, user: Any, created: float) -> Any:
+        """The session's check, in one native call: takes the id out of ``state`` (as a cookie
+        opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
+        ``False`` when the session must not be accepted, else its id (``None`` if it has none).
+        """
         if not self.running:
             self.start()
         if self.policy == "refuse":
-            return self._stale() or self.set.is_revoked(sid, user, created)
+            if self._stale():
+                state.pop(SESSION_ID_KEY, None)
+                return False
+            return self.set.check_state(state, user, created)
         # Once started under 'serve', the answer is the native set's: skip this frame from now on
         # (the instance attribute shadows this method until a fork resets it).
-        self.refuses = self.set.is_revoked  # type: ignore[method-assign]
-        return self.set.is_revoked(sid, user, created)
+        self.check = self.set.check_state  # type: ignore[method-assign]
+        return self.set.check_state(state, user, created)
 
     def _stale(self) -> bool:
         last = self._last_sync
@@ -375,7 +381,8 @@ def write_now(
         client.close()
 
 
-UserGetter = Callable[[dict], Any]
+#: How a session names its user: a state key, or a callable given the session's state dict.
+UserGetter = Union[str, Callable[[dict], Any]]
 
 
 def user_getter(value: Any, name: str) -> Optional[UserGetter]:
@@ -383,14 +390,7 @@ def user_getter(value: Any, name: str) -> Optional[UserGetter]:
     if value is None:
         return None
     if isinstance(value, str):
-        key = value.strip()
-        if not key:
-            return None
-
-        def from_key(state: dict, _key: str = key) -> Any:
-            return state.get(_key)
-
-        return from_key
+        return value.strip() or None
     if callable(value):
         return value
     raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")

@@ -277,9 +277,14 @@ class EncryptedCookieSession(dict):
             state, renewed, created, reseal = opened
             new = False
             if self.revocation is not None:
-                state, renewed, created, new, reseal = self._check_revoked(
-                    state, renewed, created, now, reseal
-                )
+                # One native call: takes the id out of the state, checks id, user and time.
+                sid = self.revocation.check(state, self._revocation_user, created)
+                if sid is False:
+                    state, renewed, created, new, reseal = {}, now, now, True, False
+                elif sid is None:
+                    reseal = True  # from before revocation was on: reseal it with an id
+                else:
+                    self.session_id = sid
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
@@ -320,23 +325,9 @@ class EncryptedCookieSession(dict):
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
 
-    def _check_revoked(self, state, renewed, created, now, reseal):
-        """Take the id out of an opened cookie's state; a fresh session if it is revoked."""
-        sid = state.pop(SESSION_ID_KEY, None)
-        sid = sid if isinstance(sid, str) else None
-        user = self._revocation_user(state) if self._revocation_user is not None else None
-        if self.revocation.refuses(sid, user, created):
-            return {}, now, now, True, False
-        self.session_id = sid
-        # A session from before revocation was on: reseal it with an id.
-        return state, renewed, created, False, reseal or sid is None
-
-    def _add_id(self):
-        """Put the id among the state for the cookie (until ``_set_cookie`` takes it out):
-        cheaper than a copy, and ``dict(self)`` would go through every overridden accessor."""
-        if self.session_id is None:
-            self.session_id = new_session_id()
-        dict.__setitem__(self, SESSION_ID_KEY, self.session_id)
+    def _new_id(self):
+        self.session_id = sid = new_session_id()
+        return sid
 
     # non-modifying dictionary methods
     get = _accessor(dict.get)
@@ -405,7 +396,9 @@ class EncryptedCookieSession(dict):
         stock = _stock_response(response)
         try:
             if self.revocation is not None:
-                self._add_id()
+                # In the state for the cookie until the finally below takes it out: cheaper than
+                # a copy, and dict(self) would go through every overridden accessor.
+                dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
             if stock:
                 cookie = self._codec.header(self.accessed, self.created, self)
                 size = len(cookie)
