@@ -16,7 +16,7 @@ copy the same way. Each revocation is also published on ``<prefix>events`` so th
 applies it within a second; a periodic resync of the entries added since the last one (with a
 margin for clock skew) heals any message a worker missed.
 
-Each serving process keeps the set in a native table (:class:`RevocationSet`, at most 37.5 bytes
+Each serving process keeps the set in a native table (:class:`RevocationSet`, at most 22.5 bytes
 a revoked session) and checks it without leaving the process. Two background threads per process,
 started on the first request it serves (so a ``gunicorn --preload`` master holds none, and a
 forked child starts its own), talk to Redis: one follows the channel and resyncs, one writes the
