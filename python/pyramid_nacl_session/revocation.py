@@ -71,7 +71,7 @@ def check_url(url: Any, name: str) -> str:
     except ValueError:
         # redis-py's message may quote the URL, password included: say only what is wrong.
         raise OptionError(name, "not a URL redis-py can use") from None
-    return url
+    return str(url)
 
 
 class RevocationStore:
@@ -133,18 +133,18 @@ class RevocationStore:
         self._start_lock = threading.Lock()
         self._synced = threading.Event()
         self._stop = threading.Event()
-        self._pending: collections.deque = collections.deque()
+        self._pending: collections.deque[tuple[str, float]] = collections.deque()
         self._wake = threading.Event()
-        self._last_sync = None  # monotonic time of the last successful sync
-        self._since = None  # Redis time of the last sync, for the next incremental one
-        self._failing_since = None
+        self._last_sync: Optional[float] = None  # monotonic time of the last successful sync
+        self._since: Optional[float] = None  # Redis time of the last sync, for the next one
+        self._failing_since: Optional[float] = None
         self._last_log = 0.0
-        self._threads = []
-        self._pubsub = None
+        self._threads: list[threading.Thread] = []
+        self._pubsub: Any = None
 
     # -- the request path ------------------------------------------------------------------
 
-    def check(self, state: dict, user: Any, created: float) -> Any:
+    def check(self, state: dict[Any, Any], user: Any, created: float) -> Any:
         """The session's check, in one native call: takes the id out of ``state`` (as a cookie
         opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
         ``False`` when the session must not be accepted, else its id (``None`` if it has none).
@@ -235,7 +235,7 @@ class RevocationStore:
             thread.join(5)
         self.closed = True
 
-    def _client(self):
+    def _client(self) -> "redis.Redis":
         return redis.Redis.from_url(
             self.url,
             socket_timeout=CONNECT_TIMEOUT,
@@ -276,21 +276,22 @@ class RevocationStore:
                         except Exception:
                             pass
 
-    def _sync(self, client, full: bool) -> None:
+    def _sync(self, client: "redis.Redis", full: bool) -> None:
         seconds, micros = client.time()
         now = seconds + micros / 1e6
         low = "-inf" if full or self._since is None else self._since - SKEW_MARGIN
-        entries = client.zrangebyscore(self.key, low, "+inf", withscores=True)
+        entries: Any = client.zrangebyscore(self.key, low, "+inf", withscores=True)
         for member, score in entries:
             self._apply(member.decode("utf-8", "replace"), score)
         self._since = now
         self.set.sweep(time.time())
         self._last_sync = time.monotonic()
         self._synced.set()
-        if self._failing_since is not None:
+        failing_since = self._failing_since
+        if failing_since is not None:
             log.warning(
                 "revocation: Redis answers again after %.0f s; set resynced",
-                time.monotonic() - self._failing_since,
+                time.monotonic() - failing_since,
             )
             self._failing_since = None
 
@@ -349,6 +350,7 @@ class RevocationStore:
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now
+        failing_since = self._failing_since
         if now - self._last_log >= LOG_EVERY or self._last_log == 0.0:
             self._last_log = now
             action = (
@@ -361,7 +363,7 @@ class RevocationStore:
                 "revocation: Redis unreachable (%s: %s) for %.0f s; %s",
                 what,
                 type(exc).__name__ if exc is not None else "timed out",
-                now - self._failing_since,
+                now - failing_since,
                 action,
             )
 
@@ -382,7 +384,7 @@ def write_now(
 
 
 #: How a session names its user: a state key, or a callable given the session's state dict.
-UserGetter = Union[str, Callable[[dict], Any]]
+UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
 
 
 def user_getter(value: Any, name: str) -> Optional[UserGetter]:
@@ -392,7 +394,7 @@ def user_getter(value: Any, name: str) -> Optional[UserGetter]:
     if isinstance(value, str):
         return value.strip() or None
     if callable(value):
-        return value
+        return value  # type: ignore[no-any-return]
     raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
 
 
