@@ -26,7 +26,8 @@ __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
-#: Browsers drop a cookie whose Set-Cookie value (name, value and attributes) is longer.
+#: Browsers drop a cookie whose name and value together are longer (RFC 6265bis 5.6; Chromium
+#: and Firefox count so, and limit each attribute to 1024 bytes, which options.py enforces).
 COOKIE_LIMIT = 4096
 #: Past this size a warning is logged, once per factory and process, so operators see it coming.
 WARN_SIZE = COOKIE_LIMIT * 3 // 4
@@ -171,6 +172,10 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
     )
+    # What the header holds besides the name and value: the "=" and the attributes.
+    attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
+    if _STOCK_COOKIES is None:
+        _load_stock()
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
@@ -269,10 +274,21 @@ class EncryptedCookieSession(dict):
         new = True
         state = {}
         reseal = False
-        try:
-            opened = _read(request, self._codec, self._cookie_name)
-        except ValueError:
-            opened = None  # unreadable: a fresh session
+        codec = self._codec
+        opened = None
+        if getattr(type(request), "cookies", None) is _STOCK_COOKIES:
+            # WebOb's own request.cookies: read its source, without parsing every cookie.
+            try:
+                opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
+            except ValueError:
+                pass  # unreadable: a fresh session
+        else:
+            value = request.cookies.get(self._cookie_name)
+            if value is not None:
+                try:
+                    opened = codec.read_value(value)
+                except ValueError:
+                    pass  # unreadable: a fresh session
         if opened is not None:
             state, renewed, created, reseal = opened
             new = False
@@ -393,18 +409,19 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             _delete_cookie(self, response)
             return True
-        stock = _stock_response(response)
+        stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
         try:
             if self.revocation is not None:
                 # In the state for the cookie until the finally below takes it out: cheaper than
                 # a copy, and dict(self) would go through every overridden accessor.
                 dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
+            # The size browsers count: the cookie's name and value.
             if stock:
                 cookie = self._codec.header(self.accessed, self.created, self)
-                size = len(cookie)
+                size = len(cookie) - self._header_extra
             else:
                 cookie = self._codec.value(self.accessed, self.created, self)
-                size = len(cookie) + self._codec.overhead
+                size = len(cookie) + len(self._cookie_name)
             if size > WARN_SIZE:
                 self._check_size(size)
         except Exception as e:
@@ -434,8 +451,8 @@ class EncryptedCookieSession(dict):
     def _check_size(self, size):
         if size > COOKIE_LIMIT:
             error = CookieTooLarge(
-                f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
-                f"-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
+                f"session cookie {self._cookie_name!r} is {size} bytes (name and value), over "
+                f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
             )
             error.size, error.limit = size, COOKIE_LIMIT
             raise error
@@ -443,7 +460,8 @@ class EncryptedCookieSession(dict):
         if not factory._size_warned:
             factory._size_warned = True
             log.warning(
-                "session cookie %r is %d bytes, %d%% of the %d-byte limit; largest keys: %s "
+                "session cookie %r is %d bytes (name and value), %d%% of the %d-byte limit; "
+                "largest keys: %s "
                 "(logged once per process)",
                 self._cookie_name,
                 size,
@@ -486,40 +504,26 @@ class _LargestKeys:
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
-# WebOb's own attributes, looked up on first use: importing WebOb warns (it imports cgi) on
-# Python 3.11+. Where a request or response class still has them, the fast path writes exactly
-# what they would; anywhere else the app's own is called, as Pyramid's cookie session does.
-_STOCK = None
+# WebOb's own attributes. Where a request or response class still has them, the fast path
+# writes exactly what they would; anywhere else the app's own is called, as Pyramid's cookie
+# session does. Looked up when the first factory is made, not on import: importing WebOb warns
+# (it imports cgi) on Python 3.11+.
+_STOCK_COOKIES = _STOCK_SET_COOKIE = None
 
 
-def _stock():
-    global _STOCK
-    if _STOCK is None:
-        from webob.request import BaseRequest
-        from webob.response import Response
+def _load_stock():
+    global _STOCK_COOKIES, _STOCK_SET_COOKIE
+    from webob.request import BaseRequest
+    from webob.response import Response
 
-        _STOCK = (BaseRequest.cookies, Response.set_cookie)
-    return _STOCK
-
-
-def _read(request, codec, name):
-    """``(state, renewed, created, reseal)`` from the request's session cookie, or ``None``."""
-    if getattr(type(request), "cookies", None) is _stock()[0]:
-        # WebOb's own request.cookies: read its source, without parsing every cookie into a dict.
-        return codec.read_header(request.environ.get("HTTP_COOKIE"))
-    value = request.cookies.get(name)
-    return None if value is None else codec.read_value(value)
-
-
-def _stock_response(response):
-    return getattr(type(response), "set_cookie", None) is _stock()[1]
+    _STOCK_COOKIES, _STOCK_SET_COOKIE = BaseRequest.cookies, Response.set_cookie
 
 
 def _delete_cookie(session, response):
     """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
     does, but with every attribute (a ``SameSite=None; secure`` cookie needs them to be
     deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if _stock_response(response):
+    if getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE:
         response.headerlist.append(("Set-Cookie", session._codec.delete_header))
     else:
         response.set_cookie(
