@@ -638,3 +638,22 @@ def test_a_session_id_that_is_not_a_str_is_dropped_and_replaced(redis_server, ap
     thief = as_thief(app, forged.decode())
     assert thief.get("/whoami").json["user"] == "alice"
     assert len(sid_of(thief.cookies["session"])) == 22
+
+
+def test_a_worker_loads_a_set_larger_than_one_page_from_redis(redis_server, apps, monkeypatch):
+    import redis
+
+    from pyramid_nacl_session import revocation
+
+    monkeypatch.setattr(revocation, "SYNC_PAGE", 7)
+    client = redis.Redis.from_url(redis_server.url)
+    now = time.time()
+    ids = [new_session_id() for _ in range(50)]
+    # Some share a score, as revocations in one batch may.
+    client.zadd(
+        "pyramid_nacl_session:revoked", {"s:" + sid: now - (i // 10) for i, sid in enumerate(ids)}
+    )
+    _, factory = apps(redis_server.url)
+    factory.revocation.start()
+    assert factory.revocation.set.session_count == 50
+    assert all(factory.revocation.set.is_revoked(sid, None, now) for sid in ids)

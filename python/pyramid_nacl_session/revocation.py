@@ -54,6 +54,8 @@ SKEW_MARGIN = 120.0
 #: Revocations waiting for Redis beyond this many are dropped (oldest first), loudly; they still
 #: hold in the process that made them.
 MAX_PENDING = 100_000
+#: Entries read from Redis per round trip when loading the set.
+SYNC_PAGE = 10_000
 #: Seconds between two "still failing" log lines.
 LOG_EVERY = 60.0
 
@@ -279,10 +281,23 @@ class RevocationStore:
     def _sync(self, client: "redis.Redis", full: bool) -> None:
         seconds, micros = client.time()
         now = seconds + micros / 1e6
-        low = "-inf" if full or self._since is None else self._since - SKEW_MARGIN
-        entries: Any = client.zrangebyscore(self.key, low, "+inf", withscores=True)
-        for member, score in entries:
-            self._apply(member.decode("utf-8", "replace"), score)
+        low: Any = "-inf" if full or self._since is None else self._since - SKEW_MARGIN
+        # In pages, so that loading a million entries never holds them all as Python objects.
+        # The next page starts at the last score seen (inclusive: applying twice is harmless);
+        # a page of one score only moves on by offset, so equal scores cannot loop for ever.
+        offset = 0
+        while True:
+            page: Any = client.zrangebyscore(
+                self.key, low, "+inf", start=offset, num=SYNC_PAGE, withscores=True
+            )
+            for member, score in page:
+                self._apply(member.decode("utf-8", "replace"), score)
+            if len(page) < SYNC_PAGE:
+                break
+            if page[0][1] == page[-1][1]:
+                offset += len(page)
+            else:
+                low, offset = page[-1][1], 0
         self._since = now
         self.set.sweep(time.time())
         self._last_sync = time.monotonic()
