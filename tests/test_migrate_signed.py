@@ -744,3 +744,32 @@ def test_every_changed_character_is_refused(state, data):
     changed = value[:at] + other + value[at + 1 :]
     with pytest.raises(CookieError):
         SignedCookieReader(OLD_SECRET).read_value(changed)
+
+
+# With revocation on (issue 13): a moved session is checked like any other, and gets an id.
+
+
+def test_with_revocation_a_moved_session_gets_an_id_and_a_revoked_user_is_refused(tmp_path):
+    from .redis_server import RedisServer
+    from .test_revocation import make_app
+
+    cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
+    server = RedisServer(tmp_path).start()
+    try:
+        ours_app, factory = make_app(server.url, migrate_signed_secret=OLD_SECRET)
+        try:
+            ours_app.set_cookie("session", cookie)
+            assert ours_app.get("/whoami").json["user"] == "alice"
+            sealed = ours_app.cookies["session"]
+            _, _, state = EncryptedSerializer(SECRET, "json").loads(sealed)
+            assert state["user"] == "alice" and isinstance(state.get("_sid_"), str)
+
+            factory.revocation.revoke_user("alice")
+            for value in (cookie, sealed):  # the old signed cookie, and the moved one
+                ours_app.reset()
+                ours_app.set_cookie("session", value)
+                assert ours_app.get("/whoami").json["user"] is None
+        finally:
+            factory.revocation.close()
+    finally:
+        server.stop()

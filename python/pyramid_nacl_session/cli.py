@@ -141,6 +141,10 @@ def _parser():
     decode.add_argument("--salt", help="with --signed: the old factory's salt")
     decode.add_argument("--hashalg", help="with --signed: the old factory's hashalg")
     decode.set_defaults(run=_decode)
+
+    from .cli_revoke import add_parser as add_revoke
+
+    add_revoke(commands, UsageError, Unreadable)
     return parser
 
 
