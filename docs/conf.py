@@ -22,7 +22,7 @@ pygments_style = "sphinx"
 # (_Secret, _SerializerArg) would only add noise.
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
-# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): the long ones overflow it.
+# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): long ones overflow.
 toc_object_entries_show_parents = "hide"
 
 # The Pylons projects' theme (pylons-sphinx-themes on PyPI).
