@@ -28,6 +28,9 @@ toc_object_entries_show_parents = "hide"
 # The Pylons projects' theme (pylons-sphinx-themes on PyPI).
 html_theme = "pyramid"
 html_title = f"pyramid_nacl_session {release}"
+# custom.css: long API names wrap inside the sidebar instead of running into the text.
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 
 
 def _strip_native_signature(app, what, name, obj, options, lines):
