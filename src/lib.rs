@@ -24,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::DecryptionFailed>(),
     )?;
     m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
+    m.add("RefusedPickle", py.get_type::<errors::RefusedPickle>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
     m.add("KEY_SIZE", envelope::KEY_LEN)?;
     m.add("NONCE_SIZE", envelope::NONCE_LEN)?;

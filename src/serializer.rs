@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::envelope::{self, Keys, OpenError};
-use crate::errors::{BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie};
+use crate::errors::{BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie, RefusedPickle};
 use crate::keys::no_randomness;
 use crate::{json, keys, safe_pickle};
 
@@ -117,7 +117,14 @@ impl EncryptedSerializer {
         };
         match &self.payload {
             Payload::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(plaintext) => {
-                safe_pickle::loads(py, plaintext).map_err(|e| bad("a pickle of plain data", e))
+                safe_pickle::loads(py, plaintext).map_err(|e| {
+                    let err = RefusedPickle::new_err(format!(
+                        "cookie payload is not a pickle of plain data: {}",
+                        e.value(py)
+                    ));
+                    err.set_cause(py, Some(e));
+                    err
+                })
             }
             Payload::Json => json::loads(py, plaintext).map_err(|e| bad("JSON", e)),
             Payload::Pickle { loads, .. } => loads

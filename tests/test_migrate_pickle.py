@@ -207,14 +207,23 @@ def test_deep_nesting_is_refused_without_crashing(payload):
         read(payload)
 
 
-def test_exponential_sharing_reads_in_linear_time():
-    # x0 = []; x(k+1) = [xk, xk]: 2**60 leaves if references were copied.
+def test_exponential_sharing_is_refused_in_linear_time():
+    # x0 = []; x(k+1) = [xk, xk]: 2**60 leaves if references were copied out.
     payload = (
         b"\x80\x02]q\x000" + b"".join(b"(h%ch%clq%c0" % (k, k, k + 1) for k in range(60)) + b"h<."
     )
     start = time.perf_counter()
-    value = read(payload)
+    with pytest.raises(pyramid_nacl_session.RefusedPickle, match="shared references expand"):
+        read(payload)
     assert time.perf_counter() - start < 1
+
+
+def test_shared_references_read_shared():
+    # Ten levels: 5 * 2**10 - 3 bytes of JSON once copied out, well within the bound.
+    payload = (
+        b"\x80\x02]q\x000" + b"".join(b"(h%ch%clq%c0" % (k, k, k + 1) for k in range(10)) + b"h\n."
+    )
+    value = read(payload)
     assert value[0] is value[1]
 
 

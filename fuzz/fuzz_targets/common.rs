@@ -5,6 +5,21 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+/// Starts the embedded interpreter, once per process. Under ClusterFuzzLite the target runs
+/// from $OUT, beside the Python that .clusterfuzzlite/build.sh copied there as `python/` (the
+/// runner image has no Python of ours): that is then its PYTHONHOME.
+pub fn start_python() {
+    if std::env::var_os("PYTHONHOME").is_none() {
+        let exe = std::env::current_exe().expect("no path to this executable");
+        let home = exe.with_file_name("python");
+        if home.join("lib").is_dir() {
+            // Before the interpreter or any thread starts.
+            std::env::set_var("PYTHONHOME", home);
+        }
+    }
+    Python::initialize();
+}
+
 /// The value's JSON must read back and write out to the same bytes: what the migrate path
 /// writes for a pickle (and a JSON session rewrites) must be readable next request.
 pub fn assert_json_stable(value: &Bound<'_, PyAny>) {

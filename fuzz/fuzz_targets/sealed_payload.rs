@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 const KEY: [u8; 32] = [9; 32];
 
 fuzz_target!(
-    init: { Python::initialize(); },
+    init: { common::start_python(); },
     |data: &[u8]| {
         let keys = Keys::new(&[KEY]);
         let cookie = seal(&keys, data).unwrap();
