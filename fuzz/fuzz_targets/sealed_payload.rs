@@ -1,5 +1,5 @@
 //! A leaked key: the fuzz input is the plaintext, sealed under the known key, so every cookie
-//! is a valid envelope and the payload decoders behind `EncryptedSerializer.loads` (JSON, and
+//! is a valid envelope and the plaintext decoders behind `EncryptedSerializer.loads` (JSON, and
 //! JSON with `migrate_pickle`) see hostile bytes. Every failure must be `BadPayload`.
 #![no_main]
 
