@@ -221,15 +221,13 @@ def test_deep_nesting_is_refused_without_crashing(payload):
         read(payload)
 
 
-def test_exponential_sharing_is_refused_in_linear_time():
+def test_exponential_sharing_is_refused_before_it_is_copied_out():
     # x0 = []; x(k+1) = [xk, xk]: 2**60 leaves if references were copied out.
     payload = (
         b"\x80\x02]q\x000" + b"".join(b"(h%ch%clq%c0" % (k, k, k + 1) for k in range(60)) + b"h<."
     )
-    start = time.perf_counter()
     with pytest.raises(pyramid_nacl_session.RefusedPickle, match="shared references expand"):
         read(payload)
-    assert time.perf_counter() - start < 1
 
 
 def test_shared_references_read_shared():
