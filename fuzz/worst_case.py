@@ -133,7 +133,9 @@ def main(argv):
         run_one(argv[1], int(argv[2]))
         return
     sizes = [int(a) for a in argv] or SIZES
-    print("| case | plaintext bytes | read ms | rewrite ms | JSON written | peak RSS growth MB |")
+    columns = ["case", "plaintext bytes", "read ms", "rewrite ms", "JSON written"]
+    columns += ["peak RSS MB", "stdlib ms"]
+    print("| " + " | ".join(columns) + " |")
     print("|---|---|---|---|---|---|---|")
     for n in sizes:
         for name, _ in cases(n):
