@@ -9,6 +9,7 @@ import base64
 import json
 import pickle
 import shutil
+import struct
 from pathlib import Path
 
 from nacl.secret import SecretBox
@@ -55,6 +56,27 @@ def pickle_payloads():
             yield f"pickle{protocol}-{name}", pickle.dumps(value, protocol)
     shared = [1, 2]
     yield "pickle-shared", pickle.dumps((NOW, NOW, {"a": shared, "b": shared}), 3)
+
+
+def doubled(levels):
+    """x = [x, x], `levels` times: 2**levels empty lists once the shared references are copied."""
+    x = []
+    for _ in range(levels):
+        x = [x, x]
+    return x
+
+
+def hostile_payloads():
+    """The inputs of issue 10 (a leaked key): each must give a fresh session, never a 500."""
+    # A 479-byte cookie whose JSON rewrite would be 2**40 empty lists; and one that just fits.
+    yield "pickle-doubled-40", pickle.dumps((NOW, NOW, {"x": doubled(40)}), 2)
+    yield "pickle-doubled-12", pickle.dumps((NOW, NOW, {"x": doubled(12)}), 4)
+    # (t, t, {(): 2}): a tuple key set by the DICT opcode, and an unhashable one.
+    t = b"G" + struct.pack(">d", NOW)
+    yield "pickle-dict-tuple-key", b"\x80\x02(" + t + t + b"()K\x02dt."
+    yield "pickle-dict-unhashable-key", b"\x80\x02(}K\x01d."
+    # DUP copies a reference as BINGET does.
+    yield "pickle-dup-doubled", b"\x80\x02" + b"(" * 30 + b"]" + b"2l" * 30 + b"."
 
 
 def nacl_cookie(key, payload):
@@ -110,8 +132,9 @@ if __name__ == "__main__":
     cookies_by_name = dict(cookies())
     write("envelope_open", cookies_by_name.items())
     write("json_loads", json_payloads())
-    write("safe_pickle_loads", pickle_payloads())
-    write("sealed_payload", [*json_payloads(), *pickle_payloads()])
+    write("safe_pickle_loads", [*pickle_payloads(), *hostile_payloads()])
+    write("sealed_payload", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
+    write("rewrite_bound", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
     write("find_cookie", headers())
     total = sum(p.stat().st_size for p in SEEDS.rglob("*") if p.is_file())
     print(f"{sum(1 for p in SEEDS.rglob('*') if p.is_file())} seed files, {total} bytes")

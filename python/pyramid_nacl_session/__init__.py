@@ -10,6 +10,7 @@ from ._core import (
     DecryptionFailed,
     EncryptedSerializer,
     MalformedCookie,
+    RefusedPickle,
     generate_secret,
 )
 from .session import EncryptedCookieSessionFactory
@@ -26,6 +27,7 @@ __all__ = [
     "CookieTooShort",
     "DecryptionFailed",
     "BadPayload",
+    "RefusedPickle",
     "CookieTooLarge",
 ]
 
