@@ -32,7 +32,7 @@ use zeroize::Zeroizing;
 
 use crate::cookie_header::find_cookie;
 use crate::envelope::MAX_INPUT_LEN;
-use crate::errors::{BadPayload, BadSignature, CookieError, CookieTooShort, MalformedCookie};
+use crate::errors::{BadPayload, BadSignature, CookieTooShort, MalformedCookie, RefusedPickle};
 use crate::serializer::session_triple;
 use crate::{json, safe_pickle};
 
@@ -239,20 +239,24 @@ impl SignedCookieReader {
 
     fn loads_bytes<'py>(&self, py: Python<'py>, cookie: &[u8]) -> PyResult<Bound<'py, PyAny>> {
         let payload = open(self.alg, &self.key, cookie).map_err(|e| self.error(e))?;
-        let (what, read) = if self.pickle {
-            ("a pickle of plain data", safe_pickle::loads(py, &payload))
+        let read = if self.pickle {
+            safe_pickle::loads(py, &payload)
         } else {
-            ("JSON", json::loads(py, &payload))
+            json::loads(py, &payload)
         };
         read.map_err(|cause| {
-            // The reader's own cookie errors (a refused pickle) say enough already.
-            if cause.is_instance_of::<CookieError>(py) {
-                return cause;
-            }
-            let err = BadPayload::new_err(format!(
-                "signed cookie payload is not {what}: {}",
-                cause.value(py)
-            ));
+            // As for `migrate_pickle`: a pickle the plain-data reader refuses is a RefusedPickle.
+            let err = if self.pickle {
+                RefusedPickle::new_err(format!(
+                    "signed cookie payload is not a pickle of plain data: {}",
+                    cause.value(py)
+                ))
+            } else {
+                BadPayload::new_err(format!(
+                    "signed cookie payload is not JSON: {}",
+                    cause.value(py)
+                ))
+            };
             err.set_cause(py, Some(cause));
             err
         })
