@@ -1,12 +1,13 @@
 """Where a session request's time goes, in the real request path: run in the environment with
 our package (after ``maturin develop --release``)::
 
-    python benchmarks/breakdown.py [small|large] [json|pickle]
+    python benchmarks/breakdown.py [small|large|below|zone] [json|pickle]
 
-Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), ``/small`` or
-``/large`` with a do-nothing session class (Pyramid's own plumbing), and with our session with
-the sealing and/or the opening replaced by a stub that returns a prepared result, so that each
-difference is what that piece costs in place.
+Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), and to the
+route of the named state (workload.py's; ``below`` and ``zone`` are the 70-key sessions just
+below and inside the size-warning zone) with a do-nothing session class (Pyramid's own
+plumbing), and with our session with the sealing and/or the opening replaced by a stub that
+returns a prepared result, so that each difference is what that piece costs in place.
 """
 
 import sys
@@ -66,9 +67,9 @@ def per_request_us(app, environ, n=2000):
 
 
 def main(size="small", kind="json"):
+    w.configure_logging()  # as the benchmark has it: an app's production.ini
     factory = EncryptedCookieSessionFactory(w.SECRET, serializer=None if kind == "pickle" else kind)
-    state = w.SMALL if size == "small" else w.LARGE
-    cookie = w.session_cookie(factory, state)
+    cookie = w.session_cookie(factory, w.WSGI_STATES[size], limit=None)
     environ = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
