@@ -21,7 +21,7 @@ from ._core import (
     MalformedCookie,
     generate_secret,
 )
-from .utils import PREFIXES
+from .settings import PREFIXES
 
 __all__ = ["main", "ENV_VAR"]
 
@@ -142,8 +142,8 @@ def _decode(args):
     except ValueError as e:  # the core's messages name lengths and types, never a key
         raise UsageError(f"bad key in {source}: {e}") from None
     cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie)
-    value, payload = _open(cookie, serializer)
-    print(json.dumps(_report(value, payload), indent=2, ensure_ascii=False))
+    opened = _open(cookie, serializer)
+    print(json.dumps(_report(*opened), indent=2, ensure_ascii=False))
     return EXIT_OK
 
 
@@ -199,9 +199,9 @@ def _cookie_value(text):
 
 
 def _open(cookie, serializer):
-    """Open the cookie; return the decoded value and what kind of payload it held."""
+    """Open the cookie; return ``(state, accessed, created, payload kind)``."""
     try:
-        value, key_index, payload = serializer.open_cookie(cookie)
+        state, accessed, created, _, migrated = serializer.open_session(cookie)
     except MalformedCookie:
         raise Unreadable("not a session cookie: bad base64") from None
     except CookieTooShort:
@@ -217,20 +217,14 @@ def _open(cookie, serializer):
                 f"holds a pickle that was not decoded, since unpickling it could run code ({e})"
             ) from None
         raise Unreadable(f"not a pyramid session: {e}") from None
-    return value, "json" if payload == "json" else "pickle (plain data)"
+    return state, accessed, created, "pickle (plain data)" if migrated else "json"
 
 
-def _report(value, payload):
+def _report(state, accessed, created, payload):
     try:
-        accessed, created, state = value if isinstance(value, (list, tuple)) else ()
-        accessed, created = float(accessed), float(created)
-        if not isinstance(state, dict):
-            raise TypeError
         accessed_utc, created_utc = _utc(accessed), _utc(created)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise Unreadable(
-            "not a pyramid session: the cookie does not hold (accessed, created, state)"
-        ) from None
+    except (ValueError, OverflowError, OSError):
+        raise Unreadable("not a pyramid session: its times are out of range") from None
     return {
         "created": created,
         "created_utc": created_utc,
