@@ -342,6 +342,14 @@ def print_report(machine, meta, summary, args):
         "Warnings logged in 3 requests after set-up (cases not named logged none): "
         + "; ".join(f"{LABELS[env]} {warned[env] or 'none'}" for env in meta)
     )
+    if "warnings_in_setup" in meta["ours"]:
+        print(
+            "Warnings logged while the same factory made the cookie (its first write of that "
+            "size): "
+            + "; ".join(
+                f"{LABELS[env]} {meta[env].get('warnings_in_setup') or '-'}" for env in meta
+            )
+        )
     print(f"Logging: {meta['ours'].get('logging', 'not configured')}")
     for env in meta:
         for name, why in meta[env].get("skipped", {}).items():
