@@ -2,6 +2,7 @@
 our package (after ``maturin develop --release``)::
 
     python benchmarks/breakdown.py [small|large|below|zone] [json|pickle]
+    python benchmarks/breakdown.py hooks
 
 Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), and to the
 route of the named state (workload.py's; ``below`` and ``zone`` are the 70-key sessions just
@@ -9,6 +10,11 @@ below and inside the size-warning zone) with a do-nothing session class (Pyramid
 plumbing), and with our session with its one native call each way (``SessionCodec.read_header``,
 ``SessionCodec.header``) replaced by a stub that returns a prepared result, so that each
 difference is what that piece costs in place; then each native call alone.
+
+``hooks`` times the small pickle session on the view that answers with ``request.response``,
+with the stock classes, with subclasses that override nothing (they must stay on the fast path),
+and with workload.py's app classes overriding ``cookies`` and/or ``set_cookie`` (the path that
+goes through them, as Pyramid does); then WebOb's cookie parsing and ``set_cookie`` alone.
 """
 
 import sys
@@ -128,6 +134,52 @@ def main(size="small", kind="json"):
         print(f"  {label:40s} {us:6.1f}")
 
 
+def hooks():
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    w.configure_logging()
+    factory = EncryptedCookieSessionFactory(w.SECRET)
+    cookie = w.session_cookie(factory, w.SMALL)
+    environ = w.template_environ("/respond", w.cookie_header(cookie))
+    AppRequest, AppResponse = w.app_classes()
+
+    class SubRequest(Request):
+        """Overrides nothing: WebOb's cookies is still in effect."""
+
+    class SubResponse(Response):
+        """Overrides nothing: WebOb's set_cookie is still in effect."""
+
+    apps = [
+        ("stock classes", w.make_app(factory)),
+        ("Request subclass overriding nothing", w.make_app(factory, SubRequest)),
+        (
+            "Response subclass overriding nothing",
+            w.make_app(factory, None, lambda request: SubResponse()),
+        ),
+        ("app's Request (cookies)", w.make_app(factory, AppRequest)),
+        ("app's Response (set_cookie)", w.make_app(factory, None, lambda request: AppResponse())),
+        ("both", w.make_app(factory, AppRequest, lambda request: AppResponse())),
+    ]
+    print("small session, pickle, view answering with request.response; CPU us per request")
+    for label, app in apps:
+        print(f"  {label:40s} {per_request_us(app, environ):6.1f}")
+    response = Response()
+    kept = len(response.headerlist)
+
+    def set_cookie():
+        del response.headerlist[kept:]
+        response.set_cookie("session", value=cookie, path="/", secure=True, samesite="Lax")
+
+    print("alone (warm caches):")
+    parse = isolated_us(lambda: Request(environ.copy()).cookies.get("session"))
+    print(f"  {'WebOb: Request(environ).cookies.get':40s} {parse:6.1f}")
+    print(f"  {'WebOb: Response.set_cookie':40s} {isolated_us(set_cookie):6.1f}")
+
+
 if __name__ == "__main__":
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    main(*sys.argv[1:])
+    if sys.argv[1:] == ["hooks"]:
+        hooks()
+    else:
+        main(*sys.argv[1:])
