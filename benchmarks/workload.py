@@ -16,7 +16,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import logging.config
 import os
 import platform
 import statistics
