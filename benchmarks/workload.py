@@ -158,9 +158,10 @@ def searches_state(count):
 
 
 # Whole-request states near the size limit, pickled (the default serializer; its cookies are
-# the same size in both versions). 2.0 warns past 3/4 of 4096 bytes of Set-Cookie (3072):
-# BELOW is just under that (about 3.0 KB of Set-Cookie), ZONE well inside the warning zone
-# (about 3.4 KB), where issue 11 found a cliff.
+# the same size in both versions). 2.0 warns once the cookie's name and value pass 3/4 of the
+# 4096 bytes browsers keep (3072; the header adds 22 bytes here): BELOW is just under that
+# (about 3.0 KB of Set-Cookie), ZONE well inside the warning zone (about 3.4 KB), where issue 11
+# found a cliff.
 BELOW = searches_state(16)
 ZONE = searches_state(23)
 #: Set-Cookie sizes (bytes) each state must produce, checked before any timing.
@@ -218,9 +219,9 @@ def serializer_arg(env, kind):
 def session_cookie(factory, state, limit=3000):
     """A cookie value made by this environment's own factory, through the public path.
 
-    ``limit``: the longest Set-Cookie allowed (2.0 warns past 3072 bytes, so the ordinary cases
-    stay under 3000 and never time the warning); ``None`` for the size-limit cases, which check
-    their own range."""
+    ``limit``: the longest Set-Cookie allowed (2.0 warns past about 3072 bytes, so the ordinary
+    cases stay under 3000 and never time the warning); ``None`` for the size-limit cases, which
+    check their own range."""
     from pyramid.request import Request
     from pyramid.response import Response
 
