@@ -6,11 +6,9 @@ The output is deterministic apart from nonces and timestamps; rerunning replaces
 """
 
 import base64
-import hashlib
 import json
 import pickle
 import shutil
-import time
 from pathlib import Path
 
 from nacl.secret import SecretBox
@@ -30,7 +28,7 @@ ODD = {
     "big": 2**80,
     "neg": -(2**70),
     "float": 1e-300,
-    "esc": "quote\" back\\ nl\n tab\t nul\x00 \U0001f600",
+    "esc": 'quote" back\\ nl\n tab\t nul\x00 \U0001f600',
     "tuple": (1, ("x",)),
 }
 STATES = {"empty": {}, "small": SMALL, "wide": WIDE, "odd": ODD}
@@ -44,7 +42,10 @@ def sessions():
 def json_payloads():
     for name, value in sessions():
         yield f"json-{name}", json.dumps(value).encode()
-    yield "json-compact-unicode", json.dumps([NOW, NOW, ODD], ensure_ascii=False, separators=(",", ":")).encode()
+    yield (
+        "json-compact-unicode",
+        json.dumps([NOW, NOW, ODD], ensure_ascii=False, separators=(",", ":")).encode(),
+    )
     yield "json-specials", b'[NaN, -Infinity, {"x": 1e999, "y": -0.0, "z": "\\ud800"}]'
 
 
@@ -67,7 +68,10 @@ def cookies():
         for name, value in sessions():
             yield f"ours-{serializer}-{name}", sealer.dumps(value)
     yield "nacl10-small", nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, SMALL), 2))
-    yield "nacl10-wide", nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, WIDE), pickle.HIGHEST_PROTOCOL))
+    yield (
+        "nacl10-wide",
+        nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, WIDE), pickle.HIGHEST_PROTOCOL)),
+    )
     yield "nacl10-old-key", nacl_cookie(OLD_KEY, pickle.dumps((NOW, NOW, SMALL), 2))
     padded = nacl_cookie(ENVELOPE_KEY, b"x")
     yield "padded", padded + b"=" * (-len(padded) % 4)

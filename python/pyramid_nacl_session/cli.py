@@ -127,6 +127,10 @@ def _parser():
         help="the app section of --ini to read, [app:NAME] (default: main)",
     )
     decode.set_defaults(run=_decode)
+
+    from .cli_revoke import add_parser as add_revoke
+
+    add_revoke(commands, UsageError, Unreadable)
     return parser
 
 
