@@ -145,13 +145,13 @@ def _take_dashed_cookies(argv):
 def _argument_error(name, kinds):
     """Our message for an ArgumentError about the argument ``name``, from what kind of argument
     it is, never from argparse's text."""
-    kind = kinds.get(name)
+    kind, option = kinds.get(name, (None, None))
     if kind == "command":
         return "unknown command (not shown); the commands are: secret, decode"
     if kind == "flag":
-        return f"{name} takes no value"
+        return f"{option} takes no value"
     if kind == "value":
-        return f"{name} needs a value; see {PROG} --help"
+        return f"{option} needs a value; see {PROG} --help"
     return f"bad command line; see {PROG} --help"
 
 
@@ -180,7 +180,9 @@ def _parser():
     def add(parser, *names, **kwargs):
         action = parser.add_argument(*names, **kwargs)
         kind = "flag" if action.nargs == 0 else "value"
-        kinds["/".join(action.option_strings) or action.metavar] = kind
+        # argparse names an argument by all its option strings ("-h/--help"), or its metavar.
+        name = "/".join(action.option_strings) or action.metavar
+        kinds[name] = (kind, names[-1])
         return action
 
     def add_help(parser):
@@ -194,7 +196,7 @@ def _parser():
     add(parser, "--version", action="version", version=f"{PROG} {__version__}")
     options[None] = ["--help", "--version"]
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
-    kinds["COMMAND"] = "command"
+    kinds["COMMAND"] = ("command", "COMMAND")
 
     secret = commands.add_parser(
         "secret",
@@ -209,6 +211,8 @@ def _parser():
     decode = commands.add_parser(
         "decode",
         help="decrypt a session cookie and print its contents as JSON",
+        usage="%(prog)s [--secret-file PATH] [--secret-prompt] [--secret HEX]... "
+        "[--ini FILE [--app NAME]] COOKIE",
         description="Decrypt a session cookie and print its timestamps, which key opened it "
         "and its state as a JSON object. Pickle payloads (from 1.0 or pickle mode) are shown "
         "only when they hold plain data; they are never unpickled, so a hostile cookie cannot "
@@ -288,7 +292,9 @@ def _decode(args):
         try:
             EncryptedSerializer(key, "json")
         except ValueError as e:  # the core's messages name lengths and types, never a key
-            raise UsageError(f"bad key (key {index + 1} of {len(keys)}, from {source}): {e}")
+            raise UsageError(
+                f"bad key (key {index + 1} of {len(keys)}, from {source}): {e}"
+            ) from None
     serializer = EncryptedSerializer([key for key, _ in keys], "json", migrate_pickle=True)
     cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie)
     value, key_index, payload = _open(cookie, serializer)
