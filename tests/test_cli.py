@@ -613,3 +613,29 @@ def test_error_messages_escape_what_a_terminal_would_act_on(capsys, tmp_path):
     assert "has no session.secret" in err
     assert "app\\u202e\\u009b.ini" in err
     assert "\u202e" not in err and "\x9b" not in err
+
+
+def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
+    ini = write_ini(
+        tmp_path, f"[app:main]\nuse = call:no_such_app_module_xyz:main\nsession.secret = {KEY}\n"
+    )
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
+    assert (status, out) == (2, "")
+    assert "'no_such_app_module_xyz'" in err
+    assert "must be installed" in err
+
+
+def test_ini_app_name_is_not_echoed_when_there_is_no_such_section(capsys, tmp_path):
+    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    status, out, err = run(capsys, "decode", "--ini", ini, "--app", KEY, json_cookie())
+    assert (status, out) == (2, "")  # run() checks that KEY is nowhere in the output
+    assert "has no such app section" in err
+
+
+def test_an_error_message_is_one_line_whatever_a_path_holds(capsys, tmp_path):
+    ini = tmp_path / "two\nlines.ini"
+    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
+    assert status == 2
+    assert "two\\nlines.ini" in err
+    assert err.count("\n") == 1

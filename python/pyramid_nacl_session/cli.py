@@ -98,7 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _say(message):
-    print(f"{PROG}: {_escaped(message)}", file=sys.stderr)
+    one_line = _escaped(message).replace("\n", "\\n")  # whatever a path in it holds
+    print(f"{PROG}: {one_line}", file=sys.stderr)
 
 
 def _parse(argv):
