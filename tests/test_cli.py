@@ -355,7 +355,9 @@ TYPOS = [
     # (argv, with K for a key and C for a cookie; what the error must name)
     (["decode", "C", "--secret", "K", "K"], "1 unexpected argument"),
     (["decode", "C", "-s", "K"], "unknown option -s"),
-    (["decode", "-sK", "C"], "unknown option -s"),
+    (["decode", "-sK", "C"], "1 unexpected argument"),
+    (["decode", "-K", "C"], "1 unexpected argument"),
+    (["decode", "-s", "C", "-K"], "unknown option -s; 1 unexpected argument"),
     (["decode", "C", "--secrets", "K"], "unknown option --secrets (did you mean --secret?)"),
     (["decode", "--secrets=K", "C"], "unknown option --secrets (did you mean --secret?)"),
     (["K", "decode", "C"], "unknown command"),

@@ -76,10 +76,10 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(allow_abbrev=False, exit_on_error=False, add_help=False, **kwargs)
 
     def error(self, message):
-        # Only errors argparse reports without an ArgumentError get here; main() checks for
+        # Only errors argparse reports without an ArgumentError get here; _parse checks for
         # every one it knows of (a missing command or cookie) before argparse would. Its text
         # may quote a value, so it is dropped.
-        raise UsageError(f"{self.prog}: bad command line; see {self.prog} --help")
+        raise UsageError(f"bad command line; see {self.prog} --help")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -114,9 +114,8 @@ def _parse(argv):
             args.cookie = dashed.pop(0)
         if args.cookie is None:
             raise UsageError(f"decode needs COOKIE; see {PROG} decode --help")
-    unexpected += dashed
-    if unexpected:
-        raise UsageError(_unexpected(args.command, unexpected, options[args.command]))
+    if unexpected or dashed:
+        raise UsageError(_unexpected(args.command, unexpected, len(dashed), options[args.command]))
     if args.command is None:
         raise UsageError(f"give a command: secret or decode; see {PROG} --help")
     return args
@@ -156,9 +155,10 @@ def _argument_error(name, kinds):
     return f"bad command line; see {PROG} --help"
 
 
-def _unexpected(command, args, options):
-    """Name what looks like an option; only count the rest, which may be a key or a cookie."""
-    said, hidden = [], 0
+def _unexpected(command, args, hidden, options):
+    """Name what looks like an option; only count the rest (and the ``hidden`` arguments that
+    looked like cookies), which may be a key or a cookie."""
+    said = []
     for arg in args:
         name = arg.split("=", 1)[0] if arg.startswith("--") else arg[:2]
         if not OPTION_NAME.fullmatch(name):
