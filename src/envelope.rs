@@ -54,12 +54,9 @@ impl Keys {
         )
     }
 
-    pub fn len(&self) -> usize {
+    /// How many keys there are (at least one).
+    pub fn count(&self) -> usize {
         self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -68,9 +65,8 @@ pub fn sealed_len(plaintext_len: usize) -> usize {
     base64::encoded_len(OVERHEAD + plaintext_len, false).expect("cookie length overflows usize")
 }
 
-/// Seals `plaintext` under the first key with a fresh OS-random nonce and writes the base64 text
-/// into `out`, which must be exactly `sealed_len(plaintext.len())` bytes.
-pub fn seal_into(keys: &Keys, plaintext: &[u8], out: &mut [u8]) -> Result<(), getrandom::Error> {
+/// `nonce || tag || ciphertext` of `plaintext` under the first key, with a fresh OS-random nonce.
+fn seal_raw(keys: &Keys, plaintext: &[u8]) -> Result<Vec<u8>, getrandom::Error> {
     let mut raw = Vec::with_capacity(OVERHEAD + plaintext.len());
     raw.resize(NONCE_LEN, 0);
     // Straight from the OS for every cookie: no generator state in the process that a fork could
@@ -83,10 +79,27 @@ pub fn seal_into(keys: &Keys, plaintext: &[u8], out: &mut [u8]) -> Result<(), ge
         .encrypt_in_place_detached(Nonce::from_slice(&head[..NONCE_LEN]), b"", body)
         .expect("secretbox without associated data cannot fail");
     head[NONCE_LEN..].copy_from_slice(&tag);
+    Ok(raw)
+}
+
+/// Seals `plaintext` and writes the base64 text into `out`, which must be exactly
+/// `sealed_len(plaintext.len())` bytes.
+pub fn seal_into(keys: &Keys, plaintext: &[u8], out: &mut [u8]) -> Result<(), getrandom::Error> {
+    let raw = seal_raw(keys, plaintext)?;
     let written = B64
         .encode_slice(&raw, out)
         .expect("caller sized the output with sealed_len");
     debug_assert_eq!(written, out.len());
+    Ok(())
+}
+
+/// Seals `plaintext` and appends the base64 text to `out` (a Set-Cookie header being built).
+pub fn seal_append(
+    keys: &Keys,
+    plaintext: &[u8],
+    out: &mut String,
+) -> Result<(), getrandom::Error> {
+    B64.encode_string(seal_raw(keys, plaintext)?, out);
     Ok(())
 }
 

@@ -2,7 +2,9 @@
 //! Pyramid catches to start a fresh session; the subclass says why.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::PyTypeInfo;
 
 create_exception!(
     pyramid_nacl_session,
@@ -40,3 +42,18 @@ create_exception!(
     PyValueError,
     "The session does not fit in one cookie (browsers drop cookies over 4096 bytes)."
 );
+
+/// The error for a failed read of the operating system's CSPRNG (keys and nonces alike).
+pub fn no_randomness(e: getrandom::Error) -> PyErr {
+    PyOSError::new_err(format!("no OS randomness: {e}"))
+}
+
+/// A configuration error that carries the option it is about as its ``option`` attribute, so
+/// that the settings reader names the setting without reading the message.
+pub fn bad_option<E: PyTypeInfo>(py: Python<'_>, option: &str, message: String) -> PyErr {
+    let err = PyErr::new::<E, _>(message);
+    // Setting an attribute on a fresh exception instance cannot fail short of memory exhaustion;
+    // if it ever did, the error itself is still the right one to raise.
+    let _ = err.value(py).setattr("option", option);
+    err
+}

@@ -6,17 +6,21 @@ use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple}
 use zeroize::Zeroizing;
 
 use crate::envelope::{Keys, KEY_LEN};
+use crate::errors::{bad_option, no_randomness};
 
 const HOW_TO_MAKE_ONE: &str =
     "make one with pyramid_nacl_session.generate_secret() or the print_secret command";
 
 /// Parses `secret`: one key, or a non-empty list/tuple of keys whose first one seals.
-/// Errors name the type and length of what was given, never its content.
+/// Errors carry `option = 'secret'` and name the type and length of what was given, never its
+/// content.
 pub fn parse(secret: &Bound<'_, PyAny>) -> PyResult<Keys> {
+    let py = secret.py();
+    let bad = |message: String| bad_option::<PyValueError>(py, "secret", message);
     let is_list = secret.is_instance_of::<PyList>() || secret.is_instance_of::<PyTuple>();
     let count = if is_list { secret.len()? } else { 1 };
     if count == 0 {
-        return Err(PyValueError::new_err(format!(
+        return Err(bad(format!(
             "secret is an empty list; give at least one key ({HOW_TO_MAKE_ONE})"
         )));
     }
@@ -24,17 +28,17 @@ pub fn parse(secret: &Bound<'_, PyAny>) -> PyResult<Keys> {
     let mut raw: Zeroizing<Vec<[u8; KEY_LEN]>> = Zeroizing::new(vec![[0; KEY_LEN]; count]);
     if is_list {
         for (index, slot) in raw.iter_mut().enumerate() {
-            parse_one(&secret.get_item(index)?, slot).map_err(|e| {
-                PyValueError::new_err(format!("secret[{index}]: {}", e.value(secret.py())))
-            })?;
+            parse_one(&secret.get_item(index)?, slot)?
+                .map_err(|why| bad(format!("secret[{index}]: {why}")))?;
         }
     } else {
-        parse_one(secret, &mut raw[0])?;
+        parse_one(secret, &mut raw[0])?.map_err(bad)?;
     }
     Ok(Keys::new(&raw))
 }
 
-fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<()> {
+/// Fills `key` from one secret; the inner error says what is wrong with it.
+fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<Result<(), String>> {
     let type_name = secret.get_type().name()?.to_string();
     let bytes: Zeroizing<Vec<u8>> = if let Ok(b) = secret.cast::<PyBytes>() {
         Zeroizing::new(b.as_bytes().to_vec())
@@ -50,52 +54,51 @@ fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<()>
         )
     } else if let Ok(s) = secret.cast::<PyString>() {
         // Python's own copies of a str secret are beyond our reach; ours are wiped.
-        let text = Zeroizing::new(s.to_cow()?.into_owned());
-        if text.len() == 2 * KEY_LEN && text.bytes().all(|c| c.is_ascii_hexdigit()) {
-            Zeroizing::new(text.as_bytes().to_vec())
-        } else {
-            return Err(bad_secret(
+        let Ok(text) = s.to_cow() else {
+            return Ok(Err(bad_secret(
                 &type_name,
                 s.len()?,
-                " (a str secret must be 64 hex digits)",
-            ));
+                " that is not all hex digits",
+            )));
+        };
+        let text = Zeroizing::new(text.into_owned());
+        let chars = s.len()?;
+        if chars != 2 * KEY_LEN {
+            let hint = " (a str secret must be 64 hex digits)";
+            return Ok(Err(bad_secret(&type_name, chars, hint)));
         }
+        if !text.is_ascii() {
+            return Ok(Err(bad_secret(
+                &type_name,
+                chars,
+                " that is not all hex digits",
+            )));
+        }
+        Zeroizing::new(text.as_bytes().to_vec())
     } else {
-        return Err(PyValueError::new_err(format!(
+        return Ok(Err(format!(
             "secret must be 32 random bytes or 64 hex digits, got an object of type {type_name}; \
              {HOW_TO_MAKE_ONE}"
         )));
     };
-    match bytes.len() {
-        KEY_LEN => key.copy_from_slice(&bytes),
-        n if n == 2 * KEY_LEN && hex::decode_to_slice(&bytes[..], key).is_ok() => {}
-        n => {
-            let hint = if n == 2 * KEY_LEN {
-                " that are not all hex digits"
-            } else {
-                ""
-            };
-            return Err(bad_secret(&type_name, n, hint));
+    Ok(match bytes.len() {
+        KEY_LEN => {
+            key.copy_from_slice(&bytes);
+            Ok(())
         }
-    }
-    Ok(())
+        n if n == 2 * KEY_LEN => hex::decode_to_slice(&bytes[..], key)
+            .map_err(|_| bad_secret(&type_name, n, " that are not all hex digits")),
+        n => Err(bad_secret(&type_name, n, "")),
+    })
 }
 
-fn bad_secret(type_name: &str, len: usize, hint: &str) -> PyErr {
-    PyValueError::new_err(format!(
+fn bad_secret(type_name: &str, len: usize, hint: &str) -> String {
+    format!(
         "secret must be 32 random bytes or 64 hex digits, got {type_name} of length {len}{hint}; \
          {HOW_TO_MAKE_ONE}"
-    ))
+    )
 }
 
-/// The error for a failed read of the operating system's CSPRNG (keys and nonces alike).
-pub fn no_randomness(e: getrandom::Error) -> PyErr {
-    pyo3::exceptions::PyOSError::new_err(format!("no OS randomness: {e}"))
-}
-
-/// generate_secret(as_hex=True)
-/// --
-///
 /// Return a new random 32-byte secret from the operating system's CSPRNG: as 64 hex digits
 /// (bytes) when ``as_hex`` is true (the default), else the 32 raw bytes.
 #[pyfunction]

@@ -1,16 +1,19 @@
 //! Native core of pyramid_nacl_session: the cookie envelope, the serializers, keys, and the
 //! Cookie/Set-Cookie header work on the request path. The Python package wraps this for Pyramid.
 
-pub mod cookie;
+pub mod cookie_header;
 pub mod envelope;
 pub mod errors;
 pub mod json;
 pub mod keys;
 pub mod safe_pickle;
 pub mod serializer;
+pub mod session;
+pub mod set_cookie;
 
 use pyo3::prelude::*;
 
+// Everything the module exports is registered here, in one place.
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -25,8 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     )?;
     m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
-    m.add("KEY_SIZE", envelope::KEY_LEN)?;
-    m.add("NONCE_SIZE", envelope::NONCE_LEN)?;
-    cookie::register(m)?;
+    m.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, m)?)?;
+    m.add_class::<set_cookie::CookieSpec>()?;
+    m.add_class::<session::SessionCodec>()?;
     Ok(())
 }

@@ -2,14 +2,16 @@
 
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::envelope::{self, Keys, OpenError};
-use crate::errors::{BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie};
-use crate::keys::no_randomness;
+use crate::errors::{
+    bad_option, no_randomness, BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie,
+};
 use crate::{json, keys, safe_pickle};
 
-enum Payload {
+/// The inner serializer: how session state becomes the plaintext that is sealed.
+enum Format {
     /// Pyramid's `PickleSerializer` semantics, calling the pickle module directly.
     Pickle {
         dumps: Py<PyAny>,
@@ -22,9 +24,6 @@ enum Payload {
     Custom(Py<PyAny>),
 }
 
-/// EncryptedSerializer(secret, serializer=None, *, migrate_pickle=False)
-/// --
-///
 /// Seal session state with NaCl secretbox (XSalsa20-Poly1305) into a cookie value, and open it.
 ///
 /// ``secret``: 32 random bytes or 64 hex digits, or a list of them to rotate keys (the first
@@ -35,8 +34,45 @@ enum Payload {
 #[pyclass(frozen, subclass, module = "pyramid_nacl_session")]
 pub struct EncryptedSerializer {
     keys: Keys,
-    payload: Payload,
+    format: Format,
     migrate_pickle: bool,
+}
+
+/// A Pyramid session read from a cookie: the `(accessed, created, state)` triple, checked.
+pub struct OpenedSession<'py> {
+    pub state: Bound<'py, PyDict>,
+    pub renewed: f64,
+    pub created: f64,
+    /// Position of the key that opened it; not 0 means it should be resealed under the first.
+    pub key_index: usize,
+    /// A pickle read by the plain-data reader (`migrate_pickle`), to be rewritten as JSON.
+    pub migrated: bool,
+}
+
+impl OpenedSession<'_> {
+    /// Whether to seal it anew on this response although the app changed nothing.
+    pub fn reseal(&self) -> bool {
+        self.key_index != 0 || self.migrated
+    }
+}
+
+/// Pyramid's `renewed, created, state = value`, for a tuple or list of three, with finite times
+/// (NaN or infinite times would make the session outlive every timeout) and a dict state.
+fn session_triple<'py>(value: &Bound<'py, PyAny>) -> Option<(f64, f64, Bound<'py, PyDict>)> {
+    let items: Vec<Bound<'py, PyAny>> = if let Ok(t) = value.cast::<PyTuple>() {
+        t.iter().collect()
+    } else if let Ok(l) = value.cast::<PyList>() {
+        l.iter().collect()
+    } else {
+        return None;
+    };
+    let [renewed, created, state] = <[_; 3]>::try_from(items).ok()?;
+    let time = |t: Bound<'py, PyAny>| t.extract::<f64>().ok().filter(|t| t.is_finite());
+    Some((
+        time(renewed)?,
+        time(created)?,
+        state.cast_into::<PyDict>().ok()?,
+    ))
 }
 
 fn is_exact_class(obj: &Bound<'_, PyAny>, module: &str, qualname: &str) -> PyResult<bool> {
@@ -45,14 +81,14 @@ fn is_exact_class(obj: &Bound<'_, PyAny>, module: &str, qualname: &str) -> PyRes
 }
 
 impl EncryptedSerializer {
-    fn payload_from(py: Python<'_>, serializer: Option<&Bound<'_, PyAny>>) -> PyResult<Payload> {
-        let pickle = |protocol: Option<Bound<'_, PyAny>>| -> PyResult<Payload> {
+    fn format_from(py: Python<'_>, serializer: Option<&Bound<'_, PyAny>>) -> PyResult<Format> {
+        let pickle = |protocol: Option<Bound<'_, PyAny>>| -> PyResult<Format> {
             let module = py.import("pickle")?;
             let protocol = match protocol {
                 Some(p) => p,
                 None => module.getattr("HIGHEST_PROTOCOL")?,
             };
-            Ok(Payload::Pickle {
+            Ok(Format::Pickle {
                 dumps: module.getattr("dumps")?.unbind(),
                 loads: module.getattr("loads")?.unbind(),
                 protocol: protocol.unbind(),
@@ -64,40 +100,48 @@ impl EncryptedSerializer {
         if let Ok(name) = obj.cast::<PyString>() {
             return match &*name.to_cow()? {
                 "pickle" => pickle(None),
-                "json" => Ok(Payload::Json),
-                other => Err(PyValueError::new_err(format!(
-                    "serializer must be 'json', 'pickle' or an object with loads and dumps, \
-                     got {other:?}"
-                ))),
+                "json" => Ok(Format::Json),
+                other => Err(bad_option::<PyValueError>(
+                    py,
+                    "serializer",
+                    format!(
+                        "serializer must be 'json', 'pickle' or an object with loads and dumps, \
+                         got {other:?}"
+                    ),
+                )),
             };
         }
         // Exactly the stock classes (not subclasses, which may change behaviour): same meaning,
         // done natively. pyramid.session.JSONSerializer is webob's class.
         if is_exact_class(obj, "webob.cookies", "JSONSerializer")? {
-            return Ok(Payload::Json);
+            return Ok(Format::Json);
         }
         if is_exact_class(obj, "pyramid.session", "PickleSerializer")? {
             return pickle(Some(obj.getattr("protocol")?));
         }
         for method in ["loads", "dumps"] {
             if !obj.getattr(method).is_ok_and(|m| m.is_callable()) {
-                return Err(PyTypeError::new_err(format!(
-                    "serializer must be 'json', 'pickle' or an object with loads and dumps; \
-                     {} has no callable {method}",
-                    obj.get_type().name()?
-                )));
+                return Err(bad_option::<PyTypeError>(
+                    py,
+                    "serializer",
+                    format!(
+                        "serializer must be 'json', 'pickle' or an object with loads and dumps; \
+                         {} has no callable {method}",
+                        obj.get_type().name()?
+                    ),
+                ));
             }
         }
-        Ok(Payload::Custom(obj.clone().unbind()))
+        Ok(Format::Custom(obj.clone().unbind()))
     }
 
     fn serialize(&self, py: Python<'_>, appstruct: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-        let out = match &self.payload {
-            Payload::Json => return json::dumps(appstruct),
-            Payload::Pickle {
+        let out = match &self.format {
+            Format::Json => return json::dumps(appstruct),
+            Format::Pickle {
                 dumps, protocol, ..
             } => dumps.bind(py).call1((appstruct, protocol.bind(py)))?,
-            Payload::Custom(obj) => obj.bind(py).call_method1("dumps", (appstruct,))?,
+            Format::Custom(obj) => obj.bind(py).call_method1("dumps", (appstruct,))?,
         };
         match out.cast::<PyBytes>() {
             Ok(b) => Ok(b.as_bytes().to_vec()),
@@ -108,19 +152,26 @@ impl EncryptedSerializer {
         }
     }
 
-    fn deserialize<'py>(&self, py: Python<'py>, plaintext: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    /// The state read from a plaintext, and whether it was a pickle read for migration to JSON.
+    fn deserialize<'py>(
+        &self,
+        py: Python<'py>,
+        plaintext: &[u8],
+    ) -> PyResult<(Bound<'py, PyAny>, bool)> {
         let bad = |what: &str, cause: PyErr| {
             let err =
                 BadPayload::new_err(format!("cookie payload is not {what}: {}", cause.value(py)));
             err.set_cause(py, Some(cause));
             err
         };
-        match &self.payload {
-            Payload::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(plaintext) => {
-                safe_pickle::loads(py, plaintext).map_err(|e| bad("a pickle of plain data", e))
+        let value = match &self.format {
+            Format::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(plaintext) => {
+                let value = safe_pickle::loads(py, plaintext)
+                    .map_err(|e| bad("a pickle of plain data", e))?;
+                return Ok((value, true));
             }
-            Payload::Json => json::loads(py, plaintext).map_err(|e| bad("JSON", e)),
-            Payload::Pickle { loads, .. } => loads
+            Format::Json => json::loads(py, plaintext).map_err(|e| bad("JSON", e)),
+            Format::Pickle { loads, .. } => loads
                 .bind(py)
                 .call1((PyBytes::new(py, plaintext),))
                 // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
@@ -131,7 +182,7 @@ impl EncryptedSerializer {
                         e
                     }
                 }),
-            Payload::Custom(obj) => obj
+            Format::Custom(obj) => obj
                 .bind(py)
                 .call_method1("loads", (PyBytes::new(py, plaintext),))
                 .map_err(|e| {
@@ -141,24 +192,29 @@ impl EncryptedSerializer {
                         e
                     }
                 }),
+        }?;
+        Ok((value, false))
+    }
+
+    /// Base64 text (bytes or str) to plaintext and the index of the key that opened it.
+    fn open_envelope(&self, bstruct: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, usize)> {
+        if let Ok(b) = bstruct.cast::<PyBytes>() {
+            self.open_bytes(b.as_bytes())
+        } else if let Ok(s) = bstruct.cast::<PyString>() {
+            match s.to_cow() {
+                Ok(text) => self.open_bytes(text.as_bytes()),
+                Err(_) => Err(MalformedCookie::new_err("bad base64 in session cookie")),
+            }
+        } else {
+            Err(PyTypeError::new_err(format!(
+                "cookie value must be bytes or str, got {}",
+                bstruct.get_type().name()?
+            )))
         }
     }
 
-    fn open_envelope(&self, bstruct: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, usize)> {
-        let opened = if let Ok(b) = bstruct.cast::<PyBytes>() {
-            envelope::open(&self.keys, b.as_bytes())
-        } else if let Ok(s) = bstruct.cast::<PyString>() {
-            match s.to_cow() {
-                Ok(text) => envelope::open(&self.keys, text.as_bytes()),
-                Err(_) => Err(OpenError::BadBase64),
-            }
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "cookie value must be bytes or str, got {}",
-                bstruct.get_type().name()?
-            )));
-        };
-        opened.map_err(|e| match e {
+    fn open_bytes(&self, cookie: &[u8]) -> PyResult<(Vec<u8>, usize)> {
+        envelope::open(&self.keys, cookie).map_err(|e| match e {
             OpenError::BadBase64 => MalformedCookie::new_err("bad base64 in session cookie"),
             OpenError::TooLong => MalformedCookie::new_err(format!(
                 "session cookie too long: over {} bytes",
@@ -173,6 +229,55 @@ impl EncryptedSerializer {
             }
         })
     }
+
+    /// Opens a cookie value and checks that it holds a Pyramid session.
+    pub fn open_session_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        cookie: &[u8],
+    ) -> PyResult<OpenedSession<'py>> {
+        let (plaintext, key_index) = self.open_bytes(cookie)?;
+        let (value, migrated) = self.deserialize(py, &plaintext)?;
+        let Some((renewed, created, state)) = session_triple(&value) else {
+            return Err(BadPayload::new_err(format!(
+                "cookie holds a {} where a Pyramid session (accessed, created, state) belongs",
+                value.get_type().name()?
+            )));
+        };
+        Ok(OpenedSession {
+            state,
+            renewed,
+            created,
+            key_index,
+            migrated,
+        })
+    }
+
+    /// The plaintext of a Pyramid session, `(accessed, created, state)`.
+    ///
+    /// ``state`` may be the session itself, a dict subclass whose accessors do bookkeeping: it
+    /// is copied straight from its storage into a plain dict, never through those accessors
+    /// (``dict.copy`` would call them once per key), so serializers see a plain dict, as with
+    /// Pyramid's ``dict(session)``.
+    pub fn session_plaintext(
+        &self,
+        py: Python<'_>,
+        accessed: &Bound<'_, PyAny>,
+        created: &Bound<'_, PyAny>,
+        state: &Bound<'_, PyDict>,
+    ) -> PyResult<Vec<u8>> {
+        let plain = PyDict::new(py);
+        for (key, value) in state.iter() {
+            plain.set_item(key, value)?;
+        }
+        let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
+        self.serialize(py, tuple.as_any())
+    }
+
+    /// Seals `plaintext` and appends the cookie value to `out`.
+    pub fn seal_append(&self, plaintext: &[u8], out: &mut String) -> PyResult<()> {
+        envelope::seal_append(&self.keys, plaintext, out).map_err(no_randomness)
+    }
 }
 
 #[pymethods]
@@ -186,15 +291,17 @@ impl EncryptedSerializer {
         migrate_pickle: bool,
     ) -> PyResult<Self> {
         let keys = keys::parse(secret)?;
-        let payload = Self::payload_from(py, serializer)?;
-        if migrate_pickle && !matches!(payload, Payload::Json) {
-            return Err(PyValueError::new_err(
-                "migrate_pickle works only with the JSON serializer (serializer='json')",
+        let format = Self::format_from(py, serializer)?;
+        if migrate_pickle && !matches!(format, Format::Json) {
+            return Err(bad_option::<PyValueError>(
+                py,
+                "migrate_pickle",
+                "migrate_pickle works only with the JSON serializer (serializer='json')".into(),
             ));
         }
         Ok(EncryptedSerializer {
             keys,
-            payload,
+            format,
             migrate_pickle,
         })
     }
@@ -220,77 +327,63 @@ impl EncryptedSerializer {
         bstruct: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (plaintext, _) = self.open_envelope(bstruct)?;
-        self.deserialize(py, &plaintext)
+        Ok(self.deserialize(py, &plaintext)?.0)
     }
 
-    /// The cookie value (str) for a Pyramid session: seals ``(accessed, created, state)``.
-    ///
-    /// ``state`` may be the session itself, a dict subclass whose accessors do bookkeeping:
-    /// it is copied straight from its storage into a plain dict, never through those accessors
-    /// (``dict.copy`` would call them once per key), so serializers see a plain dict, as with
-    /// Pyramid's ``dict(session)``.
-    fn dumps_session<'py>(
-        &self,
-        py: Python<'py>,
-        accessed: &Bound<'py, PyAny>,
-        created: &Bound<'py, PyAny>,
-        state: &Bound<'py, PyDict>,
-    ) -> PyResult<Bound<'py, PyString>> {
-        let plain = PyDict::new(py);
-        for (key, value) in state.iter() {
-            plain.set_item(key, value)?;
-        }
-        let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
-        let plaintext = self.serialize(py, tuple.as_any())?;
-        let mut out = vec![0; envelope::sealed_len(plaintext.len())];
-        envelope::seal_into(&self.keys, &plaintext, &mut out).map_err(no_randomness)?;
-        // Base64 is ASCII, so this cannot fail; a failure would be an error, not a panic.
-        let text = std::str::from_utf8(&out)
-            .map_err(|_| PyValueError::new_err("sealed cookie is not ASCII"))?;
-        Ok(PyString::new(py, text))
-    }
-
-    /// Like ``loads``, and also says how the cookie was opened: returns ``(value, key_index,
-    /// payload)``, where ``key_index`` is the position of the key that opened it (not 0: it
-    /// should be resealed under the first key) and ``payload`` is ``'json'``, ``'pickle'`` (with
-    /// ``migrate_pickle``: a pickle read by the plain-data decoder) or ``'custom'``.
-    fn open_cookie<'py>(
+    /// Open a Pyramid session cookie: returns ``(state, renewed, created, key_index,
+    /// migrated)``, where ``key_index`` is the position of the key that opened it and
+    /// ``migrated`` is true for a pickle read by the plain-data reader (``migrate_pickle``).
+    /// Raises a ``CookieError`` when the value is unreadable or holds no session
+    /// ``(accessed, created, state)`` with finite times and a dict.
+    fn open_session<'py>(
         &self,
         py: Python<'py>,
         bstruct: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyAny>, usize, &'static str)> {
-        let (plaintext, key_index) = self.open_envelope(bstruct)?;
-        let payload = match self.payload {
-            Payload::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(&plaintext) => {
-                "pickle"
+    ) -> PyResult<(Bound<'py, PyDict>, f64, f64, usize, bool)> {
+        let opened = if let Ok(s) = bstruct.cast::<PyString>() {
+            match s.to_cow() {
+                Ok(text) => self.open_session_bytes(py, text.as_bytes())?,
+                Err(_) => return Err(MalformedCookie::new_err("bad base64 in session cookie")),
             }
-            _ => self.serializer_name(),
+        } else if let Ok(b) = bstruct.cast::<PyBytes>() {
+            self.open_session_bytes(py, b.as_bytes())?
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "cookie value must be bytes or str, got {}",
+                bstruct.get_type().name()?
+            )));
         };
-        Ok((self.deserialize(py, &plaintext)?, key_index, payload))
+        Ok((
+            opened.state,
+            opened.renewed,
+            opened.created,
+            opened.key_index,
+            opened.migrated,
+        ))
     }
 
     /// The name of the inner serializer: ``'pickle'``, ``'json'`` or ``'custom'``.
     #[getter]
     fn serializer_name(&self) -> &'static str {
-        match self.payload {
-            Payload::Pickle { .. } => "pickle",
-            Payload::Json => "json",
-            Payload::Custom(_) => "custom",
+        match self.format {
+            Format::Pickle { .. } => "pickle",
+            Format::Json => "json",
+            Format::Custom(_) => "custom",
         }
     }
 
     /// The app's own serializer object, or ``None`` for the built-in pickle and JSON.
     #[getter]
     fn serializer<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
-        match &self.payload {
-            Payload::Custom(obj) => Some(obj.bind(py).clone()),
+        match &self.format {
+            Format::Custom(obj) => Some(obj.bind(py).clone()),
             _ => None,
         }
     }
 
     #[getter]
     fn key_count(&self) -> usize {
-        self.keys.len()
+        self.keys.count()
     }
 
     #[getter]
@@ -302,7 +395,7 @@ impl EncryptedSerializer {
         format!(
             "<EncryptedSerializer serializer={} keys={}{}>",
             self.serializer_name(),
-            self.keys.len(),
+            self.keys.count(),
             if self.migrate_pickle {
                 " migrate_pickle"
             } else {

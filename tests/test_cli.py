@@ -641,3 +641,12 @@ def test_an_error_message_is_one_line_whatever_a_path_holds(capsys, tmp_path):
     assert status == 2
     assert "two\\nlines.ini" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("when", [1e300, float("inf"), float("nan")])
+def test_a_session_with_times_out_of_range_exits_1_without_a_traceback(capsys, when):
+    cookie = EncryptedSerializer(KEY, "json").dumps((when, when, {"a": 1})).decode()
+    status, out, err = run(capsys, "decode", "--secret", KEY, cookie)
+    assert (status, out) == (1, "")
+    assert err.startswith("pyramid-nacl-session: not a pyramid session")
+    assert err.count("\n") == 1

@@ -13,6 +13,7 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from webtest import TestApp
 
+from pyramid_nacl_session._core import SessionCodec
 from pyramid_nacl_session import (
     BadPayload,
     CookieError,
@@ -68,7 +69,11 @@ def test_random_sessions_round_trip_through_every_serializer(kind, accessed, cre
     value = (accessed, created, state)
     expected = value if kind == "pickle" else as_json_reads_it(value)
     assert serializer.loads(serializer.dumps(value)) == expected
-    assert serializer.loads(serializer.dumps_session(accessed, created, state)) == expected
+    codec = SessionCodec(serializer, "session", None, "/", None, False, False, None)
+    header = codec.header(accessed, created, state)
+    assert header.endswith("; Path=/")
+    assert serializer.loads(header[len("session=") : -len("; Path=/")]) == expected
+    assert serializer.loads(codec.value(accessed, created, state)) == expected
 
 
 def state_app(serializer):

@@ -2,7 +2,7 @@
 //! NUL: the name is "session"). The header is taken both as raw latin-1 bytes and as text.
 #![no_main]
 
-use _core::cookie::{find_cookie, find_cookie_bytes};
+use _core::cookie_header::{find_cookie, find_cookie_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -14,7 +14,7 @@ from ._core import (
     generate_secret,
 )
 from .session import EncryptedCookieSessionFactory
-from .utils import session_factory_from_settings
+from .settings import session_factory_from_settings
 
 __version__ = _version("pyramid-nacl-session")
 

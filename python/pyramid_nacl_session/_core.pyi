@@ -15,10 +15,9 @@ __all__ = [
     "DecryptionFailed",
     "BadPayload",
     "CookieTooLarge",
-    "KEY_SIZE",
-    "NONCE_SIZE",
     "find_cookie",
     "CookieSpec",
+    "SessionCodec",
 ]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
@@ -36,9 +35,6 @@ class _Serializer(Protocol):
 
 _SerializerArg = Literal["pickle", "json"] | _Serializer | None
 
-KEY_SIZE: Final = 32
-NONCE_SIZE: Final = 24
-
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
 # Subclassable, as 1.0's Python class was; native, so it cannot be mixed with other native bases.
@@ -53,12 +49,10 @@ class EncryptedSerializer:
     ) -> EncryptedSerializer: ...
     def dumps(self, appstruct: Any) -> bytes: ...
     def loads(self, bstruct: bytes | str) -> Any: ...
-    # (value, index of the key that opened it, payload kind: 'pickle' for a migrated pickle)
-    def open_cookie(
+    # (state, renewed, created, index of the key that opened it, read as a pickle to migrate)
+    def open_session(
         self, bstruct: bytes | str
-    ) -> tuple[Any, int, Literal["pickle", "json", "custom"]]: ...
-    # The cookie value for a Pyramid session: seals (accessed, created, a plain copy of state).
-    def dumps_session(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
+    ) -> tuple[dict[Any, Any], float, float, int, bool]: ...
     @property
     def serializer_name(self) -> Literal["pickle", "json", "custom"]: ...
     @property
@@ -95,5 +89,30 @@ class CookieSpec:
         httponly: bool = False,
         samesite: str | None = None,
     ) -> CookieSpec: ...
-    def header(self, value: str | None) -> str: ...
+    def header(self, value: str) -> str: ...
+    def delete_header(self) -> str: ...
+
+# The request path's one crossing each way (src/session.rs): (state, renewed, created, reseal).
+_Read = tuple[dict[Any, Any], float, float, bool]
+
+@final
+class SessionCodec:
+    def __new__(
+        cls,
+        serializer: EncryptedSerializer,
+        name: str,
+        max_age: int | None,
+        path: str | None,
+        domain: str | None,
+        secure: bool,
+        httponly: bool,
+        samesite: str | None,
+    ) -> SessionCodec: ...
+    def read_header(self, header: str | None) -> _Read | None: ...
+    def read_value(self, value: str | bytes) -> _Read: ...
+    def header(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
+    def value(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
+    @property
+    def overhead(self) -> int: ...
+    @property
     def delete_header(self) -> str: ...

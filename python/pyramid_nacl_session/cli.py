@@ -33,7 +33,7 @@ from ._core import (
     MalformedCookie,
     generate_secret,
 )
-from .utils import PREFIXES
+from .settings import PREFIXES
 
 __all__ = ["main", "ENV_VAR"]
 
@@ -298,8 +298,9 @@ def _decode(args):
             ) from None
     serializer = EncryptedSerializer([key for key, _ in keys], "json", migrate_pickle=True)
     cookie = _cookie_value(sys.stdin.read() if args.cookie == "-" else args.cookie)
-    value, key_index, payload = _open(cookie, serializer)
-    _print_json(_report(value, payload, f"key {key_index + 1} of {len(keys)}"))
+    state, accessed, created, key_index, payload = _open(cookie, serializer)
+    opened_by = f"key {key_index + 1} of {len(keys)}"
+    _print_json(_report(state, accessed, created, opened_by, payload))
     return EXIT_OK
 
 
@@ -392,10 +393,10 @@ def _cookie_value(text):
 
 
 def _open(cookie, serializer):
-    """Open the cookie; return the decoded value, the index of the key that opened it, and what
-    kind of payload it held."""
+    """Open the cookie, with the check of the session triple that the app's requests use; return
+    ``(state, accessed, created, index of the key that opened it, payload kind)``."""
     try:
-        value, key_index, payload = serializer.open_cookie(cookie)
+        state, accessed, created, key_index, migrated = serializer.open_session(cookie)
     except MalformedCookie:
         raise Unreadable("not a session cookie: bad base64") from None
     except CookieTooShort:
@@ -411,20 +412,14 @@ def _open(cookie, serializer):
                 f"holds a pickle that was not decoded, since unpickling it could run code ({e})"
             ) from None
         raise Unreadable(f"not a pyramid session: {e}") from None
-    return value, key_index, "json" if payload == "json" else "pickle (plain data)"
+    return state, accessed, created, key_index, "pickle (plain data)" if migrated else "json"
 
 
-def _report(value, payload, opened_by):
+def _report(state, accessed, created, opened_by, payload):
     try:
-        accessed, created, state = value if isinstance(value, (list, tuple)) else ()
-        accessed, created = float(accessed), float(created)
-        if not isinstance(state, dict):
-            raise TypeError
         accessed_utc, created_utc = _utc(accessed), _utc(created)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise Unreadable(
-            "not a pyramid session: the cookie does not hold (accessed, created, state)"
-        ) from None
+    except (ValueError, OverflowError, OSError):
+        raise Unreadable("not a pyramid session: its times are out of range") from None
     try:
         state = _jsonable(state)
     except RecursionError:

@@ -1,24 +1,47 @@
 """Checks for every session option, so that bad configuration fails when the app starts.
 
-Each check takes the option's value and the name to blame (``timeout`` from Python code,
-``session.timeout`` from an .ini file) and returns the value in its working form.
+This is the one place their rules live: the core writes the Set-Cookie header from what these
+return without checking again. Each check takes the option's value and the name to blame
+(``timeout`` from Python code, ``session.timeout`` from an .ini file) and returns the value in
+its working form; a bad value raises :class:`OptionError`, which carries that name.
 """
 
+import math
 import re
 
 from pyramid.settings import falsey, truthy
 
-__all__ = ["as_bool", "as_seconds", "as_samesite", "as_cookie_name", "as_optional_str"]
+__all__ = [
+    "OptionError",
+    "as_bool",
+    "as_seconds",
+    "as_samesite",
+    "as_cookie_name",
+    "as_cookie_attr",
+]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
 
-# RFC 6265 token characters, which is what WebOb accepts in a cookie name.
+# RFC 6265 token characters: what WebOb accepts in a cookie name.
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Names WebOb's parser takes for attributes, so a cookie called so is never read back.
+_RESERVED_NAMES = (
+    "path", "comment", "domain", "max-age", "expires", "secure", "httponly", "samesite"
+)
+
+
+class OptionError(ValueError):
+    """A bad option value. ``option`` is the name it was given under (a keyword, or the
+    setting such as ``session.timeout``)."""
+
+    def __init__(self, option, message):
+        super().__init__(f"{option}: {message}")
+        self.option = option
 
 
 def as_bool(value, name):
     """``True``/``False``, or a string that ``pyramid.settings.asbool`` knows; anything else fails
-    instead of silently meaning ``False``."""
+    instead of silently meaning ``False``. A string is read as a word, so ``'false'`` is false."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
@@ -29,22 +52,34 @@ def as_bool(value, name):
             return True
         if word in falsey:
             return False
-    raise ValueError(f"{name}: expected true or false, got {value!r}")
+    raise OptionError(name, f"expected true or false, got {value!r}")
 
 
-def as_seconds(value, name):
-    """A whole number of seconds (int or digits), or ``None``; never negative."""
+def as_seconds(value, name, most=None):
+    """A whole number of seconds, or ``None``; never negative, and at most ``most``.
+
+    The same rule for Python values and settings text: ``30``, ``'30'``, ``30.0`` and ``'30.0'``
+    are 30 seconds; ``1.5`` and ``'1.5'`` are refused rather than cut to 1.
+    """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a number of seconds or None, got {value!r}")
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number of seconds or None, got {value!r}") from None
-    if seconds < 0:
-        raise ValueError(f"{name}: expected a number of seconds or None, got {value!r}")
-    return seconds
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, (float, str)):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+        if number is not None and math.isfinite(number) and number.is_integer():
+            number = int(number)
+        elif number is not None:
+            raise OptionError(name, f"expected a whole number of seconds, got {value!r}")
+    if number is None or number < 0:
+        raise OptionError(name, f"expected a number of seconds or None, got {value!r}")
+    if most is not None and number > most:
+        raise OptionError(name, f"at most {most} seconds, got {value!r}")
+    return number
 
 
 def as_samesite(value, name, secure):
@@ -55,21 +90,35 @@ def as_samesite(value, name, secure):
     if value is None:
         return None
     if not isinstance(value, str) or value.capitalize() not in SAMESITE_VALUES:
-        raise ValueError(f"{name}: expected one of Strict, Lax, None (or no value), got {value!r}")
+        raise OptionError(name, f"expected one of Strict, Lax, None (or no value), got {value!r}")
     if value.lower() == "none" and not secure:
-        raise ValueError(
-            f"{name}: SameSite=None needs secure = true (browsers drop such cookies otherwise)"
+        raise OptionError(
+            name, "SameSite=None needs secure = true (browsers drop such cookies otherwise)"
         )
     return value
 
 
 def as_cookie_name(value, name):
+    """A name WebOb both writes and reads back: a token that is not an attribute's name and does
+    not start with ``$``."""
     if not isinstance(value, str) or not _COOKIE_NAME.match(value):
-        raise ValueError(f"{name}: expected a cookie name (letters, digits, -_.), got {value!r}")
+        raise OptionError(name, f"expected a cookie name (letters, digits, -_.), got {value!r}")
+    if value.startswith("$") or value.lower() in _RESERVED_NAMES:
+        raise OptionError(
+            name, f"{value!r} is a cookie attribute's name, so browsers' cookies of that name are "
+            "never read back; choose another"
+        )
     return value
 
 
-def as_optional_str(value, name):
-    if value is None or isinstance(value, str):
-        return value or None
-    raise ValueError(f"{name}: expected a string or None, got {type(value).__name__}")
+def as_cookie_attr(value, name):
+    """A Path or Domain: a latin-1 string, or ``None`` (an empty string means ``None``)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OptionError(name, f"expected a string or None, got {type(value).__name__}")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise OptionError(name, f"expected latin-1 text (as WebOb writes it), got {value!r}") from None
+    return value or None

@@ -2,7 +2,6 @@
 
 import binascii
 import logging
-import math
 import os
 import time
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -10,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieSpec, CookieTooLarge, EncryptedSerializer, find_cookie
-from .options import as_bool, as_cookie_name, as_optional_str, as_samesite, as_seconds
+from ._core import CookieTooLarge, EncryptedSerializer, SessionCodec
+from .options import as_bool, as_cookie_attr, as_cookie_name, as_samesite, as_seconds
 
 if TYPE_CHECKING:
     from ._core import _Secret, _SerializerArg
@@ -22,8 +21,8 @@ log = logging.getLogger("pyramid_nacl_session")
 
 #: Browsers drop a cookie whose Set-Cookie value (name, value and attributes) is longer.
 COOKIE_LIMIT = 4096
-#: Past this share of the limit, a warning is logged so operators see it coming.
-WARN_FRACTION = 0.75
+#: Past this size a warning is logged, once per factory and process, so operators see it coming.
+WARN_SIZE = COOKIE_LIMIT * 3 // 4
 
 
 def EncryptedCookieSessionFactory(
@@ -105,12 +104,13 @@ def EncryptedCookieSessionFactory(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
     )
     secure = as_bool(secure, "secure")
+    # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
+    # set per instance by Pyramid's shared session tests).
     attrs = {
-        "_serializer": encrypted,
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
-        "_cookie_max_age": as_seconds(max_age, "max_age"),
-        "_cookie_path": as_optional_str(path, "path"),
-        "_cookie_domain": as_optional_str(domain, "domain"),
+        "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
+        "_cookie_path": as_cookie_attr(path, "path"),
+        "_cookie_domain": as_cookie_attr(domain, "domain"),
         "_cookie_secure": secure,
         "_cookie_httponly": as_bool(httponly, "httponly"),
         "_cookie_samesite": as_samesite(samesite, "samesite", secure),
@@ -118,9 +118,10 @@ def EncryptedCookieSessionFactory(
         "_timeout": as_seconds(timeout, "timeout"),
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
+        "_serializer": encrypted,
     }
-    # The Set-Cookie header is built natively, byte for byte as WebOb's make_cookie would.
-    attrs["_cookie_spec"] = CookieSpec(
+    attrs["_codec"] = SessionCodec(
+        encrypted,
         attrs["_cookie_name"],
         attrs["_cookie_max_age"],
         attrs["_cookie_path"],
@@ -132,6 +133,10 @@ def EncryptedCookieSessionFactory(
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
+#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
+MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
+
+
 def _accessor(method):
     """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
     cookie once ``reissue_time`` has passed since it was issued."""
@@ -139,9 +144,9 @@ def _accessor(method):
     def accessed(session, *args, **kw):
         session.accessed = now = int(time.time())
         reissue_time = session._reissue_time
-        # Once dirty, changed() has nothing left to do: skip the call on every later access.
+        # Once dirty, there is nothing left to schedule: skip the call on every later access.
         if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
-            session.changed()
+            session._schedule()
         return method(session, *args, **kw)
 
     accessed.__name__ = method.__name__
@@ -154,7 +159,7 @@ def _mutator(method):
 
     def changed(session, *args, **kw):
         session.accessed = int(time.time())
-        if not session._dirty:
+        if not session._app_changed:
             session.changed()
         return method(session, *args, **kw)
 
@@ -170,7 +175,8 @@ class EncryptedCookieSession(dict):
     Each factory makes a subclass that carries its options as class attributes.
     """
 
-    _serializer = None
+    _codec: SessionCodec
+    _serializer: EncryptedSerializer
     _cookie_name = "session"
     _cookie_max_age = None
     _cookie_path = "/"
@@ -183,8 +189,14 @@ class EncryptedCookieSession(dict):
     _reissue_time = 0
     _absolute_timeout = None
 
+    #: A response callback is scheduled to write the cookie.
     _dirty = False
+    #: The app changed the session (so a failure to write it is the app's to hear about).
+    _app_changed = False
     _invalidated = False
+    #: Set on the factory's class once it has logged a size warning or a failed reseal.
+    _size_warned = False
+    _reseal_warned = False
 
     def __init__(self, request):
         self.request = request
@@ -192,23 +204,14 @@ class EncryptedCookieSession(dict):
         created = renewed = now
         new = True
         state = {}
-        stale = False
-        cookieval = _read_cookie(request, self._cookie_name)
-        if cookieval is not None:
-            try:
-                value, key_index, payload = self._serializer.open_cookie(cookieval)
-                # Under an old key, or a pickle read for migration to JSON: seal it anew.
-                stale = key_index != 0 or payload != self._serializer.serializer_name
-            except ValueError:
-                value = None  # unreadable: a fresh session
-            try:
-                rval, cval, sval = value
-                rval, cval = float(rval), float(cval)
-                # NaN or infinite times would make the session outlive every timeout.
-                if isinstance(sval, dict) and math.isfinite(rval) and math.isfinite(cval):
-                    renewed, created, state, new = rval, cval, sval, False
-            except (TypeError, ValueError, OverflowError):
-                pass  # not a session: a fresh one
+        reseal = False
+        try:
+            opened = _read(request, self._codec, self._cookie_name)
+        except ValueError:
+            opened = None  # unreadable: a fresh session
+        if opened is not None:
+            state, renewed, created, reseal = opened
+            new = False
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
@@ -220,11 +223,16 @@ class EncryptedCookieSession(dict):
         self.renewed = renewed
         self.new = new
         dict.__init__(self, state)
-        if stale and state:
-            self.changed()  # reseal under the first key, or as JSON after a pickle
+        if reseal and state:
+            self._schedule()  # under an old key, or a pickle read for migration to JSON
 
     # ISession methods
     def changed(self):
+        """Note that the app changed the session (say, a value inside it); sets the cookie."""
+        self._app_changed = True
+        self._schedule()
+
+    def _schedule(self):
         if not self._dirty:
             self._dirty = True
             self.request.add_response_callback(self._set_cookie_callback)
@@ -290,62 +298,148 @@ class EncryptedCookieSession(dict):
 
     # non-API methods
     def _set_cookie(self, response):
-        """Add the Set-Cookie header to ``response``; ``False`` when skipped for an exception.
+        """Set the session cookie on ``response``; ``False`` when skipped for an exception.
 
-        Raises ``CookieTooLarge`` before touching the response when the header is too long.
+        When the app changed the session and it does not fit in a cookie, raises
+        ``CookieTooLarge`` before touching the response. A write the app did not ask for (a
+        reissue, or a reseal under the first key or as JSON) never fails the request: the
+        session is dropped instead, and the failure logged once.
         """
         if not self._cookie_on_exception:
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
         if self._invalidated and not dict.__len__(self):
-            header = self._cookie_spec.delete_header()
+            _delete_cookie(self, response)
+            return True
+        stock = _stock_response(response)
+        try:
+            if stock:
+                cookie = self._codec.header(self.accessed, self.created, self)
+                size = len(cookie)
+            else:
+                cookie = self._codec.value(self.accessed, self.created, self)
+                size = len(cookie) + self._codec.overhead
+            if size > WARN_SIZE:
+                self._check_size(size)
+        except Exception as e:
+            if self._app_changed:
+                raise
+            self._drop_unwritable(e)
+            _delete_cookie(self, response)
+            return True
+        if stock:
+            response.headerlist.append(("Set-Cookie", cookie))
         else:
-            value = self._serializer.dumps_session(self.accessed, self.created, self)
-            header = self._cookie_spec.header(value)
-            if len(header) > COOKIE_LIMIT * WARN_FRACTION:
-                self._check_size(header)
-        response.headerlist.append(("Set-Cookie", header))
+            response.set_cookie(
+                self._cookie_name,
+                value=cookie,
+                max_age=self._cookie_max_age,
+                path=self._cookie_path,
+                domain=self._cookie_domain,
+                secure=self._cookie_secure,
+                httponly=self._cookie_httponly,
+                samesite=self._cookie_samesite,
+            )
         return True
 
-    def _check_size(self, header):
-        size = len(header)
+    def _check_size(self, size):
         if size > COOKIE_LIMIT:
-            raise CookieTooLarge(
+            error = CookieTooLarge(
                 f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
-                f"-byte limit browsers keep; largest keys: {self._largest_keys()}"
+                f"-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
             )
-        if size > COOKIE_LIMIT * WARN_FRACTION:
+            error.size, error.limit = size, COOKIE_LIMIT
+            raise error
+        factory = type(self)
+        if not factory._size_warned:
+            factory._size_warned = True
             log.warning(
-                "session cookie %r is %d bytes, %d%% of the %d-byte limit; largest keys: %s",
+                "session cookie %r is %d bytes, %d%% of the %d-byte limit; largest keys: %s "
+                "(logged once per process)",
                 self._cookie_name,
                 size,
                 100 * size // COOKIE_LIMIT,
                 COOKIE_LIMIT,
-                self._largest_keys(),
+                _LargestKeys(self),
             )
 
-    def _largest_keys(self, count=3):
+    def _drop_unwritable(self, error):
+        factory = type(self)
+        if not factory._reseal_warned:
+            factory._reseal_warned = True
+            log.warning(
+                "session cookie %r could not be written again (%s: %s); the user gets a fresh "
+                "session (logged once per process)",
+                self._cookie_name,
+                type(error).__name__,
+                error,
+            )
+        dict.clear(self)
+
+
+class _LargestKeys:
+    """The session's largest keys, measured only if a log record or error is really written:
+    each key is sealed on its own to size it, which costs as much as writing the cookie."""
+
+    def __init__(self, session, count=3):
+        self.session = session
+        self.count = count
+
+    def __str__(self):
+        session = self.session
         sizes = []
-        for key, value in dict.items(self):
+        for key, value in dict.items(session):
             try:
-                sizes.append((len(self._serializer.dumps({key: value})), key))
+                sizes.append((len(session._serializer.dumps({key: value})), key))
             except Exception:  # a value this serializer cannot write at all
                 continue
         sizes.sort(key=lambda pair: pair[0], reverse=True)
-        return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[:count]) or "none"
+        return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
-# webob.request, imported on first use: importing WebOb warns (it imports cgi) on Python 3.11+.
-_BaseRequest = None
+# WebOb's own attributes, looked up on first use: importing WebOb warns (it imports cgi) on
+# Python 3.11+. Where a request or response class still has them, the fast path writes exactly
+# what they would; anywhere else the app's own is called, as Pyramid's cookie session does.
+_STOCK = None
 
 
-def _read_cookie(request, name):
-    """The value of the cookie ``name`` in this request, or ``None``."""
-    global _BaseRequest
-    if _BaseRequest is None:
-        from webob.request import BaseRequest as _BaseRequest
-    if isinstance(request, _BaseRequest):
-        # WebOb's own answer for this header, without parsing every cookie into a dict.
-        return find_cookie(request.environ.get("HTTP_COOKIE"), name)
-    return request.cookies.get(name)
+def _stock():
+    global _STOCK
+    if _STOCK is None:
+        from webob.request import BaseRequest
+        from webob.response import Response
+
+        _STOCK = (BaseRequest.cookies, Response.set_cookie)
+    return _STOCK
+
+
+def _read(request, codec, name):
+    """``(state, renewed, created, reseal)`` from the request's session cookie, or ``None``."""
+    if getattr(type(request), "cookies", None) is _stock()[0]:
+        # WebOb's own request.cookies: read its source, without parsing every cookie into a dict.
+        return codec.read_header(request.environ.get("HTTP_COOKIE"))
+    value = request.cookies.get(name)
+    return None if value is None else codec.read_value(value)
+
+
+def _stock_response(response):
+    return getattr(type(response), "set_cookie", None) is _stock()[1]
+
+
+def _delete_cookie(session, response):
+    """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
+    does, but with every attribute (a ``SameSite=None; secure`` cookie needs them to be
+    deleted); so an app's own ``set_cookie`` sees the deletion too."""
+    if _stock_response(response):
+        response.headerlist.append(("Set-Cookie", session._codec.delete_header))
+    else:
+        response.set_cookie(
+            session._cookie_name,
+            None,
+            path=session._cookie_path,
+            domain=session._cookie_domain,
+            secure=session._cookie_secure,
+            httponly=session._cookie_httponly,
+            samesite=session._cookie_samesite,
+        )

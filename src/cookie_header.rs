@@ -17,13 +17,12 @@
 //!   server sends one, as the environ holds latin-1); we give `None`.
 
 use std::borrow::Cow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-const fn byte_set(members: &[u8]) -> [bool; 256] {
+/// A 256-entry membership table, built at compile time.
+pub(crate) const fn byte_set(members: &[u8]) -> [bool; 256] {
     let mut set = [false; 256];
     let mut i = 0;
     while i < members.len() {
@@ -34,7 +33,6 @@ const fn byte_set(members: &[u8]) -> [bool; 256] {
 }
 
 const WORD: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
-
 /// WebOb's `_re_legal_char` (on bytes, so `\w` is ASCII): what names and unquoted values hold.
 static LEGAL: [bool; 256] = byte_set(
     b"!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz{|}~",
@@ -42,16 +40,6 @@ static LEGAL: [bool; 256] = byte_set(
 /// WebOb's `_valid_token_chars`: what a name must be made of for `parse_cookie` to keep it.
 static TOKEN: [bool; 256] =
     byte_set(b"!#$%&'*+-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ^_`abcdefghijklmnopqrstuvwxyz|~");
-/// WebOb's `_allowed_cookie_chars`: a Set-Cookie value of only these is written unquoted.
-static VALUE_OK: [bool; 256] = byte_set(
-    b"!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~",
-);
-/// What WebOb's `_path_quote` leaves as it is: the value bytes and the space.
-static PATH_OK: [bool; 256] = {
-    let mut set = VALUE_OK;
-    set[b' ' as usize] = true;
-    set
-};
 static IS_WORD: [bool; 256] = byte_set(WORD);
 
 /// Python's `\s` on a bytes pattern.
@@ -264,7 +252,7 @@ pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
 /// `find_cookie` for Python: `header` is `environ.get('HTTP_COOKIE')`.
 #[pyfunction]
 #[pyo3(name = "find_cookie")]
-fn py_find_cookie<'py>(
+pub fn py_find_cookie<'py>(
     py: Python<'py>,
     header: Option<&Bound<'py, PyString>>,
     name: &Bound<'py, PyString>,
@@ -278,189 +266,6 @@ fn py_find_cookie<'py>(
     };
     let name = name.to_cow()?;
     Ok(find_cookie(&header, &name).map(|v| PyString::new(py, &v)))
-}
-
-const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-/// 9999-12-31 23:59:59 UTC: past it, Python's `datetime` (and so WebOb) overflows.
-const LAST_SECOND: u64 = 253_402_300_799;
-
-/// WebOb's `serialize_cookie_date` of a time in seconds since the epoch (UTC):
-/// `Wdy, DD-Mon-YYYY HH:MM:SS GMT`. Hand-written: no date crate writes this (Netscape) format,
-/// and the civil-date arithmetic is a few lines (Howard Hinnant's `civil_from_days`).
-pub fn cookie_date(secs: u64) -> Option<String> {
-    if secs > LAST_SECOND {
-        return None;
-    }
-    let days = secs / 86_400;
-    let clock = secs % 86_400;
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    // 1970-01-01 was a Thursday, index 3 from Monday.
-    let weekday = WEEKDAYS[((days + 3) % 7) as usize];
-    Some(format!(
-        "{weekday}, {day:02}-{}-{year} {:02}:{:02}:{:02} GMT",
-        MONTHS[(month - 1) as usize],
-        clock / 3600,
-        clock / 60 % 60,
-        clock % 60
-    ))
-}
-
-/// WebOb's `_path_quote` of `text.encode('latin-1')`, used for Path and Domain.
-fn path_quote(text: &str, what: &str) -> PyResult<String> {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        let b = u8::try_from(c).map_err(|_| {
-            PyValueError::new_err(format!("{what}: {c:?} is not a latin-1 character"))
-        })?;
-        if PATH_OK[b as usize] {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("\\{b:03o}"));
-        }
-    }
-    Ok(out)
-}
-
-/// The session cookie's name and attributes, made once per session factory, writing its
-/// Set-Cookie value as `webob.cookies.make_cookie` with the same arguments does.
-#[pyclass(frozen, module = "pyramid_nacl_session._core")]
-pub struct CookieSpec {
-    /// `name=`
-    prefix: String,
-    /// Domain, Max-Age and Path, the attributes WebOb writes sorted before `expires`.
-    attrs: String,
-    max_age: Option<u64>,
-    /// secure, HttpOnly and SameSite, which WebOb writes after `expires`.
-    flags: String,
-    delete: String,
-}
-
-impl CookieSpec {
-    pub fn header_at(&self, value: &str, now: u64) -> PyResult<String> {
-        // WebOb would quote such a value and warn that it will refuse it; ours never need it.
-        if !value.bytes().all(|b| VALUE_OK[b as usize]) {
-            return Err(PyValueError::new_err(
-                "cookie value holds characters that would need quoting",
-            ));
-        }
-        let mut out = String::with_capacity(self.prefix.len() + value.len() + 128);
-        out.push_str(&self.prefix);
-        out.push_str(value);
-        out.push_str(&self.attrs);
-        if let Some(max_age) = self.max_age {
-            let expires = now
-                .checked_add(max_age)
-                .and_then(cookie_date)
-                .ok_or_else(|| PyOverflowError::new_err("max_age: date value out of range"))?;
-            out.push_str("; expires=");
-            out.push_str(&expires);
-        }
-        out.push_str(&self.flags);
-        Ok(out)
-    }
-}
-
-#[pymethods]
-impl CookieSpec {
-    #[new]
-    #[pyo3(signature = (name, max_age=None, path=Some("/".to_owned()), domain=None, secure=false, httponly=false, samesite=None))]
-    fn new(
-        name: String,
-        max_age: Option<u64>,
-        path: Option<String>,
-        domain: Option<String>,
-        secure: bool,
-        httponly: bool,
-        samesite: Option<String>,
-    ) -> PyResult<Self> {
-        if !valid_name(name.as_bytes()) {
-            return Err(PyValueError::new_err(format!(
-                "cookie name {name:?} is not one WebOb accepts"
-            )));
-        }
-        // WebOb leaves out an empty Domain or Path.
-        let mut attrs = String::new();
-        if let Some(domain) = domain.filter(|d| !d.is_empty()) {
-            attrs.push_str("; Domain=");
-            attrs.push_str(&path_quote(&domain, "domain")?);
-        }
-        let max_age_attr = |n: u64| format!("; Max-Age={n}");
-        let mut delete_attrs = attrs.clone();
-        delete_attrs.push_str(&max_age_attr(0));
-        if let Some(n) = max_age {
-            attrs.push_str(&max_age_attr(n));
-        }
-        if let Some(path) = path.filter(|p| !p.is_empty()) {
-            let quoted = format!("; Path={}", path_quote(&path, "path")?);
-            attrs.push_str(&quoted);
-            delete_attrs.push_str(&quoted);
-        }
-        let mut flags = String::new();
-        if secure {
-            flags.push_str("; secure");
-        }
-        if httponly {
-            flags.push_str("; HttpOnly");
-        }
-        if let Some(samesite) = samesite {
-            let lower = samesite.to_ascii_lowercase();
-            if !["strict", "lax", "none"].contains(&lower.as_str()) {
-                return Err(PyValueError::new_err(
-                    "SameSite must be 'strict', 'lax', or 'none'",
-                ));
-            }
-            if lower == "none" && !secure {
-                return Err(PyValueError::new_err(
-                    "Incompatible cookie attributes: when the samesite equals 'none', then the \
-                     secure must be True",
-                ));
-            }
-            flags.push_str("; SameSite=");
-            flags.push_str(&samesite);
-        }
-        let delete = format!("{name}={delete_attrs}; expires=Wed, 31-Dec-97 23:59:59 GMT{flags}");
-        Ok(CookieSpec {
-            prefix: format!("{name}="),
-            attrs,
-            max_age,
-            flags,
-            delete,
-        })
-    }
-
-    /// The Set-Cookie value carrying `value`, or the deleting one for `None`.
-    #[pyo3(signature = (value))]
-    fn header(&self, value: Option<&Bound<'_, PyString>>) -> PyResult<String> {
-        let Some(value) = value else {
-            return Ok(self.delete.clone());
-        };
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.header_at(&value.to_cow()?, now)
-    }
-
-    /// The Set-Cookie value that deletes the cookie.
-    fn delete_header(&self) -> &str {
-        &self.delete
-    }
-}
-
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(py_find_cookie, m)?)?;
-    m.add_class::<CookieSpec>()?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -567,48 +372,5 @@ mod tests {
         );
         assert_eq!(get("session=\"\u{e9}\"", "session"), None);
         assert_eq!(get("session=ok; x=\u{1f600}", "session"), None);
-    }
-
-    #[test]
-    fn cookie_dates_match_python_strftime() {
-        assert_eq!(cookie_date(0).unwrap(), "Thu, 01-Jan-1970 00:00:00 GMT");
-        assert_eq!(
-            cookie_date(951_782_400).unwrap(),
-            "Tue, 29-Feb-2000 00:00:00 GMT"
-        );
-        assert_eq!(
-            cookie_date(1_700_000_000).unwrap(),
-            "Tue, 14-Nov-2023 22:13:20 GMT"
-        );
-        assert_eq!(
-            cookie_date(LAST_SECOND).unwrap(),
-            "Fri, 31-Dec-9999 23:59:59 GMT"
-        );
-        assert_eq!(cookie_date(LAST_SECOND + 1), None);
-    }
-
-    #[test]
-    fn header_orders_attributes_as_webob() {
-        let spec = CookieSpec::new(
-            "session".into(),
-            Some(60),
-            Some("/a b;".into()),
-            Some("example.com".into()),
-            true,
-            true,
-            Some("None".into()),
-        )
-        .unwrap();
-        assert_eq!(
-            spec.header_at("v", 0).unwrap(),
-            "session=v; Domain=example.com; Max-Age=60; Path=/a b\\073; \
-             expires=Thu, 01-Jan-1970 00:01:00 GMT; secure; HttpOnly; SameSite=None"
-        );
-        assert_eq!(
-            spec.delete,
-            "session=; Domain=example.com; Max-Age=0; Path=/a b\\073; \
-             expires=Wed, 31-Dec-97 23:59:59 GMT; secure; HttpOnly; SameSite=None"
-        );
-        assert!(spec.header_at("a b", 0).is_err());
     }
 }
