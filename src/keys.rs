@@ -67,7 +67,7 @@ fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<Res
             let hint = " (a str secret must be 64 hex digits)";
             return Ok(Err(bad_secret(&type_name, chars, hint)));
         }
-        if !text.is_ascii() {
+        if !text.bytes().all(|c| c.is_ascii_hexdigit()) {
             return Ok(Err(bad_secret(
                 &type_name,
                 chars,

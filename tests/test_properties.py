@@ -13,13 +13,13 @@ from pyramid.config import Configurator
 from pyramid.request import Request
 from webtest import TestApp
 
-from pyramid_nacl_session._core import SessionCodec
 from pyramid_nacl_session import (
     BadPayload,
     CookieError,
     EncryptedCookieSessionFactory,
     EncryptedSerializer,
 )
+from pyramid_nacl_session._core import SessionCodec
 
 from .conftest import SECRET
 

@@ -5,7 +5,7 @@ from pyramid.config import Configurator
 from pyramid.interfaces import ISessionFactory
 from webtest import TestApp
 
-from pyramid_nacl_session import session_factory_from_settings
+from pyramid_nacl_session import EncryptedCookieSessionFactory, session_factory_from_settings
 
 from .conftest import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
 
@@ -110,6 +110,20 @@ class UpperJSON:
             "session.timout: not a pyramid_nacl_session setting; did you mean session.timeout?",
         ),
         ({"session.cookie_name": "a b"}, "session.cookie_name: expected a cookie name"),
+        ({"session.cookie_name": "path"}, "session.cookie_name: 'path' is a cookie attribute's"),
+        ({"session.cookie_name": "$x"}, "session.cookie_name: '$x' is a cookie attribute's"),
+        ({"session.timeout": "1.5"}, "session.timeout: expected a whole number of seconds"),
+        ({"session.path": "/\u20ac"}, "session.path: expected latin-1 text"),
+        (
+            {"session.type": "file"},
+            "session.type: not a pyramid_nacl_session setting; session.type looks like a "
+            "pyramid_beaker setting left behind",
+        ),
+        (
+            {"session.secret": "g" * 64},
+            "session.secret: secret must be 32 random bytes or 64 hex digits, got str of length "
+            "64 that is not all hex digits",
+        ),
     ],
 )
 def test_bad_setting_fails_at_start_up_naming_the_setting(settings, says):
@@ -118,7 +132,23 @@ def test_bad_setting_fails_at_start_up_naming_the_setting(settings, says):
     with pytest.raises(ValueError) as info:
         session_factory_from_settings(settings)
     assert str(info.value).startswith(says)
-    assert HEX not in str(info.value)
+    assert info.value.option == says.split(":")[0]
+    assert HEX not in str(info.value) and "g" * 64 not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [1.5, "1.5", "1,5", float("nan"), float("inf")])
+def test_seconds_are_whole_numbers_from_python_and_from_settings_alike(value):
+    with pytest.raises(ValueError, match="timeout: expected a") as from_python:
+        EncryptedCookieSessionFactory(HEX, timeout=value)
+    assert from_python.value.option == "timeout"
+    with pytest.raises(ValueError, match="session.timeout: expected a"):
+        session_factory_from_settings({"session.secret": HEX, "session.timeout": str(value)})
+
+
+@pytest.mark.parametrize("value", [30, "30", 30.0, "30.0", " 30 "])
+def test_whole_seconds_read_the_same_from_python_and_settings(value):
+    assert EncryptedCookieSessionFactory(HEX, timeout=value)._timeout == 30
+    assert make(session__timeout=str(value))._timeout == 30
 
 
 def test_samesite_none_with_secure_is_accepted():

@@ -1,7 +1,7 @@
 """Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
 
 from collections.abc import Sequence
-from typing import Any, Final, Literal, NoReturn, Protocol, final
+from typing import Any, Literal, NoReturn, Protocol, final
 
 from typing_extensions import disjoint_base
 

@@ -26,7 +26,14 @@ SAMESITE_VALUES = ("Strict", "Lax", "None")
 _COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Names WebOb's parser takes for attributes, so a cookie called so is never read back.
 _RESERVED_NAMES = (
-    "path", "comment", "domain", "max-age", "expires", "secure", "httponly", "samesite"
+    "path",
+    "comment",
+    "domain",
+    "max-age",
+    "expires",
+    "secure",
+    "httponly",
+    "samesite",
 )
 
 
@@ -105,8 +112,9 @@ def as_cookie_name(value, name):
         raise OptionError(name, f"expected a cookie name (letters, digits, -_.), got {value!r}")
     if value.startswith("$") or value.lower() in _RESERVED_NAMES:
         raise OptionError(
-            name, f"{value!r} is a cookie attribute's name, so browsers' cookies of that name are "
-            "never read back; choose another"
+            name,
+            f"{value!r} is a cookie attribute's name, so browsers' cookies of that name are "
+            "never read back; choose another",
         )
     return value
 
@@ -120,5 +128,7 @@ def as_cookie_attr(value, name):
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
-        raise OptionError(name, f"expected latin-1 text (as WebOb writes it), got {value!r}") from None
+        raise OptionError(
+            name, f"expected latin-1 text (as WebOb writes it), got {value!r}"
+        ) from None
     return value or None

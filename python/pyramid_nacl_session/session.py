@@ -130,6 +130,8 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
     )
+    if _STOCK_COOKIES is None:
+        _load_stock()
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -205,10 +207,21 @@ class EncryptedCookieSession(dict):
         new = True
         state = {}
         reseal = False
-        try:
-            opened = _read(request, self._codec, self._cookie_name)
-        except ValueError:
-            opened = None  # unreadable: a fresh session
+        codec = self._codec
+        opened = None
+        if getattr(type(request), "cookies", None) is _STOCK_COOKIES:
+            # WebOb's own request.cookies: read its source, without parsing every cookie.
+            try:
+                opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
+            except ValueError:
+                pass  # unreadable: a fresh session
+        else:
+            value = request.cookies.get(self._cookie_name)
+            if value is not None:
+                try:
+                    opened = codec.read_value(value)
+                except ValueError:
+                    pass  # unreadable: a fresh session
         if opened is not None:
             state, renewed, created, reseal = opened
             new = False
@@ -312,7 +325,7 @@ class EncryptedCookieSession(dict):
         if self._invalidated and not dict.__len__(self):
             _delete_cookie(self, response)
             return True
-        stock = _stock_response(response)
+        stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
         try:
             if stock:
                 cookie = self._codec.header(self.accessed, self.created, self)
@@ -398,40 +411,26 @@ class _LargestKeys:
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
-# WebOb's own attributes, looked up on first use: importing WebOb warns (it imports cgi) on
-# Python 3.11+. Where a request or response class still has them, the fast path writes exactly
-# what they would; anywhere else the app's own is called, as Pyramid's cookie session does.
-_STOCK = None
+# WebOb's own attributes. Where a request or response class still has them, the fast path
+# writes exactly what they would; anywhere else the app's own is called, as Pyramid's cookie
+# session does. Looked up when the first factory is made, not on import: importing WebOb warns
+# (it imports cgi) on Python 3.11+.
+_STOCK_COOKIES = _STOCK_SET_COOKIE = None
 
 
-def _stock():
-    global _STOCK
-    if _STOCK is None:
-        from webob.request import BaseRequest
-        from webob.response import Response
+def _load_stock():
+    global _STOCK_COOKIES, _STOCK_SET_COOKIE
+    from webob.request import BaseRequest
+    from webob.response import Response
 
-        _STOCK = (BaseRequest.cookies, Response.set_cookie)
-    return _STOCK
-
-
-def _read(request, codec, name):
-    """``(state, renewed, created, reseal)`` from the request's session cookie, or ``None``."""
-    if getattr(type(request), "cookies", None) is _stock()[0]:
-        # WebOb's own request.cookies: read its source, without parsing every cookie into a dict.
-        return codec.read_header(request.environ.get("HTTP_COOKIE"))
-    value = request.cookies.get(name)
-    return None if value is None else codec.read_value(value)
-
-
-def _stock_response(response):
-    return getattr(type(response), "set_cookie", None) is _stock()[1]
+    _STOCK_COOKIES, _STOCK_SET_COOKIE = BaseRequest.cookies, Response.set_cookie
 
 
 def _delete_cookie(session, response):
     """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
     does, but with every attribute (a ``SameSite=None; secure`` cookie needs them to be
     deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if _stock_response(response):
+    if getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE:
         response.headerlist.append(("Set-Cookie", session._codec.delete_header))
     else:
         response.set_cookie(

@@ -131,5 +131,7 @@ def _serializer(key, value):
     try:
         obj = DottedNameResolver().resolve(name)
     except (ImportError, ValueError) as e:
-        raise OptionError(key, f"expected json, pickle or a dotted name, got {name!r} ({e})") from None
+        raise OptionError(
+            key, f"expected json, pickle or a dotted name, got {name!r} ({e})"
+        ) from None
     return obj() if isinstance(obj, type) else obj
