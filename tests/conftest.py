@@ -1,4 +1,5 @@
 import base64
+import os
 import pickle
 import time
 
@@ -78,3 +79,27 @@ def set_cookie_value(response, name="session"):
 @pytest.fixture
 def secret():
     return SECRET
+
+
+_UNAVAILABLE = []
+
+
+@pytest.fixture(scope="session")
+def sides():
+    """``(ours, base)``: worker processes running real Pyramid apps on this package and on the
+    real pyramid-nacl-session 1.0.0 (installed from PyPI into .venv-1.0 on first use). Skipped
+    when 1.0.0 cannot be installed, unless PNS_REQUIRE_1_0=1 makes that a failure (CI)."""
+    from .differential.harness import REQUIRE_ENV, BaselineUnavailable, start_sides
+
+    try:
+        if _UNAVAILABLE:  # pytest retries a failed fixture for each test: try pip only once
+            raise _UNAVAILABLE[0]
+        ours, base = start_sides()
+    except BaselineUnavailable as e:
+        _UNAVAILABLE[:] = [e]
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail(f"{REQUIRE_ENV}=1 and 1.0.0 is not installable: {e}")
+        pytest.skip(f"pyramid-nacl-session 1.0.0 is not installable here: {e}")
+    yield ours, base
+    ours.close()
+    base.close()

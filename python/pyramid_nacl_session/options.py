@@ -119,8 +119,13 @@ def as_cookie_name(value, name):
     return value
 
 
+#: Browsers ignore a cookie attribute longer than this (RFC 6265bis 5.6).
+ATTRIBUTE_LIMIT = 1024
+
+
 def as_cookie_attr(value, name):
-    """A Path or Domain: a latin-1 string, or ``None`` (an empty string means ``None``)."""
+    """A Path or Domain: latin-1 text of at most 1024 characters, or ``None`` (an empty string
+    means ``None``)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -131,4 +136,8 @@ def as_cookie_attr(value, name):
         raise OptionError(
             name, f"expected latin-1 text (as WebOb writes it), got {value!r}"
         ) from None
+    if len(value) > ATTRIBUTE_LIMIT:
+        raise OptionError(
+            name, f"at most {ATTRIBUTE_LIMIT} characters (browsers ignore longer attributes)"
+        )
     return value or None

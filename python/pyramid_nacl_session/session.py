@@ -19,7 +19,8 @@ __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
-#: Browsers drop a cookie whose Set-Cookie value (name, value and attributes) is longer.
+#: Browsers drop a cookie whose name and value together are longer (RFC 6265bis 5.6; Chromium
+#: and Firefox count so, and limit each attribute to 1024 bytes, which options.py enforces).
 COOKIE_LIMIT = 4096
 #: Past this size a warning is logged, once per factory and process, so operators see it coming.
 WARN_SIZE = COOKIE_LIMIT * 3 // 4
@@ -130,6 +131,8 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
     )
+    # What the header holds besides the name and value: the "=" and the attributes.
+    attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
     if _STOCK_COOKIES is None:
         _load_stock()
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
@@ -327,12 +330,13 @@ class EncryptedCookieSession(dict):
             return True
         stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
         try:
+            # The size browsers count: the cookie's name and value.
             if stock:
                 cookie = self._codec.header(self.accessed, self.created, self)
-                size = len(cookie)
+                size = len(cookie) - self._header_extra
             else:
                 cookie = self._codec.value(self.accessed, self.created, self)
-                size = len(cookie) + self._codec.overhead
+                size = len(cookie) + len(self._cookie_name)
             if size > WARN_SIZE:
                 self._check_size(size)
         except Exception as e:
@@ -359,8 +363,8 @@ class EncryptedCookieSession(dict):
     def _check_size(self, size):
         if size > COOKIE_LIMIT:
             error = CookieTooLarge(
-                f"session cookie {self._cookie_name!r} is {size} bytes, over the {COOKIE_LIMIT}"
-                f"-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
+                f"session cookie {self._cookie_name!r} is {size} bytes (name and value), over "
+                f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
             )
             error.size, error.limit = size, COOKIE_LIMIT
             raise error
@@ -368,7 +372,8 @@ class EncryptedCookieSession(dict):
         if not factory._size_warned:
             factory._size_warned = True
             log.warning(
-                "session cookie %r is %d bytes, %d%% of the %d-byte limit; largest keys: %s "
+                "session cookie %r is %d bytes (name and value), %d%% of the %d-byte limit; "
+                "largest keys: %s "
                 "(logged once per process)",
                 self._cookie_name,
                 size,
