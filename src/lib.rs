@@ -6,6 +6,7 @@ pub mod envelope;
 pub mod errors;
 pub mod json;
 pub mod keys;
+pub mod revocation;
 pub mod safe_pickle;
 pub mod serializer;
 pub mod session;
@@ -31,5 +32,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, m)?)?;
     m.add_class::<set_cookie::CookieSpec>()?;
     m.add_class::<session::SessionCodec>()?;
+    revocation::register(m)?;
     Ok(())
 }

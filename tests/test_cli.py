@@ -371,6 +371,9 @@ TYPOS = [
     (["decode", "--secret-file", "K", "C"], "--secret-file: cannot read the file"),
     (["decode", "--ini", "K", "--app", "K", "C"], "--ini: no such file"),
     (["decode", "C", "--secret"], "--secret needs a value"),
+    (["revoke", "--ini", "K", "before"], "--ini: no such file"),
+    (["revoke", "K", "--ini", "app.ini"], "KIND: bad or missing value (not shown)"),
+    (["revoke", "--ini", "app.ini", "user", "K", "K"], "revoke: 1 unexpected argument"),
 ]
 
 
@@ -405,7 +408,7 @@ def test_secret_with_an_unknown_option_shows_only_what_was_typed(capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        ([], "give a command: secret or decode"),
+        ([], "give a command: secret, decode or revoke"),
         (["decode", "--secret", KEY], "decode needs COOKIE"),
     ],
 )

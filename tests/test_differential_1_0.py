@@ -45,8 +45,9 @@ def test_random_session_sequences_behave_as_on_1_0(sides):
         "invalidate deletes the cookie",
         "invalidate restarts created",
         "JSON text differs in form only (compact, raw UTF-8, floats)",
-        "size limit is the whole Set-Cookie header",
     } <= set(known), known
+    # (The size limit differs only past 1.0's 4064-character value or for names over 32
+    # characters, which random sequences rarely reach: test_differences_from_1_0 covers it.)
 
 
 @pytest.fixture(scope="module")

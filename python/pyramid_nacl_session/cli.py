@@ -49,6 +49,8 @@ PICKLE_REFUSED = "cookie payload is not a pickle of plain data"
 #: The shortest session cookie: base64url, unpadded, of a 24-byte nonce and a 16-byte tag. A
 #: shorter argument that starts with '-' is an option (maybe a mistyped one), never a cookie.
 MIN_COOKIE_CHARS = (4 * (24 + 16) + 2) // 3
+#: A session id for ``revoke session ID``: 16 random bytes in base64url, which may start with '-'.
+SESSION_ID_CHARS = 22
 COOKIE_CHARS = re.compile(r"[A-Za-z0-9_-]+=*")
 #: What an unknown option looks like, so that it can be named: a key or a cookie never does.
 OPTION_NAME = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,23}|-[A-Za-z]")
@@ -73,7 +75,8 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser, made to raise instead of printing an error that may quote a key."""
 
     def __init__(self, **kwargs):
-        super().__init__(allow_abbrev=False, exit_on_error=False, add_help=False, **kwargs)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(exit_on_error=False, **kwargs)
 
     def error(self, message):
         # Only errors argparse reports without an ArgumentError get here; _parse checks for
@@ -103,37 +106,40 @@ def _say(message):
 
 
 def _parse(argv):
-    argv, dashed = _take_dashed_cookies(argv)
+    argv, dashed = _take_dashed_values(argv)
     parser, kinds, options = _parser()
     try:
         args, unexpected = parser.parse_known_args(argv)
     except argparse.ArgumentError as e:
         raise UsageError(_argument_error(e.argument_name, kinds)) from None
+    positional = {"decode": "cookie", "revoke": "value"}.get(args.command)
+    if positional and getattr(args, positional) is None and dashed:
+        setattr(args, positional, dashed.pop(0))
     if args.command == "decode":
-        if args.cookie is None and dashed:
-            args.cookie = dashed.pop(0)
         if args.cookie is None:
             raise UsageError(f"decode needs COOKIE; see {PROG} decode --help")
     if unexpected or dashed:
-        raise UsageError(_unexpected(args.command, unexpected, len(dashed), options[args.command]))
+        command_options = options.get(args.command, [])
+        raise UsageError(_unexpected(args.command, unexpected, len(dashed), command_options))
     if args.command is None:
-        raise UsageError(f"give a command: secret or decode; see {PROG} --help")
+        raise UsageError(f"give a command: secret, decode or revoke; see {PROG} --help")
     return args
 
 
-def _take_dashed_cookies(argv):
-    """A base64url cookie may start with '-', which argparse would take for an option: take out
-    every argument that can only be a cookie, before argparse sees it. The rest of ``argv``, and
-    the cookies."""
+def _take_dashed_values(argv):
+    """A base64url cookie or session id may start with '-', which argparse would take for an
+    option: take out every argument that can only be one of them, before argparse sees it. The
+    rest of ``argv``, and the values taken out."""
     rest, cookies = [], []
     for i, arg in enumerate(argv):
         if arg == "--":
             return rest + argv[i:], cookies
         is_value = i > 0 and argv[i - 1] in VALUE_OPTIONS
+        is_session_id = i > 0 and argv[i - 1] == "session" and len(arg) == SESSION_ID_CHARS
         if (
             arg.startswith("-")
             and not is_value
-            and len(arg) >= MIN_COOKIE_CHARS
+            and (len(arg) >= MIN_COOKIE_CHARS or is_session_id)
             and COOKIE_CHARS.fullmatch(arg)
         ):
             cookies.append(arg)
@@ -145,13 +151,15 @@ def _take_dashed_cookies(argv):
 def _argument_error(name, kinds):
     """Our message for an ArgumentError about the argument ``name``, from what kind of argument
     it is, never from argparse's text."""
-    kind, option = kinds.get(name, (None, None))
+    kind, option = kinds.get(name, (None, name))
     if kind == "command":
-        return "unknown command (not shown); the commands are: secret, decode"
+        return "unknown command (not shown); the commands are: secret, decode, revoke"
     if kind == "flag":
         return f"{option} takes no value"
     if kind == "value":
         return f"{option} needs a value; see {PROG} --help"
+    if name:  # argparse names an argument by our own option strings or metavar, never a value
+        return f"{name}: bad or missing value (not shown); see {PROG} --help"
     return f"bad command line; see {PROG} --help"
 
 
@@ -186,14 +194,11 @@ def _parser():
         kinds[name] = (kind, names[-1])
         return action
 
-    def add_help(parser):
-        add(parser, "-h", "--help", action="help", help="show this help message and exit")
-
     parser = _Parser(
         prog=PROG,
         description="Operator tools for pyramid_nacl_session encrypted cookie sessions.",
     )
-    add_help(parser)
+    kinds["-h/--help"] = ("flag", "--help")  # every parser's own
     add(parser, "--version", action="version", version=f"{PROG} {__version__}")
     options[None] = ["--help", "--version"]
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
@@ -205,7 +210,6 @@ def _parser():
         description="Print a new random 32-byte key as 64 hex digits, for session.secret. "
         "To rotate keys, put the new key first and keep the old ones after it.",
     )
-    add_help(secret)
     secret.set_defaults(run=_secret)
     options["secret"] = ["--help"]
 
@@ -224,7 +228,6 @@ def _parser():
         "see it and shell history keeps it: prefer --secret-file, --secret-prompt, "
         f"${ENV_VAR} or --ini.",
     )
-    add_help(decode)
     add(
         decode,
         "cookie",
@@ -271,6 +274,11 @@ def _parser():
     )
     decode.set_defaults(run=_decode)
     options["decode"] = ["--help", *VALUE_OPTIONS, "--secret-prompt"]
+
+    from .cli_revoke import add_parser as add_revoke
+
+    add_revoke(commands, UsageError, Unreadable)
+    options["revoke"] = ["--help", "--ini", "--app"]
     return parser, kinds, options
 
 

@@ -44,6 +44,8 @@ class OptionError(ValueError):
     def __init__(self, option, message):
         super().__init__(f"{option}: {message}")
         self.option = option
+        #: The message without the option's name, for re-raising under another name.
+        self.reason = message
 
 
 def as_bool(value, name):

@@ -9,8 +9,15 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieTooLarge, EncryptedSerializer, SessionCodec
-from .options import as_bool, as_cookie_attr, as_cookie_name, as_samesite, as_seconds
+from ._core import CookieTooLarge, EncryptedSerializer, SessionCodec, new_session_id
+from .options import (
+    OptionError,
+    as_bool,
+    as_cookie_attr,
+    as_cookie_name,
+    as_samesite,
+    as_seconds,
+)
 
 if TYPE_CHECKING:
     from ._core import _Secret, _SerializerArg
@@ -24,6 +31,9 @@ log = logging.getLogger("pyramid_nacl_session")
 COOKIE_LIMIT = 4096
 #: Past this size a warning is logged, once per factory and process, so operators see it coming.
 WARN_SIZE = COOKIE_LIMIT * 3 // 4
+#: With revocation on, the state key that carries the session's id inside the cookie (hidden
+#: from the app; 1.0.0 reads it as an ordinary key).
+SESSION_ID_KEY = "_sid_"
 
 
 def EncryptedCookieSessionFactory(
@@ -42,6 +52,12 @@ def EncryptedCookieSessionFactory(
     *,
     absolute_timeout: Optional[int] = None,
     migrate_pickle: bool = False,
+    revocation_url: Optional[str] = None,
+    revocation_user: Any = None,
+    revocation_policy: str = "serve",
+    revocation_stale_after: Optional[int] = 30,
+    revocation_resync: Optional[int] = 5,
+    revocation_prefix: str = "pyramid_nacl_session:",
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -100,6 +116,31 @@ def EncryptedCookieSessionFactory(
       With ``serializer='json'``, also read cookies that hold a pickle of plain data (from 1.0
       or from pickle mode) without running pickle code, and rewrite them as JSON.
       Default: ``False``.
+
+    ``revocation_url``
+      A Redis URL: turns on revocation (see the Revoking sessions chapter). Each session then
+      carries an id, ``invalidate()`` revokes it, and every worker refuses revoked sessions
+      within a second. Needs ``absolute_timeout`` and redis-py (``pyramid-nacl-session[redis]``).
+      Default: ``None`` (off; nothing is imported and the request path does not change).
+
+    ``revocation_user``
+      How a session names its user, for "log out everywhere": a state key, or a callable that
+      takes the session's state dict and returns the user (a str, or anything ``str()`` names).
+      Default: ``None``.
+
+    ``revocation_policy``
+      ``'serve'``: when Redis cannot be reached, check against the last known set and log errors.
+      ``'refuse'``: refuse every existing session once the set has not been confirmed current
+      for ``revocation_stale_after`` seconds. Default: ``'serve'``.
+
+    ``revocation_stale_after``
+      Seconds without a successful sync after which ``'refuse'`` refuses. Default: ``30``.
+
+    ``revocation_resync``
+      Seconds between two resyncs with Redis. Default: ``5``.
+
+    ``revocation_prefix``
+      Prefix of the Redis keys and channel; one per app. Default: ``'pyramid_nacl_session:'``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -135,6 +176,23 @@ def EncryptedCookieSessionFactory(
     attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
     if _STOCK_COOKIES is None:
         _load_stock()
+    if revocation_url is not None:
+        # Imported only here: with revocation off, neither it nor redis is loaded.
+        from .revocation import from_options
+
+        attrs["revocation"], user = from_options(
+            revocation_url,
+            attrs["_absolute_timeout"],
+            user=revocation_user,
+            policy=revocation_policy,
+            stale_after=revocation_stale_after,
+            resync=revocation_resync,
+            prefix=revocation_prefix,
+        )
+        # A plain function on the class would be bound as a method: keep it as given.
+        attrs["_revocation_user"] = staticmethod(user) if user is not None else None
+    elif revocation_user is not None:
+        raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -193,6 +251,12 @@ class EncryptedCookieSession(dict):
     _timeout = 1200
     _reissue_time = 0
     _absolute_timeout = None
+    #: The app's :class:`~pyramid_nacl_session.revocation.RevocationStore`, or ``None`` when
+    #: revocation is off.
+    revocation = None
+    _revocation_user = None
+    #: This session's id (with revocation on; ``None`` until the cookie is first written).
+    session_id = None
 
     #: A response callback is scheduled to write the cookie.
     _dirty = False
@@ -228,12 +292,22 @@ class EncryptedCookieSession(dict):
         if opened is not None:
             state, renewed, created, reseal = opened
             new = False
+            if self.revocation is not None:
+                # One native call: takes the id out of the state, checks id, user and time.
+                sid = self.revocation.check(state, self._revocation_user, created)
+                if sid is False:
+                    state, renewed, created, new, reseal = {}, now, now, True, False
+                elif sid is None:
+                    reseal = True  # from before revocation was on: reseal it with an id
+                else:
+                    self.session_id = sid
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
             state = {}
             created = renewed = now
             new = True
+            self.session_id = None
         self.created = created
         self.accessed = renewed
         self.renewed = renewed
@@ -263,6 +337,13 @@ class EncryptedCookieSession(dict):
         self.clear()
         self._invalidated = True
         self.created = time.time()
+        if self.session_id is not None:
+            self.revocation.revoke_session(self.session_id)
+            self.session_id = None
+
+    def _new_id(self):
+        self.session_id = sid = new_session_id()
+        return sid
 
     # non-modifying dictionary methods
     get = _accessor(dict.get)
@@ -330,6 +411,10 @@ class EncryptedCookieSession(dict):
             return True
         stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
         try:
+            if self.revocation is not None:
+                # In the state for the cookie until the finally below takes it out: cheaper than
+                # a copy, and dict(self) would go through every overridden accessor.
+                dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
             # The size browsers count: the cookie's name and value.
             if stock:
                 cookie = self._codec.header(self.accessed, self.created, self)
@@ -345,6 +430,9 @@ class EncryptedCookieSession(dict):
             self._drop_unwritable(e)
             _delete_cookie(self, response)
             return True
+        finally:
+            if self.revocation is not None:
+                dict.pop(self, SESSION_ID_KEY, None)
         if stock:
             response.headerlist.append(("Set-Cookie", cookie))
         else:

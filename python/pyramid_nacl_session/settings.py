@@ -38,6 +38,14 @@ OPTIONS = {
     "samesite": None,  # needs secure; handled below
     "absolute_timeout": as_seconds,
     "migrate_pickle": as_bool,
+    # The revocation_* values are checked by the factory (revocation.py), which is imported
+    # only when revocation_url is set.
+    "revocation_url": lambda value, key: _text(value, key),
+    "revocation_user": None,  # handled by _revocation_user
+    "revocation_policy": lambda value, key: _text(value, key),
+    "revocation_stale_after": as_seconds,
+    "revocation_resync": as_seconds,
+    "revocation_prefix": lambda value, key: _text(value, key),
 }
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have
@@ -84,6 +92,8 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
             options[option] = _secret(key, value)
         elif option == "serializer":
             options[option] = _serializer(key, value)
+        elif option == "revocation_user":
+            options[option] = _revocation_user(key, value)
         elif option != "samesite":
             options[option] = OPTIONS[option](value, key)
     if "samesite" in found:
@@ -97,9 +107,12 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
         # Left to check here: secret, serializer and migrate_pickle. The core's errors carry the
         # option they are about; their messages never hold a secret.
         option = getattr(e, "option", None)
-        if option not in found:
-            raise
-        raise OptionError(found[option][0], str(e)) from None
+        reason = getattr(e, "reason", None) or str(e)
+        if option in found:
+            raise OptionError(found[option][0], reason) from None
+        if option in OPTIONS:  # a setting another one needs (absolute_timeout, for revocation)
+            raise OptionError(PREFIXES[0] + option, reason) from None
+        raise
 
 
 def _hint(prefix, option):
@@ -135,3 +148,24 @@ def _serializer(key, value):
             key, f"expected json, pickle or a dotted name, got {name!r} ({e})"
         ) from None
     return obj() if isinstance(obj, type) else obj
+
+
+def _revocation_user(key, value):
+    """A state key, or ``module:callable`` (a colon marks a dotted name to resolve)."""
+    if not isinstance(value, str):
+        return value
+    name = value.strip()
+    if ":" not in name:
+        return name or None
+    try:
+        return DottedNameResolver().resolve(name)
+    except (ImportError, ValueError) as e:
+        raise OptionError(key, f"expected a state key or module:callable ({e})") from None
+
+
+def _text(value, key):
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is None:
+        return None
+    raise OptionError(key, f"expected text, got {type(value).__name__}")

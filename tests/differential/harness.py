@@ -197,6 +197,11 @@ def set_cookie_value(answer):
     return answer["set_cookie"][0].split(";", 1)[0].split("=", 1)[1]
 
 
+def _name_and_value_len(answer):
+    """What browsers count against 4096 bytes: the first Set-Cookie header's name and value."""
+    return len(answer["set_cookie"][0].split(";", 1)[0]) - 1
+
+
 # -- what the browser sees --------------------------------------------------------------------
 
 
@@ -543,9 +548,8 @@ def _sequence(ours, base, seed, steps, known, names, made_apps):
                     return findings
                 continue
             if o.error == "CookieTooLarge" and b.status and b.plain is not None:
-                header = len(answers[1]["set_cookie"][0])
-                if header > COOKIE_LIMIT:
-                    _count(known, "size limit is the whole Set-Cookie header")
+                if _name_and_value_len(answers[1]) > COOKIE_LIMIT:
+                    _count(known, "size limit counts the name and value")
                     jars = [jars[0], jars[0]]  # ours kept the old cookie; so does base now
                     continue
             if b.error == "ValueError" and "too long" in b.answer["message"] and o.plain:
@@ -553,9 +557,8 @@ def _sequence(ours, base, seed, steps, known, names, made_apps):
                 # which only its message carries, is what it measured. (A harness reading
                 # another project's message, to learn what that project did.)
                 value_len = int(re.search(r"\((\d+) bytes\)", b.answer["message"]).group(1))
-                ours_header = len(answers[0]["set_cookie"][0])
-                if value_len > LIMIT_1_0 and ours_header <= COOKIE_LIMIT:
-                    _count(known, "size limit is the whole Set-Cookie header")
+                if value_len > LIMIT_1_0 and _name_and_value_len(answers[0]) <= COOKIE_LIMIT:
+                    _count(known, "size limit counts the name and value")
                     jars = [jars[1], jars[1]]
                     continue
             finding("error", ours=o.answer, base=b.answer)

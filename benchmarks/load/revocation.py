@@ -1,0 +1,206 @@
+"""The load test with revocation on: the example app under waitress and gunicorn, revocation off
+and on (taking turns), driven by wrk as in run.py, while a prober logs sessions out and replays
+their cookies one second later.
+
+    python benchmarks/load/revocation.py [--duration S] [--rounds N] [--json out.json]
+
+It starts its own redis-server. Fails (exit status 1) on any error or counter mismatch run.py
+would count, or, with revocation on, on any replayed cookie that the server still accepted one
+second after its logout. Prints requests per second off and on, and their ratio.
+"""
+
+import argparse
+import http.client
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from run import (  # noqa: E402 (benchmarks/load/ is not a package)
+    DEV_INI,
+    Server,
+    ensure_ours,
+    ensure_wrk,
+    free_port,
+    machine_info,
+    run_wrk,
+)
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+VISITS = re.compile(r'<b id="visits">(\d+)</b>')
+#: How long after the logout response the replay is tried: the propagation promise.
+PROPAGATION = 1.0
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def start_redis(directory):
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    return proc, f"redis://127.0.0.1:{port}/0"
+
+
+def revocation_ini(directory, redis_url):
+    text = DEV_INI.read_text().replace(
+        "\n[server:main]",
+        f"\nsession.revocation_url = {redis_url}\nsession.revocation_user = user\n\n[server:main]",
+        1,
+    )
+    path = Path(directory) / "revocation.ini"
+    path.write_text(text)
+    return path
+
+
+def get(port, path, cookie=None, form=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Cookie": cookie} if cookie else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request("POST" if form is not None else "GET", path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        set_cookie = response.getheader("Set-Cookie")
+        return response.status, text, set_cookie.split(";", 1)[0] if set_cookie else cookie
+    finally:
+        conn.close()
+
+
+class Prober(threading.Thread):
+    """Every 0.2 s: a new session (two visits), logged out; each cookie replayed
+    ``PROPAGATION`` seconds after its logout must be a fresh session (visits back to 1)."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop = threading.Event()
+        self.probes = self.accepted = self.errors = 0
+
+    def run(self):
+        due = []
+        while not self.stop.is_set():
+            try:
+                _, _, cookie = get(self.port, "/")
+                _, page, cookie = get(self.port, "/", cookie)
+                token = CSRF.search(page).group(1)
+                status, _, _ = get(self.port, "/logout", cookie, {"csrf_token": token})
+                if status != 303:
+                    self.errors += 1
+                due.append((time.monotonic() + PROPAGATION, cookie))
+                now = time.monotonic()
+                while due and due[0][0] <= now:
+                    _, old = due.pop(0)
+                    status, page, _ = get(self.port, "/", old)
+                    visits = VISITS.search(page)
+                    self.probes += 1
+                    if status != 200 or visits is None:
+                        self.errors += 1
+                    elif visits.group(1) != "1":
+                        self.accepted += 1
+            except Exception:
+                self.errors += 1
+            self.stop.wait(0.2)
+
+
+def one(kind, workers, preload, ini, seconds, warmup, connections, tmp, revocation):
+    server = Server(kind, sys.executable, ini, workers, preload, 4, tmp)
+    prober = Prober(server.port)
+    try:
+        run_wrk(server.port, connections, warmup)
+        prober.start()
+        result = run_wrk(server.port, connections, seconds)
+        prober.stop.set()
+        prober.join(15)
+        alive = server.proc.poll() is None
+    finally:
+        server.stop()
+    errors = result["errors"]
+    lua = result["lua"]
+    return {
+        "server": f"{kind} -w {workers}{' --preload' if preload else ''}",
+        "revocation": revocation,
+        "rps": result["requests"] / (result["duration_us"] / 1e6),
+        "errors": sum(errors.values()) + lua["bad"] + lua["mismatches"] + lua["missing"],
+        "lua": lua,
+        "probes": prober.probes,
+        "accepted_after_revocation": prober.accepted if revocation else None,
+        "probe_errors": prober.errors,
+        "alive": alive,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    ensure_wrk()
+    ensure_ours(Path(sys.executable))
+    log(f"revocation.py: {machine_info()}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="load-rev-") as tmp:
+        redis, url = start_redis(tmp)
+        try:
+            on_ini = revocation_ini(tmp, url)
+            for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
+                for rnd in range(args.rounds):
+                    for revocation, ini in ((False, DEV_INI), (True, on_ini)):
+                        log(f"revocation.py: {kind} revocation={revocation} round {rnd + 1}")
+                        rows.append(
+                            one(
+                                kind,
+                                workers,
+                                preload,
+                                ini,
+                                args.duration,
+                                args.warmup,
+                                args.connections,
+                                tmp,
+                                revocation,
+                            )
+                        )
+        finally:
+            redis.terminate()
+            redis.wait()
+    failed = False
+    print(f"{'server':<24}{'revocation':>11}{'rps':>9}{'errors':>8}{'probes':>8}{'accepted':>9}")
+    for row in rows:
+        accepted = row["accepted_after_revocation"]
+        print(
+            f"{row['server']:<24}{'on' if row['revocation'] else 'off':>11}{row['rps']:>9.0f}"
+            f"{row['errors'] + row['probe_errors']:>8}{row['probes']:>8}"
+            f"{'-' if accepted is None else accepted:>9}"
+        )
+        failed |= bool(row["errors"] or row["probe_errors"] or accepted or not row["alive"])
+    for server in dict.fromkeys(r["server"] for r in rows):
+        off = [r["rps"] for r in rows if r["server"] == server and not r["revocation"]]
+        on = [r["rps"] for r in rows if r["server"] == server and r["revocation"]]
+        print(f"{server}: on/off = {sum(on) / len(on) / (sum(off) / len(off)):.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "machine": machine_info()}, indent=2))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Two pserve processes (the example app, waitress) share one redis-server: a session revoked
+through one is refused by the other within a second, and so is a revocation from the CLI."""
+
+import http.client
+import re
+import subprocess
+import sys
+import time
+import urllib.parse
+
+import pytest
+
+from .redis_server import RedisServer, free_port
+from .test_server import INI, serve, stop
+
+pytest.importorskip("waitress")
+pytest.importorskip("session_demo")
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+USER = re.compile(r"<b id='user'>([^<]*)</b>")
+
+
+def revocation_ini(tmp_path, port, redis_url, name):
+    """development.ini on a free port, with revocation on."""
+    server = f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 4\n\n"
+    text, n = re.subn(r"^\[server:main\]\n(?:(?!^\[).*\n)*", server, INI.read_text(), flags=re.M)
+    assert n == 1
+    extra = (
+        f"session.revocation_url = {redis_url}\n"
+        "session.revocation_user = user\n"
+        "session.revocation_resync = 1\n\n[server:main]"
+    )
+    text = text.replace("\n[server:main]", "\n" + extra, 1)
+    path = tmp_path / f"{name}.ini"
+    path.write_text(text)
+    return path
+
+
+def request(port, method, path, cookie=None, form=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Cookie": cookie} if cookie else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        set_cookie = response.getheader("Set-Cookie")
+        new_cookie = set_cookie.split(";", 1)[0] if set_cookie else cookie
+        return response.status, text, new_cookie
+    finally:
+        conn.close()
+
+
+def user_on(port, cookie):
+    status, text, _ = request(port, "GET", "/", cookie)
+    assert status == 200
+    match = USER.search(text)
+    return match.group(1) if match else None
+
+
+def log_in(port, user):
+    _, page, cookie = request(port, "GET", "/")
+    token = CSRF.search(page).group(1)
+    form = {"username": user, "password": "demo", "csrf_token": token}
+    status, _, cookie = request(port, "POST", "/login", cookie, form)
+    assert status == 303
+    return cookie
+
+
+def refused_within(port, cookie, seconds):
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if user_on(port, cookie) is None:
+            return time.monotonic() - start
+        time.sleep(0.02)
+    return None
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """One redis-server and two pserve processes on it; yields (redis, port_a, port_b, ini_a)."""
+    redis = RedisServer(tmp_path).start()
+    procs = []
+    try:
+        ports, inis = [], []
+        for name in ("a", "b"):
+            port = free_port()
+            ini = revocation_ini(tmp_path, port, redis.url, name)
+            directory = tmp_path / name
+            directory.mkdir()
+            procs.append(
+                serve([sys.executable, "-m", "pyramid.scripts.pserve", str(ini)], port, directory)
+            )
+            ports.append(port)
+            inis.append(ini)
+        yield redis, ports[0], ports[1], inis[0]
+    finally:
+        for proc, log in procs:
+            stop(proc, log)
+        redis.stop()
+
+
+def test_a_session_logged_out_on_one_pserve_is_refused_by_the_other_within_a_second(fleet):
+    _, a, b, _ = fleet
+    cookie = log_in(a, "alice")
+    assert user_on(b, cookie) == "alice"
+    _, page, current = request(a, "GET", "/", cookie)
+    token = CSRF.search(page).group(1)
+    status, _, _ = request(a, "POST", "/logout", current, {"csrf_token": token})
+    assert status == 303
+    assert user_on(a, cookie) is None
+    took = refused_within(b, cookie, 1.0)
+    assert took is not None, "the other server still accepts the session after a second"
+
+
+def test_log_out_everywhere_from_the_cli_is_refused_by_both_servers_within_a_second(fleet):
+    _, a, b, ini = fleet
+    alice_a, alice_b, bob = log_in(a, "alice"), log_in(b, "alice"), log_in(b, "bob")
+    assert user_on(a, alice_b) == "alice" and user_on(b, alice_a) == "alice"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyramid_nacl_session",
+            "revoke",
+            "--ini",
+            str(ini),
+            "user",
+            "alice",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert refused_within(a, alice_b, 1.0) is not None
+    assert refused_within(b, alice_a, 1.0) is not None
+    assert user_on(a, bob) == "bob"
+
+
+def test_revoke_before_from_the_cli_refuses_every_earlier_session_on_both_servers(fleet):
+    _, a, b, ini = fleet
+    first = log_in(a, "alice")
+    time.sleep(0.01)
+    done = subprocess.run(
+        [sys.executable, "-m", "pyramid_nacl_session", "revoke", "--ini", str(ini), "before"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert refused_within(b, first, 1.0) is not None
+    later = log_in(b, "carol")
+    assert user_on(a, later) == "carol"
