@@ -22,12 +22,15 @@ pygments_style = "sphinx"
 # (_Secret, _SerializerArg) would only add noise.
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
-# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): the long ones overflow it.
+# Short entries in the sidebar (dumps(), not EncryptedSerializer.dumps()): long ones overflow.
 toc_object_entries_show_parents = "hide"
 
 # The Pylons projects' theme (pylons-sphinx-themes on PyPI).
 html_theme = "pyramid"
 html_title = f"pyramid_nacl_session {release}"
+# custom.css: long API names wrap inside the sidebar instead of running into the text.
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 
 
 def _strip_native_signature(app, what, name, obj, options, lines):

@@ -6,11 +6,10 @@ The output is deterministic apart from nonces and timestamps; rerunning replaces
 """
 
 import base64
-import hashlib
 import json
 import pickle
 import shutil
-import time
+import struct
 from pathlib import Path
 
 from nacl.secret import SecretBox
@@ -30,7 +29,7 @@ ODD = {
     "big": 2**80,
     "neg": -(2**70),
     "float": 1e-300,
-    "esc": "quote\" back\\ nl\n tab\t nul\x00 \U0001f600",
+    "esc": 'quote" back\\ nl\n tab\t nul\x00 \U0001f600',
     "tuple": (1, ("x",)),
 }
 STATES = {"empty": {}, "small": SMALL, "wide": WIDE, "odd": ODD}
@@ -44,7 +43,10 @@ def sessions():
 def json_payloads():
     for name, value in sessions():
         yield f"json-{name}", json.dumps(value).encode()
-    yield "json-compact-unicode", json.dumps([NOW, NOW, ODD], ensure_ascii=False, separators=(",", ":")).encode()
+    yield (
+        "json-compact-unicode",
+        json.dumps([NOW, NOW, ODD], ensure_ascii=False, separators=(",", ":")).encode(),
+    )
     yield "json-specials", b'[NaN, -Infinity, {"x": 1e999, "y": -0.0, "z": "\\ud800"}]'
 
 
@@ -54,6 +56,27 @@ def pickle_payloads():
             yield f"pickle{protocol}-{name}", pickle.dumps(value, protocol)
     shared = [1, 2]
     yield "pickle-shared", pickle.dumps((NOW, NOW, {"a": shared, "b": shared}), 3)
+
+
+def doubled(levels):
+    """x = [x, x], `levels` times: 2**levels empty lists once the shared references are copied."""
+    x = []
+    for _ in range(levels):
+        x = [x, x]
+    return x
+
+
+def hostile_payloads():
+    """The inputs of issue 10 (a leaked key): each must give a fresh session, never a 500."""
+    # A 479-byte cookie whose JSON rewrite would be 2**40 empty lists; and one that just fits.
+    yield "pickle-doubled-40", pickle.dumps((NOW, NOW, {"x": doubled(40)}), 2)
+    yield "pickle-doubled-12", pickle.dumps((NOW, NOW, {"x": doubled(12)}), 4)
+    # (t, t, {(): 2}): a tuple key set by the DICT opcode, and an unhashable one.
+    t = b"G" + struct.pack(">d", NOW)
+    yield "pickle-dict-tuple-key", b"\x80\x02(" + t + t + b"()K\x02dt."
+    yield "pickle-dict-unhashable-key", b"\x80\x02(}K\x01d."
+    # DUP copies a reference as BINGET does.
+    yield "pickle-dup-doubled", b"\x80\x02" + b"(" * 30 + b"]" + b"2l" * 30 + b"."
 
 
 def nacl_cookie(key, payload):
@@ -67,7 +90,10 @@ def cookies():
         for name, value in sessions():
             yield f"ours-{serializer}-{name}", sealer.dumps(value)
     yield "nacl10-small", nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, SMALL), 2))
-    yield "nacl10-wide", nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, WIDE), pickle.HIGHEST_PROTOCOL))
+    yield (
+        "nacl10-wide",
+        nacl_cookie(ENVELOPE_KEY, pickle.dumps((NOW, NOW, WIDE), pickle.HIGHEST_PROTOCOL)),
+    )
     yield "nacl10-old-key", nacl_cookie(OLD_KEY, pickle.dumps((NOW, NOW, SMALL), 2))
     padded = nacl_cookie(ENVELOPE_KEY, b"x")
     yield "padded", padded + b"=" * (-len(padded) % 4)
@@ -106,8 +132,9 @@ if __name__ == "__main__":
     cookies_by_name = dict(cookies())
     write("envelope_open", cookies_by_name.items())
     write("json_loads", json_payloads())
-    write("safe_pickle_loads", pickle_payloads())
-    write("sealed_payload", [*json_payloads(), *pickle_payloads()])
+    write("safe_pickle_loads", [*pickle_payloads(), *hostile_payloads()])
+    write("sealed_payload", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
+    write("rewrite_bound", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
     write("find_cookie", headers())
     total = sum(p.stat().st_size for p in SEEDS.rglob("*") if p.is_file())
     print(f"{sum(1 for p in SEEDS.rglob('*') if p.is_file())} seed files, {total} bytes")

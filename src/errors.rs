@@ -38,6 +38,13 @@ create_exception!(
 );
 create_exception!(
     pyramid_nacl_session,
+    RefusedPickle,
+    BadPayload,
+    "The cookie holds a pickle that the plain-data reader (``migrate_pickle``) refuses: it names \
+     code, is not plain data, or would expand far beyond what a cookie can hold."
+);
+create_exception!(
+    pyramid_nacl_session,
     CookieTooLarge,
     PyValueError,
     "The session does not fit in one cookie (browsers drop cookies over 4096 bytes)."

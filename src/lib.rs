@@ -28,6 +28,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::DecryptionFailed>(),
     )?;
     m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
+    m.add("RefusedPickle", py.get_type::<errors::RefusedPickle>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
     m.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, m)?)?;
     m.add_class::<set_cookie::CookieSpec>()?;

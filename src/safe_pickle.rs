@@ -15,9 +15,19 @@
 //! passes so that nothing reaches Python before the whole input is judged: first the opcodes
 //! build a graph of nodes in which memo references are shared ids (mutations of a memoized list
 //! show through every reference, as in pickle, at no cost); then a walk without recursion
-//! refuses cycles, nesting deeper than `MAX_DEPTH` and non-str dict keys, and lists the nodes
-//! children first so that the Python objects are built bottom-up, shared ones once.
-//! Memory and time are linear in the input: every opcode adds at most one node or stack entry.
+//! refuses cycles and nesting deeper than `MAX_DEPTH`, and lists the nodes children first so
+//! that the Python objects are built bottom-up, shared ones once. Dict keys must be str, checked
+//! by every opcode that puts a key in a dict (DICT, SETITEM, SETITEMS).
+//!
+//! Costs are bounded before they are paid:
+//! - Reading is linear in the input: every opcode adds at most one node or stack entry, and
+//!   every `Vec` that grows with the input grows with `try_reserve`, so running out of memory
+//!   is a refusal, not an abort.
+//! - Writing the result out is not linear by nature: a memo reference costs two bytes however
+//!   big the value it names, so `x = [x, x]` forty times over is a 479-byte pickle of 2**40
+//!   empty lists. The walk adds up, saturating, how many bytes of JSON each node expands to, and
+//!   refuses a pickle whose result would be longer than `max_json_len` of its size. Everything
+//!   that copies the result out (the JSON rewrite, the CLI's `json.dumps`) is then linear too.
 
 use std::mem;
 use std::ops::Range;
@@ -26,23 +36,61 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
+use crate::json;
+
 /// Most nodes on any path from the outermost value to a leaf ((accessed, created, {'a': [1]})
 /// is 4): far beyond real sessions, well inside the recursion limits of JSON codecs.
 pub const MAX_DEPTH: usize = 100;
-/// LONG1/LONG4 payload cap: 1024 bytes is about 2470 decimal digits, under Python's default
+/// Most bytes after LONG1/LONG4: 1024 bytes is about 2470 decimal digits, under Python's default
 /// 4300-digit limit on int-to-str conversion, which would otherwise make the JSON rewrite fail.
 const MAX_LONG_BYTES: usize = 1024;
 
-/// Protocol 2+ pickles start with the PROTO opcode; JSON text never starts with this byte.
-pub fn looks_like_pickle(data: &[u8]) -> bool {
-    data.first() == Some(&0x80)
+/// JSON bytes allowed per pickle byte: the most that a pickle with no shared references can
+/// need. A byte of str text becomes at most 6 (`\u0001`), a NEWFALSE byte `false,` (6), a
+/// NONE byte `null,` (5); a BINFLOAT (9 bytes) at most 25, a BININT (5 bytes) at most 12, and
+/// a LONG1/LONG4 of n bytes at most 2.41n + 3 digits, sign and comma. Only memo references
+/// (BINGET, LONG_BINGET) and DUP copy a value out more than once.
+pub const JSON_PER_BYTE: usize = 6;
+/// JSON bytes allowed on top, for values shared by reference (pickle memoizes every str, so a
+/// dict key repeated in many dicts is written once and referenced by two bytes after that):
+/// sixteen times what one cookie can hold (4096 bytes), so that no pickle a cookie ever
+/// carried is refused, while a few hundred bytes cannot expand to gigabytes.
+pub const JSON_ALLOWANCE: usize = 64 * 1024;
+
+/// Most bytes of JSON the result of a pickle of `pickle_len` bytes may expand to.
+pub fn max_json_len(pickle_len: usize) -> usize {
+    pickle_len
+        .saturating_mul(JSON_PER_BYTE)
+        .saturating_add(JSON_ALLOWANCE)
 }
 
-/// Decode a pickle of plain data into new Python objects, or say what was refused.
+/// The PROTO opcode, first byte of every protocol 2+ pickle.
+const PROTO: u8 = 0x80;
+
+/// Whether a plaintext is a pickle rather than JSON, which never starts with PROTO's byte (a
+/// JSON text starts with whitespace or a value). One byte compared: the full check is `loads`.
+#[inline]
+pub fn looks_like_pickle(plaintext: &[u8]) -> bool {
+    plaintext.first() == Some(&PROTO)
+}
+
+/// Decode a pickle of plain data into new Python objects, or say what was refused
+/// (`ValueError`).
 pub fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let graph = decode(data).map_err(PyValueError::new_err)?;
-    let order = children_first(&graph.nodes, graph.root).map_err(PyValueError::new_err)?;
-    build(py, data, &graph.nodes, &order)
+    let (graph, walk) = judge(data).map_err(PyValueError::new_err)?;
+    build(py, data, &graph.nodes, &walk.order)
+}
+
+/// Judge a pickle without building anything: the most bytes `json::dumps` writes for what
+/// `loads` would return, or what `loads` would refuse.
+pub fn json_len_bound(data: &[u8]) -> Result<usize, String> {
+    judge(data).map(|(_, walk)| walk.json_len)
+}
+
+fn judge(data: &[u8]) -> Res<(Graph, Walk)> {
+    let graph = decode(data)?;
+    let walk = children_first(data, &graph.nodes, graph.root, max_json_len(data.len()))?;
+    Ok((graph, walk))
 }
 
 type Id = usize;
@@ -155,6 +203,7 @@ fn decode(data: &[u8]) -> Res<Graph> {
             b'1' => drop(d.pop_mark("POP_MARK")?),
             b'2' => {
                 let top = d.top("DUP")?;
+                room(&mut d.stack, 1)?;
                 d.stack.push(top);
             }
             b'q' => {
@@ -174,20 +223,20 @@ fn decode(data: &[u8]) -> Res<Graph> {
                 let id = u32::from_le_bytes(d.array()?);
                 d.get(id as usize)?; // LONG_BINGET
             }
-            b'N' => d.push(Node::None),
-            0x88 => d.push(Node::Bool(true)),  // NEWTRUE
-            0x89 => d.push(Node::Bool(false)), // NEWFALSE
+            b'N' => d.push(Node::None)?,
+            0x88 => d.push(Node::Bool(true))?,  // NEWTRUE
+            0x89 => d.push(Node::Bool(false))?, // NEWFALSE
             b'J' => {
                 let n = i32::from_le_bytes(d.array()?);
-                d.push(Node::Int(n.into())); // BININT
+                d.push(Node::Int(n.into()))?; // BININT
             }
             b'K' => {
                 let n = d.byte()?;
-                d.push(Node::Int(n.into())); // BININT1
+                d.push(Node::Int(n.into()))?; // BININT1
             }
             b'M' => {
                 let n = u16::from_le_bytes(d.array()?);
-                d.push(Node::Int(n.into())); // BININT2
+                d.push(Node::Int(n.into()))?; // BININT2
             }
             0x8a => {
                 let n = d.byte()?;
@@ -200,7 +249,7 @@ fn decode(data: &[u8]) -> Res<Graph> {
             }
             b'G' => {
                 let x = f64::from_be_bytes(d.array()?);
-                d.push(Node::Float(x)); // BINFLOAT
+                d.push(Node::Float(x))?; // BINFLOAT
             }
             0x8c => {
                 let n = d.len_prefix::<1>()?;
@@ -214,7 +263,7 @@ fn decode(data: &[u8]) -> Res<Graph> {
                 let n = d.len_prefix::<8>()?;
                 d.str(n)?; // BINUNICODE8
             }
-            b')' => d.push(Node::Tuple(Vec::new())), // EMPTY_TUPLE
+            b')' => d.push(Node::Tuple(Vec::new()))?, // EMPTY_TUPLE
             0x85..=0x87 => {
                 // TUPLE1, TUPLE2, TUPLE3
                 let n = usize::from(op - 0x84);
@@ -222,16 +271,16 @@ fn decode(data: &[u8]) -> Res<Graph> {
                     return Err(underflow(opcode_name(op).unwrap_or("TUPLE")));
                 };
                 let items = d.stack.split_off(start);
-                d.push(Node::Tuple(items));
+                d.push(Node::Tuple(items))?;
             }
             b't' => {
                 let items = d.pop_mark("TUPLE")?;
-                d.push(Node::Tuple(items));
+                d.push(Node::Tuple(items))?;
             }
-            b']' => d.push(Node::List(Vec::new())), // EMPTY_LIST
+            b']' => d.push(Node::List(Vec::new()))?, // EMPTY_LIST
             b'l' => {
                 let items = d.pop_mark("LIST")?;
-                d.push(Node::List(items));
+                d.push(Node::List(items))?;
             }
             b'a' => {
                 let item = d.pop("APPEND")?;
@@ -241,13 +290,14 @@ fn decode(data: &[u8]) -> Res<Graph> {
                 let items = d.pop_mark("APPENDS")?;
                 d.extend("APPENDS", items)?;
             }
-            b'}' => d.push(Node::Dict(Vec::new())), // EMPTY_DICT
+            b'}' => d.push(Node::Dict(Vec::new()))?, // EMPTY_DICT
             b'd' => {
                 let items = d.pop_mark("DICT")?;
                 if items.len() % 2 != 0 {
                     return Err("pickle opcode DICT found a key without a value".to_owned());
                 }
-                d.push(Node::Dict(items));
+                d.check_keys(&items)?;
+                d.push(Node::Dict(items))?;
             }
             b's' => {
                 let value = d.pop("SETITEM")?;
@@ -307,8 +357,7 @@ impl Decoder<'_> {
         if !is_utf8_surrogatepass(&self.data[range.clone()]) {
             return Err("pickled str is not UTF-8".to_owned());
         }
-        self.push(Node::Str(range));
-        Ok(())
+        self.push(Node::Str(range))
     }
 
     fn long(&mut self, n: usize) -> Res<()> {
@@ -318,13 +367,15 @@ impl Decoder<'_> {
             ));
         }
         let range = self.take(n)?;
-        self.push(Node::Long(range));
-        Ok(())
+        self.push(Node::Long(range))
     }
 
-    fn push(&mut self, node: Node) {
+    fn push(&mut self, node: Node) -> Res<()> {
+        room(&mut self.stack, 1)?;
+        room(&mut self.nodes, 1)?;
         self.stack.push(self.nodes.len());
         self.nodes.push(node);
+        Ok(())
     }
 
     fn pop(&mut self, op: &str) -> Res<Id> {
@@ -344,25 +395,33 @@ impl Decoder<'_> {
         Ok(mem::replace(&mut self.stack, outer))
     }
 
+    /// Refuses a key that is not str in `items` (keys and values alternating). Checked when a
+    /// dict is built or set, as pickle.loads hashes keys, even if the dict is later discarded;
+    /// so no key that is unhashable, or that JSON would write as another type, gets through.
+    fn check_keys(&self, items: &[Id]) -> Res<()> {
+        match items
+            .iter()
+            .step_by(2)
+            .find(|&&k| !matches!(self.nodes[k], Node::Str(_)))
+        {
+            Some(&key) => Err(format!(
+                "dict key of type {} refused: only str keys are read",
+                self.nodes[key].kind()
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Add items to the list (or key/value pairs to the dict) on top of the stack.
     fn extend(&mut self, op: &str, items: Vec<Id>) -> Res<()> {
         let target = self.top(op)?;
         if matches!(self.nodes[target], Node::Dict(_)) {
-            // Checked when set, as pickle.loads does, even if the dict is later discarded.
-            if let Some(&key) = items
-                .iter()
-                .step_by(2)
-                .find(|&&k| !matches!(self.nodes[k], Node::Str(_)))
-            {
-                return Err(format!(
-                    "dict key of type {} refused: only str keys are read",
-                    self.nodes[key].kind()
-                ));
-            }
+            self.check_keys(&items)?;
         }
         match (&mut self.nodes[target], op) {
             (Node::List(kids), "APPEND" | "APPENDS")
             | (Node::Dict(kids), "SETITEM" | "SETITEMS") => {
+                room(kids, items.len())?;
                 kids.extend(items);
                 Ok(())
             }
@@ -378,6 +437,8 @@ impl Decoder<'_> {
         }
         let value = self.top("PUT")?;
         if self.memo.len() <= id {
+            let more = id + 1 - self.memo.len();
+            room(&mut self.memo, more)?;
             self.memo.resize(id + 1, None);
         }
         if self.memo[id].replace(value).is_none() {
@@ -389,6 +450,7 @@ impl Decoder<'_> {
     fn get(&mut self, id: usize) -> Res<()> {
         let value = self.memo.get(id).copied().flatten();
         let value = value.ok_or_else(|| format!("pickle memo index {id} not set"))?;
+        room(&mut self.stack, 1)?;
         self.stack.push(value);
         Ok(())
     }
@@ -413,12 +475,60 @@ fn too_deep() -> String {
     format!("pickle nested deeper than {MAX_DEPTH} levels refused")
 }
 
-/// The nodes reachable from `root`, each after its children; refuses cycles, nesting deeper
-/// than `MAX_DEPTH` and dict keys that are not str.
-fn children_first(nodes: &[Node], root: Id) -> Res<Vec<Id>> {
-    // Height in nodes of each finished subtree; a node is on the path while open.
-    let mut height: Vec<Option<usize>> = vec![None; nodes.len()];
-    let mut open = vec![false; nodes.len()];
+/// Room for `more` items in a `Vec` that grows with the input, or a refusal: a failed `Vec`
+/// growth aborts the process, `try_reserve` reports it (and amortizes growth as `push` does).
+fn room<T>(v: &mut Vec<T>, more: usize) -> Res<()> {
+    v.try_reserve(more)
+        .map_err(|_| "pickle too large for the memory available".to_owned())
+}
+
+/// `n` copies of `value`, or a refusal if memory runs out.
+fn filled<T: Clone>(n: usize, value: T) -> Res<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n)
+        .map_err(|_| "pickle too large for the memory available".to_owned())?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// What the walk over the graph found.
+struct Walk {
+    /// The nodes reachable from the root, each after its children.
+    order: Vec<Id>,
+    /// The most bytes `json::dumps` writes for the root.
+    json_len: usize,
+}
+
+/// The longest text ryu writes for an f64 (`-2.2250738585072014e-308`).
+const FLOAT_JSON_LEN: usize = 24;
+
+/// Bytes `json::dumps` writes for the node itself, its children aside (an upper bound for ints
+/// beyond i64 and for floats; exact for the rest).
+fn own_json_len(data: &[u8], node: &Node) -> usize {
+    match node {
+        Node::None | Node::Bool(true) => 4,
+        Node::Bool(false) => 5,
+        Node::Int(n) => itoa::Buffer::new().format(*n).len(),
+        // n bytes hold a magnitude under 2**(8n): under 8n * 0.30103 + 1 digits, and a sign.
+        Node::Long(bytes) => bytes.len() * 8 * 30103 / 100_000 + 2,
+        Node::Float(_) => FLOAT_JSON_LEN,
+        Node::Str(text) => json::escaped_len(&data[text.clone()]),
+        // Brackets and commas.
+        Node::List(kids) | Node::Tuple(kids) => 2 + kids.len().saturating_sub(1),
+        // Braces, a colon per pair and commas.
+        Node::Dict(kids) => 2 + kids.len() / 2 + (kids.len() / 2).saturating_sub(1),
+    }
+}
+
+/// Walks the graph from `root` without recursion: refuses cycles, nesting deeper than
+/// `MAX_DEPTH`, and a result that would expand to more than `max_json` bytes of JSON; lists
+/// the nodes children first.
+fn children_first(data: &[u8], nodes: &[Node], root: Id, max_json: usize) -> Res<Walk> {
+    // Height in nodes, and JSON length, of each finished subtree; a node is on the path while
+    // open.
+    let mut height: Vec<Option<usize>> = filled(nodes.len(), None)?;
+    let mut json_len: Vec<usize> = filled(nodes.len(), 0)?;
+    let mut open = filled(nodes.len(), false)?;
     let mut order = Vec::new();
     let mut path = vec![(root, 0)];
     open[root] = true;
@@ -450,10 +560,24 @@ fn children_first(nodes: &[Node], root: Id) -> Res<Vec<Id>> {
         if h > MAX_DEPTH {
             return Err(too_deep());
         }
+        // Every reference counts in full: that is what copying the value out costs.
+        let len = kids.iter().fold(own_json_len(data, &nodes[id]), |sum, &k| {
+            sum.saturating_add(json_len[k])
+        });
+        if len > max_json {
+            return Err(format!(
+                "pickle refused: its shared references expand to over {max_json} bytes of JSON"
+            ));
+        }
         height[id] = Some(h);
+        json_len[id] = len;
+        room(&mut order, 1)?;
         order.push(id);
     }
-    Ok(order)
+    Ok(Walk {
+        order,
+        json_len: json_len[root],
+    })
 }
 
 /// Python objects for `order` (children first); returns the last one, the root.
@@ -463,12 +587,18 @@ fn build<'py>(
     nodes: &[Node],
     order: &[Id],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let mut built: Vec<Option<Bound<'py, PyAny>>> = vec![None; nodes.len()];
+    let mut built: Vec<Option<Bound<'py, PyAny>>> =
+        filled(nodes.len(), None).map_err(PyValueError::new_err)?;
     let missing = || PyValueError::new_err("pickle graph out of order");
     for &id in order {
         let kids = || -> PyResult<Vec<Bound<'py, PyAny>>> {
-            let objs = nodes[id].children().iter().map(|&k| built[k].clone());
-            objs.collect::<Option<_>>().ok_or_else(missing)
+            let ids = nodes[id].children();
+            let mut objs = Vec::new();
+            room(&mut objs, ids.len()).map_err(PyValueError::new_err)?;
+            for &k in ids {
+                objs.push(built[k].clone().ok_or_else(missing)?);
+            }
+            Ok(objs)
         };
         let obj = match &nodes[id] {
             Node::None => py.None().into_bound(py),
@@ -619,8 +749,7 @@ mod tests {
 
     /// A Python-like rendering of a decoded pickle, after the same checks `loads` makes.
     fn read(data: &[u8]) -> Res<String> {
-        let graph = decode(data)?;
-        children_first(&graph.nodes, graph.root)?;
+        let (graph, _) = judge(data)?;
         Ok(render(data, &graph.nodes, graph.root))
     }
 
@@ -823,15 +952,118 @@ mod tests {
         assert_eq!(refused(&p), too_deep());
     }
 
-    #[test]
-    fn shared_references_cost_linear_time() {
-        // x0 = [] ; x(k+1) = [xk, xk], 60 times: 2**60 leaves if references were copied.
+    /// x0 = [] ; x(k+1) = [xk, xk], `levels` times: 2**levels empty lists once copied out.
+    fn doubled(levels: u8) -> Vec<u8> {
         let mut p = b"\x80\x02]q\x000".to_vec();
-        for k in 0..60u8 {
+        for k in 0..levels {
             p.extend_from_slice(&[b'(', b'h', k, b'h', k, b'l', b'q', k + 1, b'0']);
         }
-        p.extend_from_slice(b"h\x3c.");
-        let graph = decode(&p).unwrap();
-        assert_eq!(children_first(&graph.nodes, graph.root).unwrap().len(), 61);
+        p.extend_from_slice(&[b'h', levels, b'.']);
+        p
+    }
+
+    #[test]
+    fn shared_references_are_read_in_linear_time() {
+        let p = doubled(12);
+        let (graph, walk) = judge(&p).unwrap();
+        assert_eq!(walk.order.len(), 13);
+        assert_eq!(graph.nodes.len(), 13);
+        // [] is 2 bytes, and each level doubles it and adds 3: 5 * 2**k - 3 bytes.
+        assert_eq!(walk.json_len, 5 * (1 << 12) - 3);
+    }
+
+    #[test]
+    fn shared_references_that_expand_far_beyond_a_cookie_are_refused() {
+        // The issue's example: 40 levels, 2**40 empty lists, from a few hundred bytes.
+        for levels in [14, 40, 60, 98] {
+            let p = doubled(levels);
+            let err = refused(&p);
+            assert!(err.contains("expand to over"), "{err}");
+            assert!(err.contains(&max_json_len(p.len()).to_string()), "{err}");
+        }
+        // DUP copies a reference too: ( [ 2 2 2 ... e, 2**k times by nesting.
+        let mut p = b"\x80\x02".to_vec();
+        for _ in 0..50 {
+            p.extend_from_slice(b"(");
+        }
+        p.extend_from_slice(b"]");
+        for _ in 0..50 {
+            p.extend_from_slice(b"2l");
+        }
+        p.extend_from_slice(b".");
+        assert!(refused(&p).contains("expand to over"));
+    }
+
+    #[test]
+    fn a_pickle_without_shared_references_is_never_refused_for_its_size() {
+        // The costliest bytes: str text that JSON escapes six to one, and NEWFALSE (`false,`).
+        let n = 200_000;
+        let mut p = b"\x80\x04]\x94(X".to_vec();
+        p.extend_from_slice(&(n as u32).to_le_bytes());
+        p.extend_from_slice(&vec![1; n]);
+        p.extend_from_slice(&vec![0x89; n]);
+        p.extend_from_slice(b"e.");
+        let bound = json_len_bound(&p).unwrap();
+        assert_eq!(bound, 2 + 6 * n + 2 + 6 * n);
+        assert!(bound <= JSON_PER_BYTE * p.len());
+    }
+
+    #[test]
+    fn the_json_length_bound_is_what_dumps_writes() {
+        Python::initialize();
+        Python::attach(|py| {
+            let cases: &[&[u8]] = &[
+                // pickle.dumps((1.5, 7, {'user': 'alice'}), 2)
+                b"\x80\x02G?\xf8\x00\x00\x00\x00\x00\x00K\x07}q\x00X\x04\x00\x00\x00userq\x01X\x05\x00\x00\x00aliceq\x02s\x87q\x03.",
+                // {'a': x, 'b': x, 'n': None, 't': True} with x = [1, 2] shared
+                b"\x80\x05\x95!\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x01a\x94]\x94(K\x01K\x02e\x8c\x01b\x94h\x02\x8c\x01n\x94N\x8c\x01t\x94\x88u.",
+                // ['\x00"\\é\ud800', -1, 65535, False, ()]
+                b"\x80\x02]q\x00(X\x08\x00\x00\x00\x00\"\\\xc3\xa9\xed\xa0\x80J\xff\xff\xff\xffM\xff\xff\x89)e.",
+            ];
+            for p in cases {
+                let value = loads(py, p).unwrap();
+                let written = json::dumps(&value).unwrap().len();
+                let bound = json_len_bound(p).unwrap();
+                // Exact but for floats, counted at their longest.
+                assert!(
+                    written <= bound && bound <= written + FLOAT_JSON_LEN,
+                    "{p:?}"
+                );
+            }
+        })
+    }
+
+    #[test]
+    fn every_opcode_that_builds_a_dict_applies_the_str_key_rule() {
+        // From the issue: pickle of (t, t, {(): 2}), the key set by DICT.
+        let t = b"G\x41\xd9\x4c\xe8\x00\x00\x00\x00";
+        let p = [&b"\x80\x02("[..], t, t, b"()K\x02dt."].concat();
+        assert_eq!(
+            refused(&p),
+            "dict key of type tuple refused: only str keys are read"
+        );
+        // Found by the safe_pickle_loads fuzz target: an unhashable key, by DICT.
+        assert!(refused(b"\x80\x02(}K\x01d.").contains("dict key of type dict"));
+        for (key, kind) in [
+            (&b"K\x01"[..], "int"),
+            (b"N", "None"),
+            (b"\x88", "bool"),
+            (b"G\x3f\xf0\x00\x00\x00\x00\x00\x00", "float"),
+            (b"]", "list"),
+            (b")", "tuple"),
+        ] {
+            for how in [&b"(%K\x02d."[..], b"}%K\x02s.", b"}(%K\x02u."] {
+                let at = how.iter().position(|&b| b == b'%').unwrap();
+                let p = [&b"\x80\x02"[..], &how[..at], key, &how[at + 1..]].concat();
+                assert_eq!(
+                    refused(&p),
+                    format!("dict key of type {kind} refused: only str keys are read")
+                );
+            }
+        }
+        assert_eq!(
+            read(b"\x80\x02(X\x01\x00\x00\x00kK\x02d.").unwrap(),
+            "{'k': 2}"
+        );
     }
 }

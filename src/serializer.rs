@@ -7,6 +7,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use crate::envelope::{self, Keys, OpenError};
 use crate::errors::{
     bad_option, no_randomness, BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie,
+    RefusedPickle,
 };
 use crate::{json, keys, safe_pickle};
 
@@ -166,8 +167,14 @@ impl EncryptedSerializer {
         };
         let value = match &self.format {
             Format::Json if self.migrate_pickle && safe_pickle::looks_like_pickle(plaintext) => {
-                let value = safe_pickle::loads(py, plaintext)
-                    .map_err(|e| bad("a pickle of plain data", e))?;
+                let value = safe_pickle::loads(py, plaintext).map_err(|e| {
+                    let err = RefusedPickle::new_err(format!(
+                        "cookie payload is not a pickle of plain data: {}",
+                        e.value(py)
+                    ));
+                    err.set_cause(py, Some(e));
+                    err
+                })?;
                 return Ok((value, true));
             }
             Format::Json => json::loads(py, plaintext).map_err(|e| bad("JSON", e)),

@@ -4,9 +4,15 @@ import pickle
 import time
 
 import pytest
+from hypothesis import settings
 from nacl.secret import SecretBox
 from pyramid.config import Configurator
 from webtest import TestApp
+
+# Hypothesis's default 200 ms deadline is a speed assertion, which the suite never makes (speed
+# is measured in benchmarks/): on CI's two shared cores an example now and then misses it.
+settings.register_profile("no-deadline", deadline=None)
+settings.load_profile("no-deadline")
 
 SECRET = bytes(range(32))
 OTHER_SECRET = bytes(range(100, 132))

@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 fuzz_target!(
-    init: { Python::initialize(); },
+    init: { common::start_python(); },
     |data: &[u8]| {
         Python::attach(|py| match _core::json::loads(py, data) {
             Ok(ours) => {

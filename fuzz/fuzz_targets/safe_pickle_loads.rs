@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 fuzz_target!(
-    init: { Python::initialize(); },
+    init: { common::start_python(); },
     |data: &[u8]| {
         Python::attach(|py| match _core::safe_pickle::loads(py, data) {
             Ok(ours) => {

@@ -1,5 +1,5 @@
 //! A leaked key: the fuzz input is the plaintext, sealed under the known key, so every cookie
-//! is a valid envelope and the payload decoders behind `EncryptedSerializer.loads` (JSON, and
+//! is a valid envelope and the plaintext decoders behind `EncryptedSerializer.loads` (JSON, and
 //! JSON with `migrate_pickle`) see hostile bytes. Every failure must be `BadPayload`.
 #![no_main]
 
@@ -16,7 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 const KEY: [u8; 32] = [9; 32];
 
 fuzz_target!(
-    init: { Python::initialize(); },
+    init: { common::start_python(); },
     |data: &[u8]| {
         let keys = Keys::new(&[KEY]);
         let cookie = seal(&keys, data).unwrap();

@@ -11,6 +11,7 @@ from ._core import (
     DecryptionFailed,
     EncryptedSerializer,
     MalformedCookie,
+    RefusedPickle,
     generate_secret,
 )
 from .session import EncryptedCookieSessionFactory
@@ -29,6 +30,7 @@ __all__ = [
     "CookieTooShort",
     "DecryptionFailed",
     "BadPayload",
+    "RefusedPickle",
     "CookieTooLarge",
 ]
 

@@ -165,11 +165,13 @@ def mistakes_mypy_catches(secret: bytes) -> None:
     EncryptedSerializer(42)  # type: ignore[arg-type]
     EncryptedSerializer(secret, "yaml")  # type: ignore[arg-type]
     EncryptedSerializer(secret, object())  # type: ignore[arg-type]
-    EncryptedSerializer(secret, "json", True)  # type: ignore[call-arg]
+    # Too many positional arguments: mypy 1.19 (the last on Python 3.9) files it under [misc],
+    # later ones under [call-arg]; a bare ignore still fails --strict if the line is no error.
+    EncryptedSerializer(secret, "json", True)  # type: ignore
     EncryptedCookieSessionFactory(secret, 1200)  # type: ignore[arg-type]
     EncryptedCookieSessionFactory(secret, timeout="20 minutes")  # type: ignore[arg-type]
     # absolute_timeout and migrate_pickle are keyword-only.
-    EncryptedCookieSessionFactory(  # type: ignore[call-arg]
+    EncryptedCookieSessionFactory(  # type: ignore
         secret, "s", None, "/", None, False, False, 1200, 0, True, None, "Lax", None
     )
     generate_secret().encode()  # type: ignore[attr-defined]

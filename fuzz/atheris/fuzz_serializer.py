@@ -3,7 +3,7 @@
 Each input is used twice: as cookie text for a pickle serializer under a key nobody knows (only
 envelope failures may happen), and as the plaintext of a cookie sealed under a known key for the
 JSON and migrate_pickle serializers (a leaked key: valid envelope, hostile payload).
-Run: python tests/fuzz/fuzz_serializer.py [libFuzzer flags] [corpus dirs]; see fuzz/README.md.
+Run: python fuzz/atheris/fuzz_serializer.py [libFuzzer flags] [corpus dirs]; see fuzz/README.md.
 """
 
 import os

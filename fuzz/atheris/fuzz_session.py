@@ -4,7 +4,7 @@ The factory must give a session (fresh unless the header carries a real cookie),
 Two factories: one under a key nobody knows (every session must be fresh and empty), and one
 under the key the seed cookies were sealed with (fuzz/seeds/find_cookie), JSON with
 migrate_pickle, so mutated headers around real 1.0 pickle and JSON cookies reach the decoders.
-Run: python tests/fuzz/fuzz_session.py [libFuzzer flags] [corpus dirs]; see fuzz/README.md.
+Run: python fuzz/atheris/fuzz_session.py [libFuzzer flags] [corpus dirs]; see fuzz/README.md.
 """
 
 import os

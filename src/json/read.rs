@@ -1,375 +1,20 @@
-//! JSON with the meaning of `json.dumps`/`json.loads` defaults, done natively: `dumps` writes
-//! straight from Python objects into bytes and `loads` builds Python objects straight from bytes,
-//! with no tree in between (hand-written rather than serde_json, which would need one).
-//!
-//! The output differs from `json.dumps` only in form, never in what it reads back as: it is
-//! compact (no spaces), and non-ASCII text is raw UTF-8 rather than `\uXXXX` escapes (smaller
-//! cookies). Python's `json.loads` and webob's `JSONSerializer` read it to an equal object, and
-//! `loads` reads everything `json.dumps` writes.
+//! The JSON parser: bytes straight into Python objects, with `json.loads`'s meaning.
 
-use std::ffi::{c_int, CString};
+use std::ffi::CString;
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyList, PyString};
 
-/// Most containers nested in one another that `dumps` writes and `loads` reads. Deeper data
-/// raises `ValueError` rather than exhausting the stack, which also catches circular references
-/// in `dumps`. A session has no use for anything near this deep. The recursive functions keep
-/// their leaf work out of line (`#[inline(never)]`) so that their frames stay small: the full
-/// depth each way, called from Python, runs in a 96 KiB thread stack (x86-64 release build).
-pub const MAX_DEPTH: usize = 255;
+use super::MAX_DEPTH;
 
 #[cold]
-fn too_deep() -> PyErr {
-    PyValueError::new_err(format!(
-        "JSON: nesting deeper than {MAX_DEPTH} containers (or a circular reference)"
-    ))
+fn out_of_memory() -> PyErr {
+    PyMemoryError::new_err("out of memory reading JSON")
 }
 
-// ---------------------------------------------------------------------------------------------
-// dumps
-
-pub fn dumps(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(256);
-    write_value(&mut out, obj, 0)?;
-    Ok(out)
-}
-
-fn write_value(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
-    // Exact types first: they are nearly everything a session holds, and a pointer compare each.
-    if let Ok(s) = obj.cast_exact::<PyString>() {
-        return write_str(out, s);
-    }
-    if obj.is_exact_instance_of::<PyInt>() {
-        return write_int(out, obj);
-    }
-    if let Ok(f) = obj.cast_exact::<PyFloat>() {
-        write_float(out, f.value());
-        return Ok(());
-    }
-    if let Ok(b) = obj.cast_exact::<PyBool>() {
-        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-        return Ok(());
-    }
-    if obj.is_none() {
-        out.extend_from_slice(b"null");
-        return Ok(());
-    }
-    if let Ok(d) = obj.cast_exact::<PyDict>() {
-        return write_dict(out, d, depth);
-    }
-    if obj.is_exact_instance_of::<PyList>() || obj.is_exact_instance_of::<PyTuple>() {
-        return write_array(out, obj, depth);
-    }
-    // Subclasses, tested in the order of json's C encoder, and read as it reads them: the
-    // underlying str/int/float value (not __str__ or __repr__, so IntEnum writes as its number),
-    // and list, tuple and dict subclasses through __iter__ and items(), which they may override.
-    if let Ok(s) = obj.cast::<PyString>() {
-        return write_str(out, s);
-    }
-    if obj.is_instance_of::<PyInt>() {
-        return write_int(out, obj);
-    }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        write_float(out, f.value());
-        return Ok(());
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        return write_array(out, obj, depth);
-    }
-    if obj.is_instance_of::<PyDict>() {
-        return write_dict_subclass(out, obj, depth);
-    }
-    Err(PyTypeError::new_err(format!(
-        "Object of type {} is not JSON serializable",
-        obj.get_type().name()?
-    )))
-}
-
-fn write_array(out: &mut Vec<u8>, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
-    if depth >= MAX_DEPTH {
-        return Err(too_deep());
-    }
-    out.push(b'[');
-    if let Ok(list) = seq.cast_exact::<PyList>() {
-        // By index, reading the length each time: Python code that we call (a subclass's
-        // __iter__, say) could shrink the list meanwhile.
-        let mut i = 0;
-        while i < list.len() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_value(out, &list.get_item(i)?, depth + 1)?;
-            i += 1;
-        }
-    } else if let Ok(tuple) = seq.cast_exact::<PyTuple>() {
-        for (i, item) in tuple.iter_borrowed().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_value(out, &item, depth + 1)?;
-        }
-    } else {
-        write_iterated(out, seq, depth)?;
-    }
-    out.push(b']');
-    Ok(())
-}
-
-/// List and tuple subclasses, through __iter__ as json's encoder reads them.
-#[inline(never)] // see MAX_DEPTH
-fn write_iterated(out: &mut Vec<u8>, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
-    for (i, item) in seq.try_iter()?.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write_value(out, &item?, depth + 1)?;
-    }
-    Ok(())
-}
-
-#[inline(never)] // see MAX_DEPTH
-fn write_dict(out: &mut Vec<u8>, dict: &Bound<'_, PyDict>, depth: usize) -> PyResult<()> {
-    if depth >= MAX_DEPTH {
-        return Err(too_deep());
-    }
-    let py = dict.py();
-    out.push(b'{');
-    let mut pos: ffi::Py_ssize_t = 0;
-    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
-    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-    let mut first = true;
-    // PyDict_Next rather than PyO3's iterator, which panics if the dict changes size meanwhile
-    // (Python code that we call, such as a dict subclass's items(), could do that); PyDict_Next
-    // just stops or goes on safely.
-    // SAFETY: `dict` is a live dict and the GIL is held; the borrowed key and value are turned
-    // into owned references at once, before any Python code can run.
-    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
-        let (k, v) = unsafe {
-            (
-                Bound::from_borrowed_ptr(py, key),
-                Bound::from_borrowed_ptr(py, value),
-            )
-        };
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        write_key(out, &k)?;
-        out.push(b':');
-        write_value(out, &v, depth + 1)?;
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-/// As json's encoder: a dict subclass is read through items(), which may be overridden (and
-/// gives an OrderedDict's order after move_to_end, which the underlying dict does not).
-#[inline(never)] // see MAX_DEPTH
-fn write_dict_subclass(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
-    if depth >= MAX_DEPTH {
-        return Err(too_deep());
-    }
-    out.push(b'{');
-    for (i, item) in obj.call_method0("items")?.try_iter()?.enumerate() {
-        let item = item?;
-        let pair = item
-            .cast::<PyTuple>()
-            .ok()
-            .filter(|t| t.len() == 2)
-            .ok_or_else(|| PyValueError::new_err("items must return 2-tuples"))?;
-        if i > 0 {
-            out.push(b',');
-        }
-        write_key(out, &pair.get_item(0)?)?;
-        out.push(b':');
-        write_value(out, &pair.get_item(1)?, depth + 1)?;
-    }
-    out.push(b'}');
-    Ok(())
-}
-
-/// Keys as json.dumps turns them into strings; any other key type is a TypeError.
-#[inline(never)] // see MAX_DEPTH
-fn write_key(out: &mut Vec<u8>, key: &Bound<'_, PyAny>) -> PyResult<()> {
-    let py = key.py();
-    if let Ok(s) = key.cast::<PyString>() {
-        return write_str(out, s);
-    }
-    out.push(b'"');
-    if let Ok(f) = key.cast::<PyFloat>() {
-        let v = f.value();
-        if v.is_finite() {
-            // Python's repr ("1e+16"), not ryu's ("1e16"): the key text is what the app reads.
-            let text = PyFloat::new(py, v).repr()?;
-            out.extend_from_slice(text.to_cow()?.as_bytes());
-        } else {
-            write_float(out, v);
-        }
-    } else if let Ok(b) = key.cast_exact::<PyBool>() {
-        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-    } else if key.is_none() {
-        out.extend_from_slice(b"null");
-    } else if key.is_instance_of::<PyInt>() {
-        write_int(out, key)?;
-    } else {
-        return Err(PyTypeError::new_err(format!(
-            "keys must be str, int, float, bool or None, not {}",
-            c_type_name(key)?
-        )));
-    }
-    out.push(b'"');
-    Ok(())
-}
-
-/// The type's C-level name, as json's C encoder puts in its key error: "Foo" for a class
-/// statement, "datetime.date" for a built-in type outside builtins.
-fn c_type_name(obj: &Bound<'_, PyAny>) -> PyResult<String> {
-    let ty = obj.get_type();
-    let name = ty.name()?.to_cow()?.into_owned();
-    // SAFETY: a live type object, GIL held.
-    let flags = unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) };
-    if flags & ffi::Py_TPFLAGS_HEAPTYPE != 0 {
-        return Ok(name);
-    }
-    let module = ty.module()?;
-    let module = module.to_cow()?;
-    Ok(if module == "builtins" {
-        name
-    } else {
-        format!("{module}.{name}")
-    })
-}
-
-#[inline(never)] // see MAX_DEPTH
-fn write_int(out: &mut Vec<u8>, obj: &Bound<'_, PyAny>) -> PyResult<()> {
-    let py = obj.py();
-    let mut overflow: c_int = 0;
-    // SAFETY: `obj` is an int (or subclass, whose value this reads without calling __index__).
-    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow) };
-    if overflow == 0 {
-        if v == -1 {
-            if let Some(err) = PyErr::take(py) {
-                return Err(err);
-            }
-        }
-        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
-        return Ok(());
-    }
-    // Beyond i64: int.__repr__, as json does, not repr(), which a subclass may override.
-    let text = py.get_type::<PyInt>().getattr("__repr__")?.call1((obj,))?;
-    out.extend_from_slice(text.cast::<PyString>()?.to_cow()?.as_bytes());
-    Ok(())
-}
-
-fn write_float(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-    } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
-    } else {
-        // ryu writes the shortest text that reads back to the same float, and always with a
-        // '.' or an 'e' ("1.0", "1e16"), so it reads back as a float and not an int.
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
-    }
-}
-
-#[inline(never)] // see MAX_DEPTH
-fn write_str(out: &mut Vec<u8>, s: &Bound<'_, PyString>) -> PyResult<()> {
-    let bytes = match s.encode_utf8() {
-        Ok(b) => b,
-        // Only a lone surrogate stops UTF-8. "surrogatepass" encodes it as ED A0..BF xx, which
-        // no valid UTF-8 contains, and write_escaped turns it into a \udXXX escape.
-        // SAFETY: a live str and NUL-terminated names; the result is checked for NULL.
-        Err(_) => unsafe {
-            Bound::from_owned_ptr_or_err(
-                s.py(),
-                ffi::PyUnicode_AsEncodedString(
-                    s.as_ptr(),
-                    c"utf-8".as_ptr(),
-                    c"surrogatepass".as_ptr(),
-                ),
-            )?
-            .cast_into::<PyBytes>()?
-        },
-    };
-    write_escaped(out, bytes.as_bytes());
-    Ok(())
-}
-
-/// What each byte of string text becomes: 0 copied as it is, b'u' a \u00XX escape,
-/// SURROGATE_LEAD maybe an escaped surrogate, any other a backslash and that letter.
-const SURROGATE_LEAD: u8 = 1;
-const ESCAPES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = b'u';
-        b += 1;
-    }
-    table[0x08] = b'b';
-    table[0x09] = b't';
-    table[0x0a] = b'n';
-    table[0x0c] = b'f';
-    table[0x0d] = b'r';
-    table[b'"' as usize] = b'"';
-    table[b'\\' as usize] = b'\\';
-    table[0xed] = SURROGATE_LEAD;
-    table
-};
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-fn write_u_escape(out: &mut Vec<u8>, cp: u32) {
-    out.extend_from_slice(b"\\u");
-    for shift in [12, 8, 4, 0] {
-        out.push(HEX[((cp >> shift) & 0xf) as usize]);
-    }
-}
-
-/// Write UTF-8 (with surrogates as "surrogatepass" gives them) as a JSON string.
-fn write_escaped(out: &mut Vec<u8>, text: &[u8]) {
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    let mut copied = 0;
-    let mut i = 0;
-    while let Some(&b) = text.get(i) {
-        let escape = ESCAPES[b as usize];
-        if escape == 0 {
-            i += 1;
-            continue;
-        }
-        if escape == SURROGATE_LEAD {
-            match (text.get(i + 1), text.get(i + 2)) {
-                (Some(&b1), Some(&b2)) if b1 >= 0xa0 => {
-                    out.extend_from_slice(&text[copied..i]);
-                    let cp = 0xd000 | (u32::from(b1 & 0x3f) << 6) | u32::from(b2 & 0x3f);
-                    write_u_escape(out, cp);
-                    i += 3;
-                    copied = i;
-                }
-                // ED 80..9F: an ordinary character, U+D000..U+D7FF.
-                _ => i += 1,
-            }
-            continue;
-        }
-        out.extend_from_slice(&text[copied..i]);
-        if escape == b'u' {
-            write_u_escape(out, u32::from(b));
-        } else {
-            out.extend_from_slice(&[b'\\', escape]);
-        }
-        i += 1;
-        copied = i;
-    }
-    out.extend_from_slice(&text[copied..]);
-    out.push(b'"');
-}
-
-// ---------------------------------------------------------------------------------------------
-// loads
-
+/// The Python value of the JSON text `data`; `ValueError` saying what and where, if it is not.
 pub fn loads<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyAny>> {
     // Checked once up front, so that string text can be handed to Python as it is.
     let text = std::str::from_utf8(data)
@@ -577,7 +222,12 @@ impl<'py> Parser<'_, 'py> {
         if let Ok(v) = span.parse::<i64>() {
             return Ok(v.into_pyobject(py)?.into_any());
         }
-        let digits = CString::new(span).map_err(|_| self.error("bad number"))?;
+        let mut digits = Vec::new();
+        digits
+            .try_reserve_exact(span.len() + 1)
+            .map_err(|_| out_of_memory())?;
+        digits.extend_from_slice(span.as_bytes());
+        let digits = CString::new(digits).map_err(|_| self.error("bad number"))?;
         // SAFETY: a NUL-terminated string of decimal digits; the result is checked for NULL.
         // Python's own limit on digits (sys.set_int_max_str_digits) applies, as in json.loads.
         unsafe {
@@ -611,6 +261,12 @@ impl<'py> Parser<'_, 'py> {
         }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
+        // Escapes only ever shrink text, so the rest of the input bounds the string: one
+        // fallible reservation and no growth after it.
+        if buf.try_reserve(self.text.len() - start).is_err() {
+            self.scratch = buf;
+            return Err(out_of_memory());
+        }
         let result = self.escaped_string(start, &mut buf);
         self.scratch = buf;
         result
@@ -744,58 +400,10 @@ mod tests {
         Python::attach(f)
     }
 
-    fn dumps_str(py: Python<'_>, code: &str) -> String {
-        let obj = py.eval(&CString::new(code).unwrap(), None, None).unwrap();
-        String::from_utf8(dumps(&obj).unwrap()).unwrap()
-    }
-
     fn loads_err(py: Python<'_>, data: &[u8]) -> String {
         let err = loads(py, data).unwrap_err();
         assert!(err.is_instance_of::<PyValueError>(py));
         err.value(py).to_string()
-    }
-
-    #[test]
-    fn floats_are_written_so_they_read_back_as_the_same_float() {
-        with_py(|py| {
-            for v in [
-                1.0,
-                -0.0,
-                1e16,
-                1e-7,
-                123456789.0,
-                5e-324,
-                f64::MAX,
-                0.1 + 0.2,
-            ] {
-                let mut out = Vec::new();
-                write_float(&mut out, v);
-                let text = String::from_utf8(out.clone()).unwrap();
-                assert!(
-                    text.contains(['.', 'e']),
-                    "{text} would read back as an int"
-                );
-                let back: f64 = loads(py, &out).unwrap().extract().unwrap();
-                assert_eq!(back.to_bits(), v.to_bits(), "{text}");
-            }
-        })
-    }
-
-    #[test]
-    fn output_is_compact_with_raw_utf8_and_escaped_controls_and_surrogates() {
-        with_py(|py| {
-            assert_eq!(
-                dumps_str(
-                    py,
-                    r#"{"é": [1, 2.5, None, True], 3: "\x00\x1f\"\\\n\t\ud800\ud7ff"}"#
-                ),
-                "{\"é\":[1,2.5,null,true],\"3\":\"\\u0000\\u001f\\\"\\\\\\n\\t\\ud800\u{d7ff}\"}"
-            );
-            assert_eq!(
-                dumps_str(py, "[float('nan'), -float('inf'), 10**20]"),
-                "[NaN,-Infinity,100000000000000000000]"
-            );
-        })
     }
 
     #[test]
