@@ -653,3 +653,28 @@ def test_a_session_with_times_out_of_range_exits_1_without_a_traceback(capsys, w
     assert (status, out) == (1, "")
     assert err.startswith("pyramid-nacl-session: not a pyramid session")
     assert err.count("\n") == 1
+
+
+def test_a_pickle_that_would_expand_beyond_any_cookie_is_refused_not_printed():
+    # 479 bytes of pickle that share one list 2**40 times: decode must not write it all out.
+    x = []
+    for _ in range(40):
+        x = [x, x]
+    now = time.time()
+    cookie = nacl_cookie(pickle.dumps((now, now, {"x": x}), 2))
+    started = time.monotonic()
+    result = cli("decode", "--secret", KEY, cookie)
+    assert time.monotonic() - started < 30
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("pyramid-nacl-session: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_pickle_refused_by_the_plain_data_reader_says_so(capsys):
+    now = time.time()
+    # A dict whose key is not a str, built with the DICT opcode: not plain session data.
+    cookie = nacl_cookie(pickle.dumps((now, now, {(): 2}), 2))
+    status, out, err = run(capsys, "decode", "--secret", KEY, cookie)
+    assert (status, out) == (1, "")
+    assert "holds a pickle that was not decoded" in err

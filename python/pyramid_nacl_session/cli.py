@@ -31,6 +31,7 @@ from ._core import (
     DecryptionFailed,
     EncryptedSerializer,
     MalformedCookie,
+    RefusedPickle,
     generate_secret,
 )
 from .settings import PREFIXES
@@ -43,8 +44,6 @@ ENV_VAR = "PYRAMID_NACL_SESSION_SECRET"
 SECRET_SETTINGS = tuple(prefix + "secret" for prefix in reversed(PREFIXES))
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
-#: How the core's BadPayload starts when the plain-data pickle decoder refused a payload.
-PICKLE_REFUSED = "cookie payload is not a pickle of plain data"
 
 #: The shortest session cookie: base64url, unpadded, of a 24-byte nonce and a 16-byte tag. A
 #: shorter argument that starts with '-' is an option (maybe a mistyped one), never a cookie.
@@ -414,11 +413,12 @@ def _open(cookie, serializer):
         raise Unreadable(
             f"wrong key or tampered (tried {count} key{'s' if count != 1 else ''})"
         ) from None
+    except RefusedPickle as e:
+        raise Unreadable(
+            f"holds a pickle that was not decoded (decode never unpickles, since that could run "
+            f"code): {e}"
+        ) from None
     except BadPayload as e:
-        if PICKLE_REFUSED in str(e):
-            raise Unreadable(
-                f"holds a pickle that was not decoded, since unpickling it could run code ({e})"
-            ) from None
         raise Unreadable(f"not a pyramid session: {e}") from None
     return state, accessed, created, key_index, "pickle (plain data)" if migrated else "json"
 
