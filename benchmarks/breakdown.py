@@ -1,12 +1,20 @@
 """Where a session request's time goes, in the real request path: run in the environment with
 our package (after ``maturin develop --release``)::
 
-    python benchmarks/breakdown.py [small|large] [json|pickle]
+    python benchmarks/breakdown.py [small|large|below|zone] [json|pickle]
+    python benchmarks/breakdown.py hooks
 
-Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), ``/small`` or
-``/large`` with a do-nothing session class (Pyramid's own plumbing), and with our session with
-the sealing and/or the opening replaced by a stub that returns a prepared result, so that each
-difference is what that piece costs in place.
+Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), and to the
+route of the named state (workload.py's; ``below`` and ``zone`` are the 70-key sessions just
+below and inside the size-warning zone) with a do-nothing session class (Pyramid's own
+plumbing), and with our session with its one native call each way (``SessionCodec.read_header``,
+``SessionCodec.header``) replaced by a stub that returns a prepared result, so that each
+difference is what that piece costs in place; then each native call alone.
+
+``hooks`` times the small pickle session on the view that answers with ``request.response``,
+with the stock classes, with subclasses that override nothing (they must stay on the fast path),
+and with workload.py's app classes overriding ``cookies`` and/or ``set_cookie`` (the path that
+goes through them, as Pyramid does); then WebOb's cookie parsing and ``set_cookie`` alone.
 """
 
 import sys
@@ -37,19 +45,31 @@ class NullSession(dict):
 
 
 class Stub:
-    """Stands in for the factory's EncryptedSerializer, stubbing what it is told to."""
+    """Stands in for the factory's SessionCodec (the one native call each way), stubbing the
+    read and/or the write with a prepared result."""
 
-    def __init__(self, real, cookie, stub_dumps, stub_open):
-        self.real, self.stub_dumps, self.stub_open = real, stub_dumps, stub_open
-        self.opened = real.open_cookie(cookie)
-        self.sealed = real.dumps_session(1.0, 2.0, {"a": 1})
-        self.serializer_name = real.serializer_name
+    def __init__(self, real, cookie_header, stub_write, stub_read):
+        self.real, self.stub_write, self.stub_read = real, stub_write, stub_read
+        self.opened = real.read_header(cookie_header)
+        self.written = real.header(1.0, 2.0, {"a": 1})
+        self.overhead = real.overhead
+        self.delete_header = real.delete_header
 
-    def dumps_session(self, accessed, created, state):
-        return self.sealed if self.stub_dumps else self.real.dumps_session(accessed, created, state)
+    def read_header(self, header):
+        if self.stub_read:
+            state, _, created, reseal = self.opened
+            return state, time.time(), created, reseal
+        return self.real.read_header(header)
 
-    def open_cookie(self, value):
-        return self.opened if self.stub_open else self.real.open_cookie(value)
+    def header(self, accessed, created, state):
+        return self.written if self.stub_write else self.real.header(accessed, created, state)
+
+
+def isolated_us(fn, n=20000):
+    """CPU microseconds per call of ``fn`` alone, best of 7."""
+    fn()
+    timer = timeit.Timer(fn, timer=time.thread_time)
+    return min(timer.repeat(number=n, repeat=7)) / n * 1e6
 
 
 def per_request_us(app, environ, n=2000):
@@ -66,9 +86,9 @@ def per_request_us(app, environ, n=2000):
 
 
 def main(size="small", kind="json"):
+    w.configure_logging()  # as the benchmark has it: an app's production.ini
     factory = EncryptedCookieSessionFactory(w.SECRET, serializer=None if kind == "pickle" else kind)
-    state = w.SMALL if size == "small" else w.LARGE
-    cookie = w.session_cookie(factory, state)
+    cookie = w.session_cookie(factory, w.WSGI_STATES[size], limit=None)
     environ = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
@@ -84,21 +104,82 @@ def main(size="small", kind="json"):
         ("/plain (no session work)", per_request_us(app, dict(environ, PATH_INFO="/plain"))),
         ("do-nothing session class", per_request_us(w.make_app(NullSession), environ)),
     ]
-    real = factory._serializer
-    for label, stub_dumps, stub_open in [
-        ("ours, sealing and opening stubbed", 1, 1),
-        ("ours, sealing stubbed", 1, 0),
-        ("ours, opening stubbed", 0, 1),
+    session_class = factory  # the factory is the session class it made
+    real = session_class._codec
+    for label, stub_write, stub_read in [
+        ("ours, reading and writing stubbed", 1, 1),
+        ("ours, writing stubbed", 1, 0),
+        ("ours, reading stubbed", 0, 1),
         ("ours", 0, 0),
     ]:
-        factory._serializer = Stub(real, cookie, stub_dumps, stub_open)
+        session_class._codec = Stub(real, environ["HTTP_COOKIE"], stub_write, stub_read)
         rows.append((label, per_request_us(app, environ)))
-    factory._serializer = real
+    session_class._codec = real
+    # Each native crossing alone, outside a request (warm caches): the lower bound of its cost.
+    state, renewed, created, _ = real.read_header(environ["HTTP_COOKIE"])
+    rows.append(
+        (
+            "alone: read_header (Cookie -> state)",
+            isolated_us(lambda: real.read_header(environ["HTTP_COOKIE"])),
+        )
+    )
+    rows.append(
+        (
+            "alone: header (state -> Set-Cookie)",
+            isolated_us(lambda: real.header(renewed, created, state)),
+        )
+    )
     print(f"{size} session, {kind}; CPU microseconds per request")
     for label, us in rows:
-        print(f"  {label:36s} {us:6.1f}")
+        print(f"  {label:40s} {us:6.1f}")
+
+
+def hooks():
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    w.configure_logging()
+    factory = EncryptedCookieSessionFactory(w.SECRET)
+    cookie = w.session_cookie(factory, w.SMALL)
+    environ = w.template_environ("/respond", w.cookie_header(cookie))
+    AppRequest, AppResponse = w.app_classes()
+
+    class SubRequest(Request):
+        """Overrides nothing: WebOb's cookies is still in effect."""
+
+    class SubResponse(Response):
+        """Overrides nothing: WebOb's set_cookie is still in effect."""
+
+    apps = [
+        ("stock classes", w.make_app(factory)),
+        ("Request subclass overriding nothing", w.make_app(factory, SubRequest)),
+        (
+            "Response subclass overriding nothing",
+            w.make_app(factory, None, lambda request: SubResponse()),
+        ),
+        ("app's Request (cookies)", w.make_app(factory, AppRequest)),
+        ("app's Response (set_cookie)", w.make_app(factory, None, lambda request: AppResponse())),
+        ("both", w.make_app(factory, AppRequest, lambda request: AppResponse())),
+    ]
+    print("small session, pickle, view answering with request.response; CPU us per request")
+    for label, app in apps:
+        print(f"  {label:40s} {per_request_us(app, environ):6.1f}")
+    response = Response()
+    kept = len(response.headerlist)
+
+    def set_cookie():
+        del response.headerlist[kept:]
+        response.set_cookie("session", value=cookie, path="/", secure=True, samesite="Lax")
+
+    print("alone (warm caches):")
+    parse = isolated_us(lambda: Request(environ.copy()).cookies.get("session"))
+    print(f"  {'WebOb: Request(environ).cookies.get':40s} {parse:6.1f}")
+    print(f"  {'WebOb: Response.set_cookie':40s} {isolated_us(set_cookie):6.1f}")
 
 
 if __name__ == "__main__":
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    main(*sys.argv[1:])
+    if sys.argv[1:] == ["hooks"]:
+        hooks()
+    else:
+        main(*sys.argv[1:])

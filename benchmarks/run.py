@@ -25,7 +25,46 @@ HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE / "workload.py"
 BASELINE_VENV = HERE / ".venv-baseline"
 BASELINE_REQS = ["pyramid-nacl-session==1.0.0", "pyramid==2.1"]
+# The reference rows (ref.wsgi.beaker.*): pyramid_beaker's encrypted cookie sessions, with
+# cryptography as Beaker's AES backend. Installed into ours when missing, then into the baseline
+# at ours' versions, so that both run the same code.
+REFERENCE_REQS = ["pyramid_beaker", "cryptography"]
+REFERENCE_DISTS = ["pyramid_beaker", "beaker", "cryptography"]
 LABELS = {"baseline": "1.0.0", "ours": "ours"}
+
+# issue 11's targets: (label, numerator, denominator, limit, comparison). A figure is
+# (case, env) for a time, or a case name alone for its speedup over 1.0.0.
+TARGETS = [
+    (
+        "small-session request / the same app's /plain request (ours, pickle)",
+        ("wsgi.small.pickle", "ours"),
+        ("wsgi.plain", "ours"),
+        1.9,
+        "<=",
+    ),
+    (
+        "small-session request / the same app's /plain request (ours, json)",
+        ("wsgi.small.json", "ours"),
+        ("wsgi.plain", "ours"),
+        1.9,
+        "<=",
+    ),
+    ("70-key pickle request, speedup over 1.0.0", "wsgi.large.pickle", None, 4.0, ">="),
+    (
+        "warning-zone request (about 3.4 KB of Set-Cookie), speedup over 1.0.0",
+        "wsgi.zone.pickle",
+        None,
+        4.0,
+        ">=",
+    ),
+    (
+        "warning zone / just below it (about 3.0 KB of Set-Cookie), ours",
+        ("wsgi.zone.pickle", "ours"),
+        ("wsgi.below.pickle", "ours"),
+        1.15,
+        "<=",
+    ),
+]
 
 
 def log(msg):
@@ -37,17 +76,50 @@ def venv_python(venv):
     return venv / sub
 
 
-def query(python, code):
+def query(python, code, *args):
     return subprocess.run(
-        [python, "-c", code], check=True, capture_output=True, text=True
+        [python, "-c", code, *args], check=True, capture_output=True, text=True
     ).stdout.strip()
 
 
-def ensure_baseline(venv, ours_python):
-    """Make (or reuse) the 1.0.0 virtualenv, with the same Python as ours and the same WebOb, so
-    that only the session package differs."""
+def dist_versions(python, dists):
+    """{distribution: version or None} in the environment of ``python``."""
+    code = (
+        "import importlib.metadata as m, json, sys\n"
+        "out = {}\n"
+        "for d in sys.argv[1:]:\n"
+        "    try:\n"
+        "        out[d] = m.version(d)\n"
+        "    except m.PackageNotFoundError:\n"
+        "        out[d] = None\n"
+        "print(json.dumps(out))"
+    )
+    return json.loads(query(python, code, *dists))
+
+
+def ensure_references(ours_python, install):
+    """Pins (``dist==version``) of the reference rows' packages as ours holds them, after
+    installing them into ours if missing and ``install``; [] if ours does not hold them."""
+    found = dist_versions(ours_python, REFERENCE_DISTS)
+    if None in found.values() and install:
+        log(f"run.py: installing {' '.join(REFERENCE_REQS)} into {ours_python} (reference rows)")
+        subprocess.run(
+            [ours_python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            + REFERENCE_REQS,
+            check=True,
+        )
+        found = dist_versions(ours_python, REFERENCE_DISTS)
+    if None in found.values():
+        log("run.py: no pyramid_beaker/cryptography in ours: the Beaker rows are left out")
+        return []
+    return [f"{dist}=={version}" for dist, version in found.items()]
+
+
+def ensure_baseline(venv, ours_python, reference_pins=()):
+    """Make (or reuse) the 1.0.0 virtualenv, with the same Python as ours and the same WebOb
+    (and reference packages), so that only the session package differs."""
     webob = query(ours_python, "import importlib.metadata as m; print(m.version('webob'))")
-    reqs = BASELINE_REQS + [f"webob=={webob}"]
+    reqs = BASELINE_REQS + [f"webob=={webob}"] + list(reference_pins)
     # The marker records the Python too: a venv made by another interpreter must be remade.
     stamp = reqs + [query(ours_python, "import sys; print(sys.version.split()[0])")]
     marker = venv / ".bench-requirements"
@@ -223,37 +295,65 @@ def print_report(machine, meta, summary, args):
     print()
     print(
         "speedup = 1.0.0 time / ours time (above 1 means ours is faster). ref.* rows run the same"
-        " code (webob's SignedSerializer) in both envs: their ratio shows the harness's noise."
+        " code in both envs (WebOb's SignedSerializer; whole requests on Pyramid's"
+        " SignedCookieSessionFactory or pyramid_beaker): their ratio shows the harness's noise."
     )
     if spread:
         print("spread = (max - min) / median over rounds, the worse of the two envs.")
 
+    derived = derive(summary, meta)
+    print()
+    print("Noise: " + derived["noise"]["text"])
+
     plain = summary.get("wsgi.plain")
     if plain and plain["baseline"] and plain["ours"]:
         print()
-        print("Whole requests, session route / '/plain' (same cookies, no session work):")
-        for kind in ("pickle", "json"):
-            for size in ("small", "large"):
-                r = summary.get(f"wsgi.{size}.{kind}")
-                if r and r["baseline"] and r["ours"]:
-                    print(
-                        f"- /{size} ({kind}): 1.0.0 {r['baseline'] / plain['baseline']:.2f}x, "
-                        f"ours {r['ours'] / plain['ours']:.2f}x of /plain"
-                    )
-        print("Targets:")
-        for kind in ("pickle", "json"):
-            small, large = summary.get(f"wsgi.small.{kind}"), summary.get(f"wsgi.large.{kind}")
-            if small and small["ours"]:
-                ratio = small["ours"] / plain["ours"]
+        print("Whole requests, time as a multiple of the same app's /plain (no session work):")
+        for name, r in summary.items():
+            if name.startswith(("wsgi.", "ref.wsgi.")) and name != "wsgi.plain":
                 print(
-                    f"- ours /small ({kind}) within 1.5x of /plain: {ratio:.2f}x "
-                    f"[{'met' if ratio <= 1.5 else 'NOT met'}]"
+                    f"- {name}: 1.0.0 {r['baseline'] / plain['baseline']:.2f}x, "
+                    f"ours {r['ours'] / plain['ours']:.2f}x of /plain"
                 )
-            if large and large["speedup"]:
-                print(
-                    f"- ours /large ({kind}) at least 4x faster than 1.0.0: "
-                    f"{large['speedup']:.2f}x [{'met' if large['speedup'] >= 4 else 'NOT met'}]"
-                )
+    if derived["targets"]:
+        print()
+        print("Targets (issue 11):")
+        for t in derived["targets"]:
+            print(
+                f"- {t['label']}: {t['value']:.2f}x, target {t['comparison']} {t['limit']}x "
+                f"[{'met' if t['met'] else 'NOT met'}]"
+            )
+    if derived["references"]:
+        print()
+        print("What a user would pick instead (same app, same view; figures from ours' process):")
+        for line in derived["references"]:
+            print(f"- {line}")
+    if derived["hooks"]:
+        print()
+        print("An app's own Request (overriding cookies) and Response (overriding set_cookie):")
+        for line in derived["hooks"]:
+            print(f"- {line}")
+    warned = {
+        env: {k: v for k, v in meta[env].get("warnings_in_3_requests", {}).items() if v}
+        for env in meta
+    }
+    print()
+    print(
+        "Warnings logged in 3 requests after set-up (cases not named logged none): "
+        + "; ".join(f"{LABELS[env]} {warned[env] or 'none'}" for env in meta)
+    )
+    if "warnings_in_setup" in meta["ours"]:
+        print(
+            "Warnings logged while the same factory made the cookie (its first write of that "
+            "size): "
+            + "; ".join(
+                f"{LABELS[env]} {meta[env].get('warnings_in_setup') or '-'}" for env in meta
+            )
+        )
+    print(f"Logging: {meta['ours'].get('logging', 'not configured')}")
+    for env in meta:
+        for name, why in meta[env].get("skipped", {}).items():
+            print(f"Left out in {LABELS[env]}: {name}: {why}")
     sizes = {env: meta[env]["cookie_sizes"] for env in meta}
     print()
     print(
@@ -262,6 +362,97 @@ def print_report(machine, meta, summary, args):
             f"{k} 1.0.0 {sizes['baseline'][k]} / ours {sizes['ours'][k]}" for k in sizes["ours"]
         )
     )
+    headers = {env: meta[env].get("set_cookie_bytes", {}) for env in meta}
+    print(
+        "Whole requests' Set-Cookie sizes (bytes): "
+        + "; ".join(
+            f"{k} 1.0.0 {headers['baseline'].get(k, '-')} / ours {v}"
+            for k, v in headers["ours"].items()
+        )
+    )
+    return derived
+
+
+def figure(summary, spec):
+    """A time (case, env) in ns, or a case's speedup over 1.0.0 for a bare case name."""
+    if isinstance(spec, tuple):
+        row = summary.get(spec[0])
+        return row and row[spec[1]]
+    row = summary.get(spec)
+    return row and row["speedup"]
+
+
+def derive(summary, meta):
+    """What the report says beyond the table, also written to the JSON: the targets, the
+    noise, the reference rows and the hooks row."""
+    targets = []
+    for label, num, den, limit, comparison in TARGETS:
+        value = figure(summary, num)
+        if den is not None and value:
+            base = figure(summary, den)
+            value = value / base if base else None
+        if not value:
+            continue
+        met = value <= limit if comparison == "<=" else value >= limit
+        targets.append(
+            {"label": label, "value": value, "limit": limit, "comparison": comparison, "met": met}
+        )
+
+    # ref.* rows run the same code in both environments: how far their ratio strays from 1.00x,
+    # and the spread of every row, is how far the other rows can be trusted.
+    refs = [r["speedup"] for n, r in summary.items() if n.startswith("ref.") and r["speedup"]]
+    spreads = sorted(
+        max(x for x in (r["baseline_spread"], r["ours_spread"]) if x is not None)
+        for r in summary.values()
+        if r["baseline_spread"] is not None
+    )
+    noise = {"ref_ratio_min": min(refs, default=None), "ref_ratio_max": max(refs, default=None)}
+    if spreads:
+        noise["spread_median"] = statistics.median(spreads)
+        noise["spread_max"] = spreads[-1]
+    text = []
+    if refs:
+        text.append(
+            f"the ref.* rows (same code in both envs) came out at {noise['ref_ratio_min']:.2f}x"
+            f" to {noise['ref_ratio_max']:.2f}x"
+        )
+    if spreads:
+        text.append(
+            f"spread over rounds: median {100 * noise['spread_median']:.0f}%, worst "
+            f"{100 * noise['spread_max']:.0f}%"
+        )
+    noise["text"] = "; ".join(text) or "one round: no spread"
+
+    references = []
+    for size in ("small", "large", "zone"):
+        ours = summary.get(f"wsgi.{size}.pickle")
+        if not ours:
+            continue
+        parts = [
+            f"1.0.0 {ours['baseline'] / 1000:.1f} us",
+            f"ours {ours['ours'] / 1000:.1f} us",
+        ]
+        for ref, label in (("signed", "Pyramid signed (JSON)"), ("beaker", "Beaker encrypted")):
+            r = summary.get(f"ref.wsgi.{ref}.{size}")
+            if r and r["ours"]:
+                parts.append(
+                    f"{label} {r['ours'] / 1000:.1f} us ({r['ours'] / ours['ours']:.2f}x ours)"
+                )
+        if len(parts) > 2:
+            references.append(f"{size}: " + ", ".join(parts))
+
+    hooks = []
+    hooked, stock = summary.get("wsgi.hooks.small.pickle"), summary.get("wsgi.respond.small.pickle")
+    if hooked and stock:
+        for env in ("baseline", "ours"):
+            honoured = meta[env].get("hooks_honoured", {}).get("wsgi.hooks.small.pickle", {})
+            hooks.append(
+                f"{LABELS[env]}: {hooked[env] / 1000:.1f} us with the app's classes, "
+                f"{stock[env] / 1000:.1f} us with the stock ones (same view): "
+                f"{hooked[env] / stock[env]:.2f}x; "
+                + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in honoured.items())
+            )
+    return {"targets": targets, "noise": noise, "references": references, "hooks": hooks}
 
 
 def main():
@@ -309,6 +500,12 @@ def main():
         help="a virtualenv holding 1.0.0; made if missing (default "
         "benchmarks/.venv-baseline, remade when its pins change)",
     )
+    parser.add_argument(
+        "--no-install-references",
+        action="store_true",
+        help="do not pip install pyramid_beaker and cryptography into ours for the reference "
+        "rows (they are then left out unless ours already holds them)",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     args = parser.parse_args()
     defaults = (1, 0.02, 3) if args.quick else (7, 0.3, 5)
@@ -323,8 +520,9 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)  # keep the report and progress lines in order
     machine = machine_info()
     check_env("ours", args.ours_python)
+    reference_pins = ensure_references(args.ours_python, not args.no_install_references)
     pythons = {
-        "baseline": ensure_baseline(args.baseline_venv, args.ours_python),
+        "baseline": ensure_baseline(args.baseline_venv, args.ours_python, reference_pins),
         "ours": Path(args.ours_python),
     }
     check_env("baseline", pythons["baseline"])
@@ -356,14 +554,20 @@ def main():
             rounds[env].append({"results": results[env]})
 
     summary = summarize(rounds, args.stat)
-    print_report(machine, meta, summary, args)
+    derived = print_report(machine, meta, summary, args)
 
     if args.json:
         names = ("rounds", "budget", "repeats", "stat", "clock")
         settings = {k: getattr(args, k) for k in names}
         with open(args.json, "w") as f:
             json.dump(
-                {"machine": machine, "settings": settings, "envs": meta, "cases": summary},
+                {
+                    "machine": machine,
+                    "settings": settings,
+                    "envs": meta,
+                    "cases": summary,
+                    "derived": derived,
+                },
                 f,
                 indent=2,
             )

@@ -15,6 +15,8 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
+import os
 import platform
 import statistics
 import sys
@@ -67,6 +69,24 @@ def versions():
         except importlib.metadata.PackageNotFoundError:
             out[dist] = None
     return out
+
+
+# -- logging ----------------------------------------------------------------------------------
+# As a Pyramid app's production.ini has it (the cookiecutter's): the root logger at WARN, one
+# StreamHandler, the "generic" format. Its stream is os.devnull rather than stderr so that a
+# warning per request does not flood run.py; formatting and writing each record is still paid.
+GENERIC_FORMAT = "%(asctime)s %(levelname)-5.5s [%(name)s:%(lineno)s][%(threadName)s] %(message)s"
+LOGGING_NOTE = "root logger at WARNING, a StreamHandler to os.devnull, format " + repr(
+    GENERIC_FORMAT
+)
+
+
+def configure_logging():
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 (lives as long as we do)
+    handler.setFormatter(logging.Formatter(GENERIC_FORMAT))
+    root = logging.getLogger()
+    root.setLevel(logging.WARNING)
+    root.addHandler(handler)
 
 
 # -- session states -------------------------------------------------------------------------
@@ -125,6 +145,28 @@ def large_state():
 LARGE = large_state()
 STATES = {"small": SMALL, "large": LARGE}
 
+
+def searches_state(count):
+    """The 70-key session with its last filler key replaced by ``count`` recent searches (about
+    50 bytes each in the cookie): how a real session creeps towards the 4 KB limit."""
+    state = dict(LARGE)
+    state.popitem()
+    state["recent_searches"] = [
+        f"invoices overdue {2024 - i % 3} client #{1000 + 7 * i}" for i in range(count)
+    ]
+    return state
+
+
+# Whole-request states near the size limit, pickled (the default serializer; its cookies are
+# the same size in both versions). 2.0 warns once the cookie's name and value pass 3/4 of the
+# 4096 bytes browsers keep (3072; the header adds 22 bytes here): BELOW is just under that
+# (about 3.0 KB of Set-Cookie), ZONE well inside the warning zone (about 3.4 KB), where issue 11
+# found a cliff.
+BELOW = searches_state(16)
+ZONE = searches_state(23)
+#: Set-Cookie sizes (bytes) each state must produce, checked before any timing.
+SET_COOKIE_RANGES = {"below": (2950, 3071), "zone": (3300, 3450)}
+
 OTHER_COOKIES = [
     "_ga=GA1.2.1234567890.1732500000",
     "_gid=GA1.2.987654321.1732600000",
@@ -174,8 +216,12 @@ def serializer_arg(env, kind):
     return JSONSerializer()
 
 
-def session_cookie(factory, state):
-    """A cookie value made by this environment's own factory, through the public path."""
+def session_cookie(factory, state, limit=3000):
+    """A cookie value made by this environment's own factory, through the public path.
+
+    ``limit``: the longest Set-Cookie allowed (2.0 warns past about 3072 bytes, so the ordinary
+    cases stay under 3000 and never time the warning); ``None`` for the size-limit cases, which
+    check their own range."""
     from pyramid.request import Request
     from pyramid.response import Response
 
@@ -185,9 +231,9 @@ def session_cookie(factory, state):
     response = Response()
     request._process_response_callbacks(response)
     for name, value in response.headerlist:
+        value = value.lstrip()  # Beaker writes " session=..."
         if name == "Set-Cookie" and value.startswith(COOKIE_NAME + "="):
-            if len(value) > 3000:
-                # 2.0 logs a warning past 3 KB; timing that path would measure logging instead.
+            if limit is not None and len(value) > limit:
                 raise RuntimeError(f"the benchmark cookie grew to {len(value)} bytes")
             return value.split(";", 1)[0][len(COOKIE_NAME) + 1 :]
     raise RuntimeError("the session factory set no cookie")
@@ -251,7 +297,15 @@ def session_cases(env, pkg):
     return cases
 
 
-def make_app(factory):
+ROUTES = ("plain", "small", "large", "below", "zone")
+WSGI_STATES = {"small": SMALL, "large": LARGE, "below": BELOW, "zone": ZONE}
+
+
+def make_app(factory, request_factory=None, response_factory=None):
+    """The benchmark app: ``/plain`` does not touch the session; every other route runs the same
+    view, which reads the session, writes one key and answers. ``/respond`` does the same but
+    answers with ``request.response`` (made by the response factory, so an app's own Response
+    class is what the session's cookie is set on)."""
     from pyramid.config import Configurator
     from pyramid.response import Response
 
@@ -263,61 +317,248 @@ def make_app(factory):
         session["counter"] = session.get("counter", 0) + 1
         return Response(str(session["user_id"]))
 
+    def respond(request):
+        session = request.session
+        session["counter"] = session.get("counter", 0) + 1
+        response = request.response
+        response.text = str(session["user_id"])
+        return response
+
     with Configurator() as config:
         config.set_session_factory(factory)
-        config.add_route("plain", "/plain")
-        config.add_route("small", "/small")
-        config.add_route("large", "/large")
+        if request_factory is not None:
+            config.set_request_factory(request_factory)
+        if response_factory is not None:
+            config.set_response_factory(response_factory)
+        for route in ROUTES + ("respond",):
+            config.add_route(route, "/" + route)
         config.add_view(plain, route_name="plain")
-        config.add_view(with_session, route_name="small")
-        config.add_view(with_session, route_name="large")
+        for route in ROUTES[1:]:
+            config.add_view(with_session, route_name=route)
+        config.add_view(respond, route_name="respond")
     return config.make_wsgi_app()
 
 
-def wsgi_cases(env, pkg):
-    cases = {}
+def app_classes():
+    """A request class that overrides ``cookies`` and a response class that overrides
+    ``set_cookie``, as apps install them with ``set_request_factory`` and
+    ``set_response_factory`` (issue 9): a session must go through both. Each counts its calls,
+    so the workload can report whether the session did."""
+    from pyramid.request import Request
+    from pyramid.response import Response
+
+    class AppRequest(Request):
+        calls = 0
+
+        @property
+        def cookies(self):
+            # A mobile client may send its session in a header instead of a cookie.
+            AppRequest.calls += 1
+            cookies = Request.cookies.fget(self)
+            token = self.environ.get("HTTP_X_SESSION")
+            if token:
+                cookies = dict(cookies, **{COOKIE_NAME: token})
+            return cookies
+
+    class AppResponse(Response):
+        calls = 0
+
+        def set_cookie(self, name, value="", **kw):
+            # The site is served over HTTPS only: every cookie it sets is Secure.
+            AppResponse.calls += 1
+            kw["secure"] = True
+            return Response.set_cookie(self, name, value, **kw)
+
+    return AppRequest, AppResponse
+
+
+class RecordCounter(logging.Handler):
+    """Counts the log records of WARNING and above while attached to the root logger."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += 1
+
+
+class counting:  # noqa: N801 (used as a context manager, like a function)
+    """Counts the warnings logged inside a ``with`` block."""
+
+    def __enter__(self):
+        self.counter = RecordCounter()
+        logging.getLogger().addHandler(self.counter)
+        return self.counter
+
+    def __exit__(self, *exc):
+        logging.getLogger().removeHandler(self.counter)
+
+
+# Filled in while the cases are built: what describe() reports about each whole request.
+SET_COOKIE_BYTES = {}
+WARNINGS_IN_SETUP = {}
+WARNINGS_IN_3_REQUESTS = {}
+HOOKS_HONOURED = {}
+SKIPPED = {}
+
+
+def reference_factories():
+    """What a user would pick instead of this package, same app and same view.
+
+    - ``signed``: Pyramid's own ``SignedCookieSessionFactory`` with its defaults (JSON,
+      HMAC-SHA512): signed, not encrypted; anyone can read the session.
+    - ``beaker``: pyramid_beaker's encrypted cookie sessions (``session.type = cookie`` with
+      ``encrypt_key`` and ``validate_key``; AES through ``cryptography``, HMAC-SHA1).
+    """
+    from pyramid.session import SignedCookieSessionFactory
+
+    factories = {"signed": SignedCookieSessionFactory(SECRET.hex(), cookie_name=COOKIE_NAME)}
+    try:
+        import pyramid_beaker
+    except ImportError as exc:
+        SKIPPED["ref.wsgi.beaker.*"] = f"pyramid_beaker is not installed ({exc})"
+        return factories
+    settings = {
+        "session.type": "cookie",
+        "session.key": COOKIE_NAME,
+        "session.encrypt_key": hashlib.sha256(b"beaker encrypt").hexdigest(),
+        "session.validate_key": hashlib.sha256(b"beaker validate").hexdigest(),
+        # Named, so that a missing backend fails here instead of picking another.
+        "session.crypto_type": "cryptography",
+        "session.samesite": "Lax",
+    }
+    factories["beaker"] = pyramid_beaker.session_factory_from_settings(settings)
+    check_beaker_encrypts(pyramid_beaker, settings)
+    return factories
+
+
+def check_beaker_encrypts(pyramid_beaker, settings):
+    """Prove that the Beaker cookie is encrypted: the session's strings must be readable in the
+    cookie of a Beaker factory without ``encrypt_key`` (so the check can fail) and nowhere in
+    the encrypted one."""
+    import base64
+
+    from beaker import crypto
+
+    def decoded(factory, skip):
+        # After the hex HMAC-SHA1 signature (40) and, when encrypted, the base64 nonce (24).
+        return base64.b64decode(session_cookie(factory, SMALL).strip('"')[skip:], validate=True)
+
+    plain_settings = {k: v for k, v in settings.items() if k != "session.encrypt_key"}
+    plain = decoded(pyramid_beaker.session_factory_from_settings(plain_settings), 40)
+    sealed = decoded(pyramid_beaker.session_factory_from_settings(settings), 40 + 24)
+    marker = SMALL["csrf"].encode()
+    backend = crypto.get_crypto_module("cryptography")
+    if marker not in plain or marker in sealed or not backend.has_aes:
+        raise RuntimeError("Beaker's cookie sessions are not encrypting (no AES backend?)")
+
+
+def request_op(app, template):
     seen = {}
 
     def start_response(status, headers, exc_info=None):
         seen["status"] = status
         seen["headers"] = headers
 
+    def op():
+        body = app(template.copy(), start_response)
+        out = b"".join(body)
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+        return out
+
+    return op, seen
+
+
+def add_request_case(cases, name, app, cookie, path, expected=b"12345", size_range=None):
+    """Check one whole request (status, body, Set-Cookie), count its warnings over three
+    requests, and add it as a case."""
+    op, seen = request_op(app, template_environ(path, cookie_header(cookie)))
+    counter = RecordCounter()
+    logging.getLogger().addHandler(counter)
+    try:
+        body = op()
+        op(), op()
+    finally:
+        logging.getLogger().removeHandler(counter)
+    set_cookies = [
+        v.lstrip()
+        for n, v in seen["headers"]
+        if n == "Set-Cookie" and v.lstrip().startswith(COOKIE_NAME + "=")
+    ]
+    if not seen["status"].startswith("200") or body != expected:
+        raise RuntimeError(f"{name}: {path} answered {seen['status']} {body!r}")
+    if len(set_cookies) != (expected != b"ok"):
+        raise RuntimeError(f"{name}: {path} set {len(set_cookies)} session cookies")
+    if set_cookies:
+        size = len(set_cookies[0])
+        SET_COOKIE_BYTES[name] = size
+        if size_range and not size_range[0] <= size <= size_range[1]:
+            raise RuntimeError(f"{name}: Set-Cookie is {size} bytes, not in {size_range}")
+        if size > 4096:
+            raise RuntimeError(f"{name}: Set-Cookie is {size} bytes, over 4096")
+    WARNINGS_IN_3_REQUESTS[name] = counter.count
+    cases[name] = op
+    return set_cookies
+
+
+def wsgi_cases(env, pkg):
+    cases = {}
     for kind in ("pickle", "json"):
         factory = pkg.EncryptedCookieSessionFactory(SECRET, serializer=serializer_arg(env, kind))
         app = make_app(factory)
         small_cookie = session_cookie(factory, SMALL)
-        paths = {
-            # /plain carries the same cookies as /small, so the two differ only by the session.
-            "plain": cookie_header(small_cookie),
-            "small": cookie_header(small_cookie),
-            "large": cookie_header(session_cookie(factory, LARGE)),
-        }
-        for path, cookie in paths.items():
-            if path == "plain" and kind != "pickle":
-                continue  # no session work: one row is enough
-            template = template_environ("/" + path, cookie)
-
-            def op(app=app, template=template):
-                body = app(template.copy(), start_response)
-                out = b"".join(body)
-                close = getattr(body, "close", None)
-                if close is not None:
-                    close()
-                return out
-
-            body = op()
-            sets_cookie = any(
-                n == "Set-Cookie" and v.startswith(COOKIE_NAME + "=") for n, v in seen["headers"]
+        # /plain carries the same cookies as /small, so the two differ only by the session.
+        if kind == "pickle":
+            add_request_case(cases, "wsgi.plain", app, small_cookie, "/plain", expected=b"ok")
+        add_request_case(cases, f"wsgi.small.{kind}", app, small_cookie, "/small")
+        add_request_case(cases, f"wsgi.large.{kind}", app, session_cookie(factory, LARGE), "/large")
+        if kind != "pickle":
+            continue
+        for size in ("below", "zone"):
+            # The factory's first cookie of this size: 2.0 may log its one size warning here.
+            with counting() as setup:
+                cookie = session_cookie(factory, WSGI_STATES[size], limit=None)
+            WARNINGS_IN_SETUP[f"wsgi.{size}.pickle"] = setup.count
+            add_request_case(
+                cases,
+                f"wsgi.{size}.pickle",
+                app,
+                cookie,
+                "/" + size,
+                size_range=SET_COOKIE_RANGES[size],
             )
-            expected = b"ok" if path == "plain" else b"12345"
-            if (
-                not seen["status"].startswith("200")
-                or body != expected
-                or sets_cookie != (path != "plain")
-            ):
-                raise RuntimeError(f"/{path} ({kind}) answered {seen['status']} {body!r}")
-            name = "wsgi.plain" if path == "plain" else f"wsgi.{path}.{kind}"
-            cases[name] = op
+
+        # The same view answering with request.response, with the stock classes and with an
+        # app's own Request and Response subclasses (the path that must honour their hooks).
+        add_request_case(cases, "wsgi.respond.small.pickle", app, small_cookie, "/respond")
+        AppRequest, AppResponse = app_classes()
+        hooked = make_app(factory, AppRequest, lambda request, cls=AppResponse: cls())
+        AppRequest.calls = AppResponse.calls = 0
+        set_cookies = add_request_case(
+            cases, "wsgi.hooks.small.pickle", hooked, small_cookie, "/respond"
+        )
+        HOOKS_HONOURED["wsgi.hooks.small.pickle"] = {
+            "request.cookies read": AppRequest.calls > 0,
+            "response.set_cookie called": AppResponse.calls > 0,
+            "cookie carries Secure": "secure" in set_cookies[0].lower(),
+        }
+
+    for ref, factory in reference_factories().items():
+        app = make_app(factory)
+        for size in ("small", "large", "zone"):
+            name = f"ref.wsgi.{ref}.{size}"
+            try:
+                cookie = session_cookie(factory, WSGI_STATES[size], limit=None)
+            except Exception as exc:  # Beaker refuses a cookie past its own limit
+                SKIPPED[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            if len(cookie) > 4000:
+                SKIPPED[name] = f"its cookie value is {len(cookie)} bytes, too long for a browser"
+                continue
+            add_request_case(cases, name, app, cookie, "/" + size)
     return cases
 
 
@@ -366,6 +607,12 @@ def describe(env, pkg, version, origin, cases):
         "package": {"version": version, "origin": origin},
         "versions": versions(),
         "cookie_sizes": cookie_sizes,
+        "set_cookie_bytes": SET_COOKIE_BYTES,
+        "warnings_in_setup": WARNINGS_IN_SETUP,
+        "warnings_in_3_requests": WARNINGS_IN_3_REQUESTS,
+        "hooks_honoured": HOOKS_HONOURED,
+        "skipped": SKIPPED,
+        "logging": LOGGING_NOTE,
         "cases": list(cases),
     }
 
@@ -397,6 +644,7 @@ def main():
     args = parser.parse_args()
 
     pkg, version, origin = check_environment(args.env)
+    configure_logging()
     if args.check:
         print(f"{args.env}: pyramid-nacl-session {version} at {origin}")
         return

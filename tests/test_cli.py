@@ -79,6 +79,7 @@ def decoded(out):
         "created_utc",
         "accessed",
         "accessed_utc",
+        "opened_by",
         "payload",
         "state",
     ]
@@ -110,6 +111,7 @@ def test_decode_with_secret_prints_the_session_as_json(capsys):
     assert (status, err) == (0, "")
     report = decoded(out)
     assert report["payload"] == "json"
+    assert report["opened_by"] == "key 1 of 1"
     assert report["state"] == {"user": "zoë", "roles": ["admin", "ops"]}
     assert "zoë" in out  # ensure_ascii=False
     assert before - 1 <= report["created"] <= time.time() + 1
@@ -152,6 +154,7 @@ def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
     status, out, err = run(capsys, "decode", "--ini", ini, cookie)
     assert (status, err) == (0, "")
     assert decoded(out)["state"]["roles"] == ["admin", "ops"]
+    assert decoded(out)["opened_by"] == "key 1 of 2"
 
 
 def test_decode_reads_the_ini_section_named_by_app(capsys, tmp_path):
@@ -188,6 +191,8 @@ def test_decode_opens_a_cookie_sealed_by_an_older_key(capsys):
     status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret", OLD_KEY, cookie)
     assert status == 0
     assert decoded(out)["state"]["user"] == "zoë"
+    # Which key, by its place in the list: never the key itself.
+    assert decoded(out)["opened_by"] == "key 2 of 2"
 
 
 def test_wrong_key_exits_1_with_the_reason(capsys):
@@ -280,7 +285,8 @@ def test_bad_key_is_a_usage_error_that_does_not_echo_it(capsys):
     almost = KEY[:-1] + "g"
     status, out, err = run(capsys, "decode", "--secret", KEY, "--secret", almost, "x")
     assert (status, out) == (2, "")
-    assert "secret[1]" in err
+    assert "key 2 of 2, from --secret" in err
+    assert "length 64" in err
     assert almost not in err and KEY[:16] not in err
 
 
@@ -341,3 +347,334 @@ def test_cookie_starting_with_a_dash_is_taken_as_the_cookie(capsys):
         cookie = serializer.dumps((now, now, {"a": 1})).decode()
     status, out, _ = run(capsys, "decode", "--secret", KEY, cookie)
     assert status == 0 and decoded(out)["state"] == {"a": 1}
+
+
+# --- Usage errors never echo a value: any of them may be a key typed in the wrong place. ---
+
+TYPOS = [
+    # (argv, with K for a key and C for a cookie; what the error must name)
+    (["decode", "C", "--secret", "K", "K"], "1 unexpected argument"),
+    (["decode", "C", "-s", "K"], "unknown option -s"),
+    (["decode", "-sK", "C"], "1 unexpected argument"),
+    (["decode", "-K", "C"], "1 unexpected argument"),
+    (["decode", "-s", "C", "-K"], "unknown option -s; 1 unexpected argument"),
+    (["decode", "C", "--secrets", "K"], "unknown option --secrets (did you mean --secret?)"),
+    (["decode", "--secrets=K", "C"], "unknown option --secrets (did you mean --secret?)"),
+    (["K", "decode", "C"], "unknown command"),
+    (["K"], "unknown command"),
+    (["decode", "--secret", "K", "C", "K"], "1 unexpected argument"),
+    (["secret", "K"], "1 unexpected argument"),
+    (["decode", "--help=K"], "--help takes no value"),
+    (["decode", "--secret-prompt=K", "C"], "--secret-prompt takes no value"),
+    (["--version=K"], "--version takes no value"),
+    (["decode", "--ini", "K", "C"], "--ini: no such file"),
+    (["decode", "--secret-file", "K", "C"], "--secret-file: cannot read the file"),
+    (["decode", "--ini", "K", "--app", "K", "C"], "--ini: no such file"),
+    (["decode", "C", "--secret"], "--secret needs a value"),
+    (["revoke", "--ini", "K", "before"], "--ini: no such file"),
+    (["revoke", "K", "--ini", "app.ini"], "KIND: bad or missing value (not shown)"),
+    (["revoke", "--ini", "app.ini", "user", "K", "K"], "revoke: 1 unexpected argument"),
+]
+
+
+@pytest.mark.parametrize("argv, names", TYPOS)
+def test_a_key_typed_in_the_wrong_place_is_never_echoed(capsys, argv, names):
+    cookie = json_cookie()
+    argv = [{"K": KEY, "C": cookie}.get(a, a.replace("K", KEY)) for a in argv]
+    status, out, err = run(capsys, *argv)  # run() fails if any key reaches the output
+    assert (status, out) == (2, "")
+    assert names in err
+    assert err.count("\n") == 1
+    assert cookie not in err
+
+
+def test_an_unknown_option_is_named_without_echoing_the_cookie(capsys):
+    cookie = json_cookie()
+    status, out, err = run(capsys, "decode", "--inii", "app.ini", cookie)
+    assert (status, out) == (2, "")
+    assert "unknown option --inii (did you mean --ini?)" in err
+    assert cookie not in err and "app.ini" not in err
+
+
+def test_secret_with_an_unknown_option_shows_only_what_was_typed(capsys):
+    status, out, err = run(capsys, "secret", "-n", "3")
+    assert (status, out) == (2, "")
+    assert err == (
+        "pyramid-nacl-session: secret: unknown option -n; 1 unexpected argument (not shown: it "
+        "may be a key); see pyramid-nacl-session secret --help\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "give a command: secret, decode or revoke"),
+        (["decode", "--secret", KEY], "decode needs COOKIE"),
+    ],
+)
+def test_a_missing_command_or_cookie_is_a_usage_error(capsys, argv, message):
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (2, "")
+    assert message in err
+
+
+def test_the_real_command_never_echoes_a_key_on_a_typo():
+    cookie = json_cookie()
+    for argv in (
+        ["decode", cookie, "--secret", KEY, OLD_KEY],
+        ["decode", "-s", KEY, cookie],
+        [KEY, "decode", cookie],
+        ["decode", "--secret=" + KEY, "--inii", cookie, OLD_KEY],
+    ):
+        result = cli(*argv)
+        assert result.returncode == 2
+        assert result.stdout == ""
+        assert result.stderr.startswith("pyramid-nacl-session: ")
+        for value in (KEY, OLD_KEY, cookie):
+            assert value not in result.stderr
+
+
+#: Pyramid's own import-time warning with setuptools 81 or later: not ours, and not what the
+#: tests that read stderr are about.
+NOT_OURS = ["-W", "ignore:pkg_resources is deprecated:UserWarning"]
+
+
+def cli(*args, **kwargs):
+    """Run the installed command in a child process."""
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    env.update(kwargs.pop("env", {}))
+    return subprocess.run(
+        [sys.executable, *NOT_OURS, "-m", "pyramid_nacl_session", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        **kwargs,
+    )
+
+
+# --- The version ---
+
+
+def test_version_prints_the_installed_version():
+    import pyramid_nacl_session
+
+    result = cli("--version")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout == f"pyramid-nacl-session {pyramid_nacl_session.__version__}\n"
+
+
+def test_the_package_version_is_the_one_in_pyproject():
+    import pyramid_nacl_session
+
+    pyproject = os.path.join(os.path.dirname(__file__), os.pardir, "pyproject.toml")
+    with open(pyproject, encoding="utf-8") as f:
+        declared = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
+    assert pyramid_nacl_session.__version__ == declared
+
+
+# --- Keys that stay out of shell history and process listings ---
+
+
+def test_secret_file_holds_the_keys(capsys, tmp_path):
+    path = tmp_path / "keys"
+    path.write_text(f"{OTHER_KEY}\n{OLD_KEY}\n")
+    status, out, err = run(capsys, "decode", "--secret-file", str(path), json_cookie(OLD_KEY))
+    assert (status, err) == (0, "")
+    assert decoded(out)["opened_by"] == "key 2 of 2"
+
+
+def test_secret_file_written_by_the_secret_command_opens_its_cookies(tmp_path):
+    path = tmp_path / "key"
+    with open(path, "w") as f:
+        assert (
+            subprocess.run(
+                [sys.executable, "-m", "pyramid_nacl_session", "secret"], stdout=f, timeout=60
+            ).returncode
+            == 0
+        )
+    key = path.read_text().strip()
+    result = cli("decode", "--secret-file", str(path), json_cookie(key))
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["state"]["user"] == "zoë"
+    assert key not in result.stdout + result.stderr
+
+
+def test_secret_file_dash_reads_the_keys_from_standard_input():
+    result = cli("decode", "--secret-file", "-", json_cookie(), input=f"{OLD_KEY} {KEY}\n")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["opened_by"] == "key 2 of 2"
+
+
+def test_keys_and_cookie_cannot_both_come_from_standard_input(capsys):
+    status, _, err = run(capsys, "decode", "--secret-file", "-", "-")
+    assert status == 2
+    assert "standard input can hold the cookie or the keys, not both" in err
+
+
+def test_keys_from_several_options_are_tried_in_the_order_given(capsys, tmp_path):
+    path = tmp_path / "keys"
+    path.write_text(OLD_KEY)
+    cookie = json_cookie(OLD_KEY)
+    status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret-file", str(path), cookie)
+    assert status == 0
+    assert decoded(out)["opened_by"] == "key 2 of 2"
+
+
+@pytest.mark.parametrize("content", ["", "  \n"])
+def test_an_empty_secret_file_is_a_usage_error(capsys, tmp_path, content):
+    path = tmp_path / "keys"
+    path.write_text(content)
+    status, _, err = run(capsys, "decode", "--secret-file", str(path), json_cookie())
+    assert status == 2
+    assert "--secret-file: no key given" in err
+
+
+def test_a_bad_key_in_a_secret_file_is_named_by_place_not_shown(capsys, tmp_path):
+    path = tmp_path / "keys"
+    path.write_text(f"{KEY}\n{OLD_KEY[:-2]}\n")
+    status, _, err = run(capsys, "decode", "--secret-file", str(path), json_cookie())
+    assert status == 2
+    assert "bad key (key 2 of 2, from --secret-file)" in err
+    assert "length 62" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs a pseudo-terminal")
+def test_secret_prompt_reads_keys_from_the_terminal_without_echo():
+    import pty
+
+    cookie = json_cookie(OLD_KEY)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child, on a new terminal
+        os.environ.pop(ENV_VAR, None)
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "pyramid_nacl_session", "decode", "--secret-prompt", cookie],
+        )
+    seen = b""
+    while b"not shown as you type" not in seen:
+        seen += os.read(fd, 1024)
+    os.write(fd, f"{KEY} {OLD_KEY}\n".encode())
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    _, status = os.waitpid(pid, 0)
+    text = seen.decode()
+    assert os.WEXITSTATUS(status) == 0, text
+    assert KEY not in text and OLD_KEY not in text  # the terminal did not echo them
+    assert '"opened_by": "key 2 of 2"' in text
+
+
+# --- decode shows stored text, never acts on it ---
+
+TERMINAL_ACTIVE = {
+    "bidi override": "\u202e",
+    "CSI (C1)": "\x9b31m",
+    "escape sequence": "\x1b[2J",
+    "delete": "\x7f",
+    "lone surrogate": "\ud800",
+    "line separator": "\u2028",
+    "language tag (astral format character)": "\U000e0001",
+}
+
+
+@pytest.mark.parametrize("kind", ["json", "pickle"])
+def test_decode_escapes_what_a_terminal_would_act_on(kind):
+    state = {f"{name} {text}": f"zoë {text} 😀" for name, text in TERMINAL_ACTIVE.items()}
+    now = time.time()
+    if kind == "json":
+        cookie = EncryptedSerializer(KEY, "json").dumps((now, now, state)).decode()
+    else:
+        cookie = nacl_cookie(pickle.dumps((now, now, state), 4))
+    result = cli("decode", "--secret", KEY, cookie, env={"PYTHONIOENCODING": "utf-8"})
+    assert (result.returncode, result.stderr) == (0, "")
+    for text in TERMINAL_ACTIVE.values():
+        assert text not in result.stdout
+    assert "zoë" in result.stdout and "😀" in result.stdout
+    # Escaped as JSON escapes: the output still reads back to the very text stored.
+    assert json.loads(result.stdout)["state"] == state
+
+
+def test_decode_on_a_terminal_that_is_not_utf8_writes_ascii_escapes():
+    state = {"t": "zoë \u202e \ud800"}
+    now = time.time()
+    cookie = EncryptedSerializer(KEY, "json").dumps((now, now, state)).decode()
+    result = cli("decode", "--secret", KEY, cookie, env={"PYTHONIOENCODING": "ascii"})
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.isascii()
+    assert json.loads(result.stdout)["state"] == state
+
+
+def test_error_messages_escape_what_a_terminal_would_act_on(capsys, tmp_path):
+    ini = tmp_path / "app\u202e\x9b.ini"
+    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
+    assert status == 2
+    assert "has no session.secret" in err
+    assert "app\\u202e\\u009b.ini" in err
+    assert "\u202e" not in err and "\x9b" not in err
+
+
+def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
+    ini = write_ini(
+        tmp_path, f"[app:main]\nuse = call:no_such_app_module_xyz:main\nsession.secret = {KEY}\n"
+    )
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
+    assert (status, out) == (2, "")
+    assert "'no_such_app_module_xyz'" in err
+    assert "must be installed" in err
+
+
+def test_ini_app_name_is_not_echoed_when_there_is_no_such_section(capsys, tmp_path):
+    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    status, out, err = run(capsys, "decode", "--ini", ini, "--app", KEY, json_cookie())
+    assert (status, out) == (2, "")  # run() checks that KEY is nowhere in the output
+    assert "has no such app section" in err
+
+
+def test_an_error_message_is_one_line_whatever_a_path_holds(capsys, tmp_path):
+    ini = tmp_path / "two\nlines.ini"
+    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
+    assert status == 2
+    assert "two\\nlines.ini" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("when", [1e300, float("inf"), float("nan")])
+def test_a_session_with_times_out_of_range_exits_1_without_a_traceback(capsys, when):
+    cookie = EncryptedSerializer(KEY, "json").dumps((when, when, {"a": 1})).decode()
+    status, out, err = run(capsys, "decode", "--secret", KEY, cookie)
+    assert (status, out) == (1, "")
+    assert err.startswith("pyramid-nacl-session: not a pyramid session")
+    assert err.count("\n") == 1
+
+
+def test_a_pickle_that_would_expand_beyond_any_cookie_is_refused_not_printed():
+    # 479 bytes of pickle that share one list 2**40 times: decode must not write it all out.
+    x = []
+    for _ in range(40):
+        x = [x, x]
+    now = time.time()
+    cookie = nacl_cookie(pickle.dumps((now, now, {"x": x}), 2))
+    started = time.monotonic()
+    result = cli("decode", "--secret", KEY, cookie)
+    assert time.monotonic() - started < 30
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("pyramid-nacl-session: ")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_a_pickle_refused_by_the_plain_data_reader_says_so(capsys):
+    now = time.time()
+    # A dict whose key is not a str, built with the DICT opcode: not plain session data.
+    cookie = nacl_cookie(pickle.dumps((now, now, {(): 2}), 2))
+    status, out, err = run(capsys, "decode", "--secret", KEY, cookie)
+    assert (status, out) == (1, "")
+    assert "holds a pickle that was not decoded" in err

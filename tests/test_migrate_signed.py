@@ -771,3 +771,11 @@ def test_with_revocation_a_moved_session_gets_an_id_and_a_revoked_user_is_refuse
             factory.revocation.close()
     finally:
         server.stop()
+
+
+def test_decode_signed_refuses_keys_given_for_our_cookies_without_showing_them(cli):
+    cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
+    key = "ab" * 32
+    status, out, err = cli("decode", "--signed", "--secret", key, cookie, signed_secret=OLD_SECRET)
+    assert status == 2 and out == "" and "--signed takes its signing secret" in err
+    assert key not in err

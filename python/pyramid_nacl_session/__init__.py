@@ -1,5 +1,6 @@
 """Encrypted cookie sessions for Pyramid, sealed with NaCl secretbox by a Rust core."""
 
+from importlib.metadata import version as _version
 from typing import Any
 
 from ._core import (
@@ -16,6 +17,8 @@ from ._core import (
 )
 from .session import EncryptedCookieSessionFactory
 from .settings import session_factory_from_settings
+
+__version__ = _version("pyramid-nacl-session")
 
 __all__ = [
     "EncryptedSerializer",

@@ -35,7 +35,7 @@ def _revoke(args, usage_error, unreadable):
     from pyramid.paster import get_appsettings
 
     if not os.path.isfile(args.ini.split("#", 1)[0]):
-        raise usage_error(f"--ini: no such file: {args.ini}")
+        raise usage_error("--ini: no such file")  # not the path: maybe a key typed there
     try:
         settings = get_appsettings(args.ini, name=args.app)
     except Exception as e:

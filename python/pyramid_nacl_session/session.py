@@ -245,35 +245,63 @@ def EncryptedCookieSessionFactory(
 MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
 
 
-def _accessor(method):
+def _note_access(session):
     """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
     cookie once ``reissue_time`` has passed since it was issued."""
+    session.accessed = now = int(time.time())
+    reissue_time = session._reissue_time
+    # Once dirty, there is nothing left to schedule: skip the call on every later access.
+    if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
+        session._schedule()
 
+
+def _note_change(session):
+    """Pyramid's ``manage_changed``: changing the session notes the time and sets the cookie."""
+    session.accessed = int(time.time())
+    if not session._app_changed:
+        session.changed()
+
+
+# The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
+# more than the bookkeeping itself (benchmarks/README.md, "Where the time goes").
+
+
+def _accessor(method):
     def accessed(session, *args, **kw):
-        session.accessed = now = int(time.time())
-        reissue_time = session._reissue_time
-        # Once dirty, there is nothing left to schedule: skip the call on every later access.
-        if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
-            session._schedule()
+        _note_access(session)
         return method(session, *args, **kw)
 
-    accessed.__name__ = method.__name__
-    accessed.__doc__ = method.__doc__
-    return accessed
+    return _named(accessed, method)
+
+
+def _key_accessor(method):
+    def accessed(session, key):
+        _note_access(session)
+        return method(session, key)
+
+    return _named(accessed, method)
 
 
 def _mutator(method):
-    """Pyramid's ``manage_changed``: changing the session notes the time and sets the cookie."""
-
     def changed(session, *args, **kw):
-        session.accessed = int(time.time())
-        if not session._app_changed:
-            session.changed()
+        _note_change(session)
         return method(session, *args, **kw)
 
-    changed.__name__ = method.__name__
-    changed.__doc__ = method.__doc__
-    return changed
+    return _named(changed, method)
+
+
+def _setter(method):
+    def changed(session, key, value):
+        _note_change(session)
+        return method(session, key, value)
+
+    return _named(changed, method)
+
+
+def _named(wrapper, method):
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
 
 
 @implementer(ISession)
@@ -406,11 +434,11 @@ class EncryptedCookieSession(dict):
 
     # non-modifying dictionary methods
     get = _accessor(dict.get)
-    __getitem__ = _accessor(dict.__getitem__)
+    __getitem__ = _key_accessor(dict.__getitem__)
     items = _accessor(dict.items)
     values = _accessor(dict.values)
     keys = _accessor(dict.keys)
-    __contains__ = _accessor(dict.__contains__)
+    __contains__ = _key_accessor(dict.__contains__)
     __len__ = _accessor(dict.__len__)
     __iter__ = _accessor(dict.__iter__)
 
@@ -420,7 +448,7 @@ class EncryptedCookieSession(dict):
     setdefault = _mutator(dict.setdefault)
     pop = _mutator(dict.pop)
     popitem = _mutator(dict.popitem)
-    __setitem__ = _mutator(dict.__setitem__)
+    __setitem__ = _setter(dict.__setitem__)
     __delitem__ = _mutator(dict.__delitem__)
 
     # flash API methods

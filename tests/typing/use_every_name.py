@@ -170,6 +170,10 @@ def commands() -> int:
     return print_secret([]) or cli_main(["secret"])
 
 
+def version() -> str:
+    return pyramid_nacl_session.__version__
+
+
 def names() -> list[str]:
     return list(pyramid_nacl_session.__all__)
 
