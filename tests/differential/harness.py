@@ -74,6 +74,11 @@ def baseline_python():
         f"webob=={_version('webob')}",
         f"webtest=={_version('webtest')}",
     ]
+    # Pyramid 2.0.x imports pkg_resources, gone from setuptools 82: take ours, which works.
+    try:
+        reqs.append(f"setuptools=={_version('setuptools')}")
+    except ImportError:  # importlib.metadata.PackageNotFoundError: none here, none needed
+        pass
     stamp = "\n".join(reqs + [sys.version.split()[0]]) + "\n"
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     marker = venv / ".requirements"
