@@ -23,8 +23,9 @@ pub const MAX_INPUT_LEN: usize = 1 << 20;
 
 /// We write without padding (as 1.0 did) and read with or without it, as 1.0's
 /// `urlsafe_b64decode(bstruct + padding)` does. Trailing bits must be zero, so one cookie has
-/// one spelling: a changed character is always a changed ciphertext.
-const B64: GeneralPurpose = GeneralPurpose::new(
+/// one spelling: a changed character is always a changed ciphertext. Pyramid's signed cookies
+/// (src/signed.rs) are read the same way: WebOb writes them without padding and pads to read.
+pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
     &alphabet::URL_SAFE,
     GeneralPurposeConfig::new()
         .with_encode_padding(false)

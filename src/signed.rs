@@ -20,9 +20,7 @@
 //! secret would otherwise be remote code execution). Base64 is read strictly (WebOb's reader
 //! skips junk characters): every cookie WebOb wrote reads, other spellings give a fresh session.
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine};
+use base64::Engine;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -31,7 +29,7 @@ use pyo3::types::{PyBytes, PyDict, PyString};
 use zeroize::Zeroizing;
 
 use crate::cookie_header::find_cookie;
-use crate::envelope::MAX_INPUT_LEN;
+use crate::envelope::{B64, MAX_INPUT_LEN};
 use crate::errors::{BadPayload, BadSignature, CookieTooShort, MalformedCookie, RefusedPickle};
 use crate::serializer::session_triple;
 use crate::{json, safe_pickle};
@@ -45,15 +43,6 @@ pub const DEFAULT_SALT: &str = "pyramid.session.";
 /// The `hashalg` names we verify, as `hashlib.new` spells them.
 pub const SIGNED_HASHALGS: [&str; 5] = ["sha512", "sha384", "sha256", "sha224", "sha1"];
 pub const SIGNED_SERIALIZERS: [&str; 2] = ["json", "pickle"];
-
-/// WebOb writes without padding and pads before reading, so either is accepted.
-const B64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent)
-        .with_decode_allow_trailing_bits(false),
-);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashAlg {
