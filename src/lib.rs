@@ -37,5 +37,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::SessionCodec>()?;
     m.add_class::<signed::SignedCookieReader>()?;
     revocation::register(m)?;
+    // Rules both sides need, written once here (issue 18): the Python layer imports them.
+    m.add("SESSION_ID_KEY", revocation::ID_STATE_KEY)?;
+    m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
+    m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
+    m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;
     Ok(())
 }

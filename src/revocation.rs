@@ -36,7 +36,7 @@ use crate::errors::no_randomness;
 
 pub const ID_LEN: usize = 16;
 /// The state key a session's id travels under inside the cookie (session.py's SESSION_ID_KEY).
-const ID_STATE_KEY: &str = "_sid_";
+pub const ID_STATE_KEY: &str = "_sid_";
 /// Length of a session id as text: URL-safe base64 of 16 bytes, without padding.
 pub const ID_TEXT_LEN: usize = 22;
 const MIN_CAPACITY: usize = 16;

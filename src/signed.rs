@@ -37,9 +37,10 @@ use crate::{json, safe_pickle};
 /// What the session class unpacks: `(state, renewed, created)`.
 type Read<'py> = (Bound<'py, PyDict>, f64, f64);
 
-/// Pyramid's `SignedCookieSessionFactory` default salt (its default hashalg, sha512, is in the
-/// signature below).
+/// Pyramid's `SignedCookieSessionFactory` defaults, exported to Python as `_core.DEFAULT_SALT`
+/// and `_core.DEFAULT_HASHALG` so that no other file spells them.
 pub const DEFAULT_SALT: &str = "pyramid.session.";
+pub const DEFAULT_HASHALG: &str = "sha512";
 /// The `hashalg` names we verify, as `hashlib.new` spells them.
 pub const SIGNED_HASHALGS: [&str; 5] = ["sha512", "sha384", "sha256", "sha224", "sha1"];
 pub const SIGNED_SERIALIZERS: [&str; 2] = ["json", "pickle"];
@@ -265,7 +266,7 @@ fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
 #[pymethods]
 impl SignedCookieReader {
     #[new]
-    #[pyo3(signature = (secret, *, salt = None, hashalg = "sha512", serializer = "json"))]
+    #[pyo3(signature = (secret, *, salt = None, hashalg = DEFAULT_HASHALG, serializer = "json"))]
     fn new(
         py: Python<'_>,
         secret: &Bound<'_, PyAny>,

@@ -1,7 +1,7 @@
 """Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
 
 from collections.abc import Sequence
-from typing import Any, Literal, NoReturn, Protocol, final
+from typing import Any, Final, Literal, NoReturn, Protocol, final
 
 from typing_extensions import disjoint_base
 
@@ -23,7 +23,19 @@ __all__ = [
     "SignedCookieReader",
     "RevocationSet",
     "new_session_id",
+    "SESSION_ID_KEY",
+    "SESSION_ID_LENGTH",
+    "DEFAULT_SALT",
+    "DEFAULT_HASHALG",
 ]
+
+# The state key a session id travels under in the cookie (hidden from the app; 1.0.0 reads it
+# as an ordinary key), and its length: 16 random bytes as URL-safe base64.
+SESSION_ID_KEY: Final[str]
+SESSION_ID_LENGTH: Final[int]
+# Pyramid's SignedCookieSessionFactory defaults, for migrate_signed_* and decode --signed.
+DEFAULT_SALT: Final[str]
+DEFAULT_HASHALG: Final[str]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
 _Key = bytes | bytearray | memoryview | str

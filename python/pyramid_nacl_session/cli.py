@@ -26,6 +26,9 @@ from typing import Optional
 
 from . import __version__
 from ._core import (
+    DEFAULT_HASHALG,
+    DEFAULT_SALT,
+    SESSION_ID_LENGTH,
     BadPayload,
     BadSignature,
     CookieTooShort,
@@ -52,8 +55,6 @@ EXIT_OK, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 #: The shortest session cookie: base64url, unpadded, of a 24-byte nonce and a 16-byte tag. A
 #: shorter argument that starts with '-' is an option (maybe a mistyped one), never a cookie.
 MIN_COOKIE_CHARS = (4 * (24 + 16) + 2) // 3
-#: A session id for ``revoke session ID``: 16 random bytes in base64url, which may start with '-'.
-SESSION_ID_CHARS = 22
 COOKIE_CHARS = re.compile(r"[A-Za-z0-9_-]+=*")
 #: What an unknown option looks like, so that it can be named: a key or a cookie never does.
 OPTION_NAME = re.compile(r"--[A-Za-z][A-Za-z0-9-]{0,23}|-[A-Za-z]")
@@ -138,7 +139,7 @@ def _take_dashed_values(argv):
         if arg == "--":
             return rest + argv[i:], cookies
         is_value = i > 0 and argv[i - 1] in VALUE_OPTIONS
-        is_session_id = i > 0 and argv[i - 1] == "session" and len(arg) == SESSION_ID_CHARS
+        is_session_id = i > 0 and argv[i - 1] == "session" and len(arg) == SESSION_ID_LENGTH
         if (
             arg.startswith("-")
             and not is_value
@@ -380,7 +381,7 @@ def _decode_signed(args):
             f"--signed takes its signing secret from ${SIGNED_ENV_VAR} or --ini, not from "
             "--secret, --secret-file or --secret-prompt"
         )
-    options = {"salt": "pyramid.session.", "hashalg": "sha512", "serializer": None}
+    options = {"salt": DEFAULT_SALT, "hashalg": DEFAULT_HASHALG, "serializer": None}
     secret, source = os.environ.get(SIGNED_ENV_VAR, ""), f"${SIGNED_ENV_VAR}"
     if not secret and args.ini:
         settings, where = _app_settings(args.ini, args.app)

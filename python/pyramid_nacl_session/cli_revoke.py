@@ -56,8 +56,10 @@ def _revoke(args, usage_error, unreadable):
         raise usage_error(str(e)) from None
     when = datetime.datetime.now(datetime.timezone.utc).timestamp()
     if args.kind == "session":
-        if not args.value or len(args.value) != 22:
-            raise usage_error("session: give the session id (22 characters)")
+        from ._core import SESSION_ID_LENGTH
+
+        if not args.value or len(args.value) != SESSION_ID_LENGTH:
+            raise usage_error(f"session: give the session id ({SESSION_ID_LENGTH} characters)")
         member = "s:" + args.value
     elif args.kind == "user":
         if not args.value:

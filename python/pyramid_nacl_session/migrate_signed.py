@@ -11,7 +11,7 @@ import math
 import time
 from typing import Any, Optional
 
-from ._core import SignedCookieReader
+from ._core import DEFAULT_HASHALG, DEFAULT_SALT, SignedCookieReader
 from .options import OptionError, as_cookie_name, as_seconds
 
 __all__ = ["SignedMigration", "signed_migration", "MIGRATE_SIGNED_OPTIONS", "as_instant"]
@@ -29,9 +29,7 @@ MIGRATE_SIGNED_OPTIONS = (
     "migrate_signed_until",
 )
 
-#: Pyramid's ``SignedCookieSessionFactory`` defaults.
-DEFAULT_SALT = "pyramid.session."
-DEFAULT_HASHALG = "sha512"
+#: Pyramid's ``SignedCookieSessionFactory`` defaults (salt and hashalg: ``_core``, from signed.rs).
 DEFAULT_TIMEOUT = 1200
 
 

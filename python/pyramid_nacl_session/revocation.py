@@ -34,9 +34,8 @@ from urllib.parse import urlsplit
 
 import redis
 
-from ._core import RevocationSet, new_session_id
+from ._core import SESSION_ID_KEY, RevocationSet, new_session_id
 from .options import OptionError
-from .session import SESSION_ID_KEY
 
 __all__ = ["RevocationStore", "POLICIES", "SESSION_ID_KEY", "new_session_id"]
 

@@ -9,8 +9,16 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from ._core import CookieTooLarge, EncryptedSerializer, SessionCodec, new_session_id
-from .migrate_signed import DEFAULT_HASHALG, DEFAULT_SALT, DEFAULT_TIMEOUT, signed_migration
+from ._core import (
+    DEFAULT_HASHALG,
+    DEFAULT_SALT,
+    SESSION_ID_KEY,
+    CookieTooLarge,
+    EncryptedSerializer,
+    SessionCodec,
+    new_session_id,
+)
+from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
     OptionError,
     as_bool,
@@ -32,9 +40,6 @@ log = logging.getLogger("pyramid_nacl_session")
 COOKIE_LIMIT = 4096
 #: Past this size a warning is logged, once per factory and process, so operators see it coming.
 WARN_SIZE = COOKIE_LIMIT * 3 // 4
-#: With revocation on, the state key that carries the session's id inside the cookie (hidden
-#: from the app; 1.0.0 reads it as an ordinary key).
-SESSION_ID_KEY = "_sid_"
 
 
 def EncryptedCookieSessionFactory(
