@@ -307,6 +307,34 @@ def test_print_secret_prints_bare_hex(sides):
     assert re.fullmatch(r"[0-9a-f]{64}\n", in_ours(PRINT_SECRET))
 
 
+PICKLE_DEFAULT = f"""
+import logging
+logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")
+from pyramid_nacl_session import EncryptedCookieSessionFactory
+EncryptedCookieSessionFactory(bytes.fromhex({SECRET_HEX!r}))
+print("made")
+"""
+
+
+def test_a_factory_left_on_pickle_says_so_once_at_start_up(sides):
+    # _run keeps standard output only: run again keeping the log (standard error) too.
+    def logged(python):
+        done = subprocess.run(
+            [str(python), "-I", "-W", "ignore", "-c", PICKLE_DEFAULT],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout == "made\n"
+        return [line for line in done.stderr.splitlines() if "pyramid_nacl_session" in line]
+
+    assert logged(sides[1].proc.args[0]) == []
+    [notice] = logged(sys.executable)
+    assert notice.startswith("WARNING pyramid_nacl_session ")
+    assert "serializer = json" in notice and "migrate_pickle" in notice
+    assert SECRET_HEX not in notice
+
+
 ERROR_CLASS = f"""
 from pyramid_nacl_session import EncryptedSerializer
 try:

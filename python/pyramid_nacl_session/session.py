@@ -185,6 +185,14 @@ def EncryptedCookieSessionFactory(
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
     )
+    if serializer is None:
+        # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:
+        # said once, here, when the factory is made, and never on a request.
+        log.warning(
+            "serializer not given: sessions are pickled, as in 1.0, so whoever learns the secret "
+            "can run code on this server; set serializer = json (and migrate_pickle = true to "
+            "keep the sessions already in browsers)"
+        )
     secure = as_bool(secure, "secure")
     # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
     # set per instance by Pyramid's shared session tests).
