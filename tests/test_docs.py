@@ -68,13 +68,14 @@ def new_key():
 
 
 # Placeholder -> how to make its value (one value per document, so a name used twice agrees).
-# A cookie placeholder takes the cookie an invisible block left in the namespace as ``cookie``.
+# The cookie and session id placeholders take what an invisible block left in the namespace.
 PLACEHOLDERS = {
     "PASTE_THE_KEY_FROM_session.key_HERE": lambda namespace: new_key(),
     "NEW_KEY_64_HEX_DIGITS": lambda namespace: new_key(),
     "OLD_KEY_64_HEX_DIGITS": lambda namespace: new_key(),
     "THE_OLD_SIGNING_SECRET": lambda namespace: "signing-" + new_key(),
     "PASTE_THE_COOKIE_HERE": lambda namespace: namespace["cookie"],
+    "PASTE_THE_SESSION_ID_HERE": lambda namespace: namespace["session_id"],
 }
 REDIS_DEFAULT = "redis://127.0.0.1:6379/0"
 # Commands never run here, whatever the docs say: they would change the virtualenv the suite runs

@@ -3,12 +3,16 @@ messages, a login form protected by a CSRF token, a page showing the session and
 and logout. All session settings come from the .ini file."""
 
 import json
+import os
+import tempfile
 from html import escape
 from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
+
+from pyramid_nacl_session import generate_secret
 
 PASSWORD = "demo"  # the demo accepts any user name with this password
 
@@ -78,12 +82,34 @@ of the 4096 a browser keeps.</p>
     return page(request, "What is in the session", body)
 
 
+def demo_keys(path: str) -> str:
+    """The keys in the file at ``path``, made (one new key) when there is no such file yet."""
+    if not os.path.exists(path):
+        # Published whole or not at all: several workers may start at once, and none may read a
+        # half-written file or replace a key another one already serves with.
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".demo-secret-")
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(generate_secret().decode("ascii") + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    with open(path) as f:
+        return f.read()
+
+
 def main(global_config: Any, **settings: Any) -> Any:
     """The Paste app factory named by ``use = egg:session-demo`` in the .ini file.
 
-    With ``demo.signed_secret`` set (examples/signed.ini), the app runs as it would have before
-    the move: on Pyramid's own ``SignedCookieSessionFactory``, with Pyramid 2's defaults.
+    ``demo.secret_file`` names the file holding the keys (made, with one new key, at the first
+    start), unless ``session.secret`` is given. With ``demo.signed_secret`` set
+    (examples/signed.ini), the app runs as it would have before the move: on Pyramid's own
+    ``SignedCookieSessionFactory``, with Pyramid 2's defaults.
     """
+    if settings.get("demo.secret_file") and not settings.get("session.secret"):
+        settings["session.secret"] = demo_keys(settings["demo.secret_file"])
     config = Configurator(settings=settings)
     if settings.get("demo.signed_secret"):
         from pyramid.session import SignedCookieSessionFactory
