@@ -13,7 +13,9 @@ KEY = generate_secret().decode("ascii")
 
 
 def notices(caplog):
-    return [r for r in caplog.records if r.name == "pyramid_nacl_session" and "pickled" in r.message]
+    return [
+        r for r in caplog.records if r.name == "pyramid_nacl_session" and "pickled" in r.message
+    ]
 
 
 def app(factory):
