@@ -8,7 +8,7 @@ Run it with the Python of the environment that holds this package (``maturin dev
 or ``pip install .``); the 1.0.0 environment is made in benchmarks/load/.venv-baseline on first
 use. Two phases:
 
-check    this package with examples/development.ini (two keys, absolute_timeout): pserve
+check    this package with examples/development.ini (its own key, absolute_timeout): pserve
          (waitress, 4 threads) and gunicorn -w 2 --preload for --memory-duration seconds each,
          RSS sampled after a warm-up and at the end; then gunicorn -w 4 without --preload, short.
 compare  benchmarks/load/baseline.ini (settings 1.0.0 knows) served by this package and by

@@ -48,7 +48,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from pyramid_nacl_session import EncryptedSerializer  # noqa: E402
+from pyramid_nacl_session import EncryptedSerializer, generate_secret  # noqa: E402
 
 
 def _app_settings():
@@ -59,7 +59,9 @@ def _app_settings():
 
 SETTINGS = _app_settings()
 COOKIE = SETTINGS["session.cookie_name"]
-FIRST_KEY, SECOND_KEY = SETTINGS["session.secret"].split()[:2]
+# The example reads its keys from the file demo.secret_file names (beside the .ini): the copy
+# served here gets these two, the first sealing, so that rotation is seen at work.
+FIRST_KEY, SECOND_KEY = generate_secret().decode(), generate_secret().decode()
 OTHER_KEY = bytes(range(7, 39))
 
 
@@ -105,6 +107,7 @@ def base_url(tmp_path_factory):
     ini = tmp / "development.ini"
     port = _free_port()
     ini.write_text(_ini_listening_on(port))
+    (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
     pserve = Path(sys.executable).with_name("pserve")
     log_path = tmp / "pserve.log"
     with open(log_path, "wb") as log:
