@@ -20,6 +20,7 @@ from .test_browser import (
     COOKIE,
     FIRST_KEY,
     INI,
+    SECOND_KEY,
     _free_port,
     browser,  # noqa: F401 (the fixture, under the name pytest knows)
     log_in,
@@ -51,6 +52,7 @@ def _serve(tmp, name):
     port = _free_port()
     for ini in ("development.ini", name):
         (tmp / ini).write_text(_listening_on(EXAMPLES / ini, port))
+    (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
     log_path = tmp / f"{name}.log"
     pserve = Path(sys.executable).with_name("pserve")
     with open(log_path, "wb") as log:
