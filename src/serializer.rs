@@ -32,7 +32,7 @@ enum Format {
 /// ``'json'``, or any object with ``loads`` and ``dumps``. ``migrate_pickle``: with JSON, also
 /// read cookies whose payload is a pickle of plain data, without running any pickle code.
 // `subclass`: 1.0's class was plain Python, and apps may have subclassed it.
-#[pyclass(frozen, subclass, module = "pyramid_nacl_session")]
+#[pyclass(frozen, subclass, module = "pyramid_nacl_session._core")]
 pub struct EncryptedSerializer {
     keys: Keys,
     format: Format,

@@ -1,4 +1,8 @@
-"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
+"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there.
+
+A stub package only because the core has a submodule, ``_testing`` (stubs in _testing.pyi); at
+run time ``_core`` is the one extension module, which Python finds before this directory.
+"""
 
 from collections.abc import Sequence
 from typing import Any, Final, Literal, NoReturn, Protocol, final
@@ -17,8 +21,6 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
-    "find_cookie",
-    "CookieSpec",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
@@ -92,25 +94,6 @@ class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
 
-# Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
-
-def find_cookie(header: str | None, name: str) -> str | None: ...
-
-@final
-class CookieSpec:
-    def __new__(
-        cls,
-        name: str,
-        max_age: int | None = None,
-        path: str | None = ...,  # "/"
-        domain: str | None = None,
-        secure: bool = False,
-        httponly: bool = False,
-        samesite: str | None = None,
-    ) -> CookieSpec: ...
-    def header(self, value: str) -> str: ...
-    def delete_header(self) -> str: ...
-
 # The request path's one crossing each way (src/session.rs): (state, renewed, created, reseal).
 _Read = tuple[dict[Any, Any], float, float, bool]
 
@@ -147,7 +130,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = "sha512",
+        hashalg: str = ...,  # DEFAULT_HASHALG, "sha512"
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...
