@@ -14,7 +14,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
 
-from .conftest import SECRET, session_app, set_cookie_value
+from .helpers import SECRET, session_app, set_cookie_value
 
 THREADS = 16
 CYCLES_PER_THREAD = 1500

@@ -34,7 +34,7 @@ from pyramid_nacl_session._core import (
 )
 from pyramid_nacl_session.utils import session_factory_from_settings
 
-from .conftest import SECRET, nacl_open, set_cookie_value
+from .helpers import SECRET, nacl_open, set_cookie_value
 
 OLD_SECRET = "the old signing secret, as a Pyramid tutorial would have it"
 

@@ -16,7 +16,7 @@ from pyramid_nacl_session import (
     generate_secret,
 )
 
-from .conftest import OTHER_SECRET, SECRET, nacl_open, nacl_seal
+from .helpers import OTHER_SECRET, SECRET, nacl_open, nacl_seal
 
 STATE = (1700000000.5, 1700000000, {"user": "alice", "n": 3, "tags": ["a", "b"]})
 

@@ -7,7 +7,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, session_factory_from_settings
 
-from .conftest import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
+from .helpers import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
 
 HEX = SECRET.hex()
 
