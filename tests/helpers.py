@@ -81,11 +81,12 @@ def set_cookie_value(response, name="session"):
 
 def require_examples():
     """Skip the calling module (with the reason) unless the example app in ``examples/`` is
-    installed; under ``CI=true`` fail instead, so that CI never passes by skipping it."""
+    installed; under ``CI=true`` or ``CI_REQUIRE_EXAMPLES=1`` (.ci/run sets it) fail instead,
+    so that CI never passes by skipping it."""
     try:
         import session_demo  # noqa: F401
     except ImportError:
         reason = "needs the example app installed: pip install -e examples/"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        if os.environ.get("CI") == "true" or os.environ.get("CI_REQUIRE_EXAMPLES") == "1":
+            pytest.fail(f"CI requires the example app, and this {reason}", pytrace=False)
         pytest.skip(reason, allow_module_level=True)
