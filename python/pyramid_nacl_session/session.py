@@ -20,10 +20,15 @@ from ._core import (
 )
 from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
+    REVOCATION_POLICY,
+    REVOCATION_PREFIX,
+    REVOCATION_RESYNC,
+    REVOCATION_STALE_AFTER,
     OptionError,
     as_bool,
-    as_cookie_attr,
+    as_cookie_domain,
     as_cookie_name,
+    as_cookie_path,
     as_samesite,
     as_seconds,
 )
@@ -67,10 +72,10 @@ def EncryptedCookieSessionFactory(
     migrate_signed_until: Any = None,
     revocation_url: Optional[str] = None,
     revocation_user: Any = None,
-    revocation_policy: str = "serve",
-    revocation_stale_after: Optional[int] = 30,
-    revocation_resync: Optional[int] = 5,
-    revocation_prefix: str = "pyramid_nacl_session:",
+    revocation_policy: str = REVOCATION_POLICY,
+    revocation_stale_after: float = REVOCATION_STALE_AFTER,
+    revocation_resync: float = REVOCATION_RESYNC,
+    revocation_prefix: str = REVOCATION_PREFIX,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -191,8 +196,8 @@ def EncryptedCookieSessionFactory(
     attrs = {
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
         "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
-        "_cookie_path": as_cookie_attr(path, "path"),
-        "_cookie_domain": as_cookie_attr(domain, "domain"),
+        "_cookie_path": as_cookie_path(path, "path"),
+        "_cookie_domain": as_cookie_domain(domain, "domain"),
         "_cookie_secure": secure,
         "_cookie_httponly": as_bool(httponly, "httponly"),
         "_cookie_samesite": as_samesite(samesite, "samesite", secure),
