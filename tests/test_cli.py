@@ -174,7 +174,7 @@ def test_ini_without_a_secret_is_a_usage_error(capsys, tmp_path):
     ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
     status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
     assert (status, out) == (2, "")
-    assert "has no session.secret" in err
+    assert "session.secret: missing" in err
 
 
 @pytest.mark.parametrize("missing", ["nosuch.ini", "app.ini#nosuchapp"])
@@ -615,7 +615,7 @@ def test_error_messages_escape_what_a_terminal_would_act_on(capsys, tmp_path):
     ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
     status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
     assert status == 2
-    assert "has no session.secret" in err
+    assert "session.secret: missing" in err
     assert "app\\u202e\\u009b.ini" in err
     assert "\u202e" not in err and "\x9b" not in err
 
