@@ -81,10 +81,6 @@ def _member(args: argparse.Namespace, options: "dict[str, Any]", where: str) -> 
         raise UsageError(
             f"{args.kind}: give the {'session id' if args.kind == 'session' else 'user'}"
         )
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # bytes that are not UTF-8, from the command line
-        raise UsageError(f"{args.kind}: not UTF-8 text") from None
     if args.kind == "session":
         if len(value) != SESSION_ID_LENGTH:
             raise UsageError(f"session: give the session id ({SESSION_ID_LENGTH} characters)")
