@@ -831,11 +831,13 @@ def test_revoke_user_never_echoes_terminal_controls(capsys, tmp_path, redis_url)
     assert [member for member, _ in revoked(redis_url)] == [("u:" + name).encode()]
 
 
-@pytest.mark.parametrize("value", ["2099-01-01", "1e12", str(time.time() + 3600), "inf", "nan"])
+@pytest.mark.parametrize("value", ["2099-01-01", "1e12", "an hour from now", "inf", "nan"])
 def test_revoke_before_a_time_after_now_is_refused_and_writes_nothing(
     capsys, tmp_path, redis_url, value
 ):
     ini = revoke_ini(tmp_path, redis_url)
+    if value == "an hour from now":
+        value = str(time.time() + 3600)
     status, out, err = run(capsys, "revoke", "--ini", ini, "before", value)
     assert (status, out) == (2, "")
     assert err.startswith("pyramid-nacl-session: before: ") and err.count("\n") == 1
