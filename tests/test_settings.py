@@ -418,3 +418,16 @@ def test_bad_revocation_options_are_refused_from_python_and_settings(option, val
     assert from_settings.value.reason == from_python.value.reason.replace(
         repr(value), repr(str(value))
     )
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("revocation_policy", "sometimes"), ("revocation_resync", 0), ("revocation_prefix", "")],
+)
+def test_revocation_options_are_checked_even_before_revocation_is_on(option, value):
+    with pytest.raises(OptionError) as from_python:
+        EncryptedCookieSessionFactory(HEX, **{option: value})
+    assert from_python.value.option == option
+    with pytest.raises(OptionError) as from_settings:
+        session_factory_from_settings({"session.secret": HEX, f"session.{option}": str(value)})
+    assert from_settings.value.option == f"session.{option}"

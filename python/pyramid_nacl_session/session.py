@@ -29,6 +29,9 @@ from .options import (
     as_cookie_domain,
     as_cookie_name,
     as_cookie_path,
+    as_positive_seconds,
+    as_revocation_policy,
+    as_revocation_prefix,
     as_samesite,
     as_seconds,
 )
@@ -246,8 +249,15 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if user is not None else None
-    elif revocation_user is not None:
-        raise OptionError("revocation_user", "needs revocation_url")
+    else:
+        # Checked all the same, as the settings reader checks them: one rule for an option
+        # whichever way it comes, set to be used or not yet.
+        as_revocation_policy(revocation_policy, "revocation_policy")
+        as_positive_seconds(revocation_stale_after, "revocation_stale_after")
+        as_positive_seconds(revocation_resync, "revocation_resync")
+        as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        if revocation_user is not None:
+            raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
