@@ -10,7 +10,7 @@ import argparse
 import difflib
 import re
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 from .._core import SESSION_ID_LENGTH
 from .base import PROG, UsageError
@@ -34,7 +34,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(exit_on_error=False, **kwargs)
 
-    def error(self, message: str) -> "Any":
+    def error(self, message: str) -> NoReturn:
         # Only errors argparse reports without an ArgumentError get here; parse() checks for
         # every one it knows of (a missing command or cookie) before argparse would. Its text
         # may quote a value, so it is dropped.
