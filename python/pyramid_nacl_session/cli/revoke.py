@@ -47,9 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         options, names, where = app_options(args.ini, args.app, make_factory=True)
     except ImportError:  # the factory imports redis-py for revocation_url
-        raise UsageError(
-            "revoke needs redis-py where it runs (pip install redis)"
-        ) from None
+        raise UsageError("revoke needs redis-py where it runs (pip install redis)") from None
     url = options.get("revocation_url")
     if not url:
         raise UsageError(f"--ini: {where} has no session.revocation_url")
