@@ -17,7 +17,7 @@ settings.load_profile("no-deadline")
 # test lives or which fixture it takes, so that a new test lands in its level without a decorator.
 TESTS = Path(__file__).resolve().parent
 BROWSER_DIRS = {TESTS / "e2e"}
-REDIS_FIXTURES = {"redis_server", "fleet"}
+REDIS_FIXTURES = {"redis_server", "redis_url", "fleet"}
 DIFFERENTIAL_FIXTURES = {"sides"}
 # Modules that take seconds each (on two shared cores): memory over a million cycles, real
 # servers in child processes, and mypy run over the stubs and the example app.

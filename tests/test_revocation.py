@@ -377,6 +377,7 @@ def _in_redis(url, sid):
 # -- faults -----------------------------------------------------------------------------------
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_down_at_start_up_under_serve_keeps_serving_and_logs_an_error(tmp_path, apps, caplog):
     server = RedisServer(tmp_path)  # not started
     app, _ = apps(server.url, revocation_policy="serve")
@@ -387,6 +388,7 @@ def test_redis_down_at_start_up_under_serve_keeps_serving_and_logs_an_error(tmp_
     assert server.url.split("//")[1] not in caplog.text
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_down_at_start_up_under_refuse_refuses_existing_sessions_until_it_is_back(
     tmp_path, apps
 ):
@@ -440,6 +442,7 @@ def test_redis_lost_mid_run_under_refuse_refuses_once_stale(redis_server, apps):
     assert wait_for(lambda: user_seen(app, live) == "bob", timeout=5) is not None
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_restarted_with_persistence_keeps_revoked_sessions_revoked_for_new_workers(
     tmp_path, apps
 ):
@@ -563,7 +566,7 @@ def test_cli_revoke_session_refuses_what_is_not_a_session_id(tmp_path, capsys):
 def test_cli_revoke_says_redis_did_not_take_it_without_echoing_the_url(tmp_path, capsys):
     require_examples()
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url, revocation_user="user")
     assert run_cli("revoke", "--ini", ini, "user", "alice") == 1
     err = capsys.readouterr().err
     assert "Redis did not take the revocation" in err and "hunter2" not in err
