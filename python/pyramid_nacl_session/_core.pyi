@@ -147,7 +147,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = "sha512",
+        hashalg: str = ...,  # DEFAULT_HASHALG, the one home of Pyramid's default ("sha512")
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...
