@@ -562,7 +562,7 @@ def test_cli_revoke_session_refuses_what_is_not_a_session_id(tmp_path, capsys):
 def test_cli_revoke_says_redis_did_not_take_it_without_echoing_the_url(tmp_path, capsys):
     pytest.importorskip("session_demo")
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url, revocation_user="user")
     assert run_cli("revoke", "--ini", ini, "user", "alice") == 1
     err = capsys.readouterr().err
     assert "Redis did not take the revocation" in err and "hunter2" not in err

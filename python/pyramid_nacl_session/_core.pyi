@@ -55,6 +55,8 @@ _SerializerArg = Literal["pickle", "json"] | _Serializer | None
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
 # Subclassable, as 1.0's Python class was; native, so it cannot be mixed with other native bases.
+# A bad secret, serializer or migrate_pickle raises pyramid_nacl_session.OptionError: the core
+# imports that class from options.py (it defines no exception of its own for options).
 @disjoint_base
 class EncryptedSerializer:
     def __new__(
@@ -147,7 +149,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = ...,  # DEFAULT_HASHALG, the one home of Pyramid's default ("sha512")
+        hashalg: str = ...,  # DEFAULT_HASHALG, "sha512" (the runtime signature shows no literal)
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...
