@@ -17,7 +17,16 @@ use pyo3::prelude::*;
 
 // Everything the module exports is registered here, in one place; every class says it lives in
 // `pyramid_nacl_session._core` (its pyclass `module=`), where it is defined.
-#[pymodule]
+//
+// gil_used = false: the module does not rely on the GIL, so a free-threaded CPython (3.14t)
+// keeps the GIL off when it imports it. What makes that true: every class is `frozen` (no
+// `&mut self`, no borrow flag to race on) and, but for RevocationSet, holds only what its
+// constructor set: keys, options, the cookie attributes, all read-only afterwards, so any
+// number of threads may share one. RevocationSet's table is behind a std Mutex
+// (src/revocation.rs). The JSON writer walks a dict with PyDict_Next inside a critical section
+// on that dict (src/json/write.rs), as the free-threaded C API asks. No static is mutable.
+// tests/test_threads.py runs many threads over one factory, serializer and revocation set.
+#[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<serializer::EncryptedSerializer>()?;

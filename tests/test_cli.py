@@ -478,13 +478,17 @@ def test_version_prints_the_installed_version():
     assert result.stdout == f"pyramid-nacl-session {pyramid_nacl_session.__version__}\n"
 
 
-def test_the_package_version_is_the_one_in_pyproject():
+def test_the_package_version_is_the_one_in_cargo_toml_in_pep_440_form():
+    # Written once, in Cargo.toml (pyproject.toml declares it dynamic): "2.0.0-dev.0" there is
+    # "2.0.0.dev0" here.
+    from packaging.version import Version
+
     import pyramid_nacl_session
 
-    pyproject = os.path.join(os.path.dirname(__file__), os.pardir, "pyproject.toml")
-    with open(pyproject, encoding="utf-8") as f:
+    cargo = os.path.join(os.path.dirname(__file__), os.pardir, "Cargo.toml")
+    with open(cargo, encoding="utf-8") as f:
         declared = re.search(r'^version = "([^"]+)"', f.read(), re.M).group(1)
-    assert pyramid_nacl_session.__version__ == declared
+    assert pyramid_nacl_session.__version__ == str(Version(declared))
 
 
 # --- Keys that stay out of shell history and process listings ---
