@@ -10,6 +10,8 @@ import urllib.parse
 
 import pytest
 
+from pyramid_nacl_session import generate_secret
+
 from .helpers import require_examples
 from .redis_server import RedisServer, free_port
 from .test_server import INI, serve, stop
@@ -19,6 +21,7 @@ require_examples()
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 USER = re.compile(r"<b id='user'>([^<]*)</b>")
+KEY = generate_secret().decode()  # one key for every server of a test, as in a fleet
 
 
 def revocation_ini(tmp_path, port, redis_url, name):
@@ -26,7 +29,10 @@ def revocation_ini(tmp_path, port, redis_url, name):
     server = f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 4\n\n"
     text, n = re.subn(r"^\[server:main\]\n(?:(?!^\[).*\n)*", server, INI.read_text(), flags=re.M)
     assert n == 1
+    # The example makes its own key when it starts (demo.secret_file); the revoke command reads
+    # the .ini alone, so the servers and the command all take KEY from the file.
     extra = (
+        f"session.secret = {KEY}\n"
         f"session.revocation_url = {redis_url}\n"
         "session.revocation_user = user\n"
         "session.revocation_resync = 1\n\n[server:main]"
