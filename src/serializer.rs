@@ -48,6 +48,9 @@ pub struct OpenedSession<'py> {
     pub key_index: usize,
     /// A pickle read by the plain-data reader (`migrate_pickle`), to be rewritten as JSON.
     pub migrated: bool,
+    /// What was deserialized, and from which plaintext: for `detect_changes` (session.rs).
+    pub value: Bound<'py, PyAny>,
+    pub plaintext: Vec<u8>,
 }
 
 impl OpenedSession<'_> {
@@ -259,6 +262,8 @@ impl EncryptedSerializer {
             created,
             key_index,
             migrated,
+            value,
+            plaintext,
         })
     }
 

@@ -18,6 +18,7 @@ __all__ = [
     "as_samesite",
     "as_cookie_name",
     "as_cookie_attr",
+    "as_partitioned",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -143,3 +144,13 @@ def as_cookie_attr(value, name):
             name, f"at most {ATTRIBUTE_LIMIT} characters (browsers ignore longer attributes)"
         )
     return value or None
+
+
+def as_partitioned(value, name, secure):
+    """``partitioned`` as a boolean; ``True`` needs ``secure``, as browsers do (CHIPS)."""
+    value = as_bool(value, name)
+    if value and not secure:
+        raise OptionError(
+            name, "Partitioned needs secure = true (browsers drop such cookies otherwise)"
+        )
+    return value

@@ -18,12 +18,14 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
+from . import stock
 from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
     OptionError,
     as_bool,
     as_cookie_attr,
     as_cookie_name,
+    as_partitioned,
     as_samesite,
     as_seconds,
 )
@@ -71,6 +73,8 @@ def EncryptedCookieSessionFactory(
     revocation_stale_after: Optional[int] = 30,
     revocation_resync: Optional[int] = 5,
     revocation_prefix: str = "pyramid_nacl_session:",
+    partitioned: bool = False,
+    detect_changes: bool = True,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -181,11 +185,22 @@ def EncryptedCookieSessionFactory(
 
     ``revocation_prefix``
       Prefix of the Redis keys and channel; one per app. Default: ``'pyramid_nacl_session:'``.
+
+    ``partitioned``
+      Add the ``Partitioned`` attribute (CHIPS) to the cookie and to its deletion, so that a
+      browser keeps a separate cookie per top-level site when the app is embedded in another
+      site's frame. Needs ``secure``. Default: ``False``.
+
+    ``detect_changes``
+      At the end of a request that read the session without changing it through its methods,
+      write the cookie if the state still differs from what was read (a list in it changed in
+      place, without ``changed()``). Default: ``True``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
     )
     secure = as_bool(secure, "secure")
+    partitioned = as_partitioned(partitioned, "partitioned", secure)
     # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
     # set per instance by Pyramid's shared session tests).
     attrs = {
@@ -201,6 +216,7 @@ def EncryptedCookieSessionFactory(
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
         "_serializer": encrypted,
+        "_cookie_partitioned": partitioned,
     }
     attrs["_migrate_signed"] = signed_migration(
         migrate_signed_secret,
@@ -221,11 +237,12 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_secure"],
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
+        partitioned,
+        as_bool(detect_changes, "detect_changes"),
     )
     # What the header holds besides the name and value: the "=" and the attributes.
     attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
-    if _STOCK_COOKIES is None:
-        _load_stock()
+    stock.load()
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
@@ -248,16 +265,23 @@ def EncryptedCookieSessionFactory(
 
 #: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
 MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
+#: Where a session's own timeout travels in the sealed state: a plain key, so that 1.0 reads
+#: such a cookie (as one more key) and a rollback keeps every session.
+TIMEOUT_KEY = "_timeout_"
 
 
 def _note_access(session):
     """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
-    cookie once ``reissue_time`` has passed since it was issued."""
+    cookie once ``reissue_time`` has passed since it was issued. The first access also sets up
+    the end of the request (``Vary: Cookie``, and ``detect_changes``)."""
     session.accessed = now = int(time.time())
-    reissue_time = session._reissue_time
-    # Once dirty, there is nothing left to schedule: skip the call on every later access.
-    if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
-        session._schedule()
+    # Once dirty, there is nothing left to schedule: skip the checks on every later access.
+    if not session._dirty:
+        if not session._watched:
+            session._watch()
+        reissue_time = session._reissue_time
+        if reissue_time is not None and now - session.renewed > reissue_time:
+            session._dirty = True
 
 
 def _note_change(session):
@@ -329,6 +353,7 @@ class EncryptedCookieSession(dict):
     _timeout = 1200
     _reissue_time = 0
     _absolute_timeout = None
+    _cookie_partitioned = False
     #: The ``migrate_signed_*`` options, or ``None``.
     _migrate_signed = None
     #: The app's :class:`~pyramid_nacl_session.revocation.RevocationStore`, or ``None`` when
@@ -338,8 +363,15 @@ class EncryptedCookieSession(dict):
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id = None
 
-    #: A response callback is scheduled to write the cookie.
+    #: The response callback is registered: the session was accessed, changed or is resealed.
+    _watched = False
+    #: The callback is to write the cookie.
     _dirty = False
+    #: What the cookie held when read (``detect_changes``), or ``None``.
+    _snapshot = None
+    #: This session's own inactivity timeout and cookie Max-Age
+    #: (:meth:`adjust_timeout_for_session`), or ``None``.
+    _own_timeout = None
     #: The app changed the session (so a failure to write it is the app's to hear about).
     _app_changed = False
     _invalidated = False
@@ -358,7 +390,8 @@ class EncryptedCookieSession(dict):
         reseal = False
         codec = self._codec
         opened = None
-        if getattr(type(request), "cookies", None) is _STOCK_COOKIES:
+        webob = stock.webob_request(request)
+        if webob:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
@@ -372,10 +405,12 @@ class EncryptedCookieSession(dict):
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
-            state, renewed, created, reseal = opened
+            state, renewed, created, reseal, self._snapshot = opened
             new = False
+            if state:
+                self._own_timeout = _read_own_timeout(state)
         elif self._migrate_signed is not None:
-            moved = _read_signed(request, self._migrate_signed, now)
+            moved = _read_signed(request, self._migrate_signed, now, webob)
             if moved is not None:
                 state, renewed, created = moved
                 new = False
@@ -388,17 +423,21 @@ class EncryptedCookieSession(dict):
             sid = self.revocation.check(state, self._revocation_user, created)
             if sid is False:
                 state, renewed, created, new, reseal = {}, now, now, True, False
+                self._snapshot = self._own_timeout = None
             elif sid is None:
                 reseal = True  # from before revocation was on: reseal it with an id
             else:
                 self.session_id = sid
-        if self._timeout is not None and now - renewed > self._timeout:
+        timeout = self._own_timeout or self._timeout
+        if timeout is not None and now - renewed > timeout:
             state = {}
+            self._snapshot = self._own_timeout = None
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
             state = {}
             created = renewed = now
             new = True
             self.session_id = None
+            self._snapshot = self._own_timeout = None
         self.created = created
         self.accessed = renewed
         self.renewed = renewed
@@ -415,12 +454,25 @@ class EncryptedCookieSession(dict):
         self._schedule()
 
     def _schedule(self):
-        if not self._dirty:
-            self._dirty = True
-            self.request.add_response_callback(self._set_cookie_callback)
+        self._dirty = True
+        if not self._watched:
+            self._watch()
+
+    def _watch(self):
+        self._watched = True
+        self.request.add_response_callback(self._set_cookie_callback)
 
     def _set_cookie_callback(self, request, response):
-        self._set_cookie(response)
+        if self._dirty:
+            written = self._set_cookie(response)
+        elif self._snapshot is not None:
+            written = self._set_cookie(response, self._snapshot)
+        else:
+            written = False
+        if not written:
+            # A response that read the session depends on the cookie: a shared cache must not
+            # serve it to another one. (Every write above has added this already.)
+            self._vary(response)
         self.request = None  # explicitly break cycle for gc
 
     def invalidate(self):
@@ -428,10 +480,22 @@ class EncryptedCookieSession(dict):
         deletes the cookie."""
         self.clear()
         self._invalidated = True
+        self._own_timeout = None
         self.created = time.time()
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
+
+    def adjust_timeout_for_session(self, seconds):
+        """From now on, this session's inactivity timeout is ``seconds`` (in place of the
+        factory's ``timeout``), and its cookie persists with ``Max-Age`` of ``seconds`` on every
+        write, for as long as the session lives ("remember me"); ``absolute_timeout`` still
+        ends it. ``seconds``: a whole number from 1 to a hundred years. Sets the cookie."""
+        seconds = as_seconds(seconds, "seconds", most=MAX_AGE_LIMIT)
+        if not seconds:
+            raise OptionError("seconds", f"expected at least 1 second, got {seconds!r}")
+        _note_change(self)
+        self._own_timeout = seconds
 
     def _new_id(self):
         self.session_id = sid = new_session_id()
@@ -486,11 +550,13 @@ class EncryptedCookieSession(dict):
         return token
 
     # non-API methods
-    def _set_cookie(self, response):
-        """Set the session cookie on ``response``; ``False`` when skipped for an exception.
+    def _set_cookie(self, response, snapshot=None):
+        """Set the session cookie on ``response`` and add ``Cookie`` to its ``Vary``; ``False``
+        when skipped for an exception (``Vary`` untouched). With ``snapshot`` (what the cookie
+        held when read, for ``detect_changes``), writes only when the state differs from it.
 
         When the app changed the session and it does not fit in a cookie, raises
-        ``CookieTooLarge`` before touching the response. A write the app did not ask for (a
+        ``CookieTooLarge`` before setting the cookie. A write the app did not ask for (a
         reissue, or a reseal under the first key or as JSON) never fails the request: the
         session is dropped instead, and the failure logged once.
         """
@@ -498,49 +564,78 @@ class EncryptedCookieSession(dict):
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
+        webob = stock.webob_response(response)
         if self._delete_old_cookie is not None:
             _delete_old_cookie(self, response)
         if self._invalidated and not dict.__len__(self):
-            _delete_cookie(self, response)
+            _delete_cookie(self, response, webob)
             return True
-        stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
+        own_timeout = self._own_timeout
         try:
+            # In the state for the cookie until the finally below takes them out: cheaper than
+            # a copy, and dict(self) would go through every overridden accessor. In this order,
+            # the order they come back in when read.
             if self.revocation is not None:
-                # In the state for the cookie until the finally below takes it out: cheaper than
-                # a copy, and dict(self) would go through every overridden accessor.
                 dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
+            if own_timeout is not None:
+                dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
             # The size browsers count: the cookie's name and value.
-            if stock:
-                cookie = self._codec.header(self.accessed, self.created, self)
-                size = len(cookie) - self._header_extra
+            if webob:
+                cookie = self._codec.write(
+                    response.headerlist, self.accessed, self.created, self, own_timeout, snapshot
+                )
+                extra = self._header_extra
+                if own_timeout is not None:
+                    extra += _max_age_len(own_timeout) - _max_age_len(self._cookie_max_age)
             else:
-                cookie = self._codec.value(self.accessed, self.created, self)
-                size = len(cookie) + len(self._cookie_name)
+                cookie = self._codec.value(self.accessed, self.created, self, snapshot)
+                extra = -len(self._cookie_name)
+            if cookie is None:  # nothing changed since it was read
+                if not webob:
+                    self._vary(response)
+                return True
+            size = len(cookie) - extra
             if size > WARN_SIZE:
                 self._check_size(size)
         except Exception as e:
             if self._app_changed:
                 raise
             self._drop_unwritable(e)
-            _delete_cookie(self, response)
+            _delete_cookie(self, response, webob)
             return True
         finally:
+            if own_timeout is not None:
+                dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
-        if stock:
+        if webob:
             response.headerlist.append(("Set-Cookie", cookie))
         else:
             response.set_cookie(
                 self._cookie_name,
                 value=cookie,
-                max_age=self._cookie_max_age,
+                max_age=self._cookie_max_age if own_timeout is None else own_timeout,
                 path=self._cookie_path,
                 domain=self._cookie_domain,
                 secure=self._cookie_secure,
                 httponly=self._cookie_httponly,
                 samesite=self._cookie_samesite,
+                **self._partitioned_kw(),
             )
+            self._vary(response)
         return True
+
+    def _vary(self, response):
+        """Add ``Cookie`` to the response's ``Vary``, through its WSGI header list; a response
+        object without one (not a WebOb response) cannot carry it."""
+        headerlist = getattr(response, "headerlist", None)
+        if headerlist is not None:
+            self._codec.vary(headerlist)
+
+    def _partitioned_kw(self):
+        # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
+        # only when the option is on, so apps that leave it off see the call they always did.
+        return _PARTITIONED if self._cookie_partitioned else _NO_KW
 
     def _check_size(self, size):
         if size > COOKIE_LIMIT:
@@ -598,32 +693,35 @@ class _LargestKeys:
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
-# WebOb's own attributes. Where a request or response class still has them, the fast path
-# writes exactly what they would; anywhere else the app's own is called, as Pyramid's cookie
-# session does. Looked up when the first factory is made, not on import: importing WebOb warns
-# (it imports cgi) on Python 3.11+.
-_STOCK_COOKIES = _STOCK_SET_COOKIE = None
+def _read_own_timeout(state):
+    """Take the session's own timeout (:meth:`~EncryptedCookieSession.adjust_timeout_for_session`)
+    out of the state read from a cookie: a whole number of seconds from 1 to ``MAX_AGE_LIMIT``,
+    else ``None`` (a value out of bounds is dropped, not trusted or cut)."""
+    seconds = dict.pop(state, TIMEOUT_KEY, None)
+    if type(seconds) is int and 0 < seconds <= MAX_AGE_LIMIT:
+        return seconds
+    return None
 
 
-def _load_stock():
-    global _STOCK_COOKIES, _STOCK_SET_COOKIE
-    from webob.request import BaseRequest
-    from webob.response import Response
-
-    _STOCK_COOKIES, _STOCK_SET_COOKIE = BaseRequest.cookies, Response.set_cookie
+def _max_age_len(max_age):
+    """What ``max_age`` adds to a Set-Cookie header: ``; Max-Age=N; expires=<29-byte date>``."""
+    return 0 if max_age is None else len(f"; Max-Age={max_age}; expires=") + 29
 
 
-def _read_signed(request, migration, now):
+_PARTITIONED = {"partitioned": True}
+_NO_KW: dict = {}
+
+
+def _read_signed(request, migration, now, webob):
     """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, read as
     ours is read (the app's own ``request.cookies`` where it has one), or ``None``."""
     if not migration.is_open(now):
         return None
     reader = migration.reader
     # As for ours, an error from the app's own request.cookies is the app's: not caught here.
-    stock = getattr(type(request), "cookies", None) is _STOCK_COOKIES
-    value = None if stock else request.cookies.get(migration.cookie_name)
+    value = None if webob else request.cookies.get(migration.cookie_name)
     try:
-        if stock:
+        if webob:
             moved = reader.read_header(request.environ.get("HTTP_COOKIE"), migration.cookie_name)
         else:
             moved = None if value is None else reader.read_value(value)
@@ -646,11 +744,11 @@ def _delete_old_cookie(session, response):
         response.set_cookie(name, None, path=path, domain=domain)
 
 
-def _delete_cookie(session, response):
+def _delete_cookie(session, response, webob):
     """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
-    does, but with every attribute (a ``SameSite=None; secure`` cookie needs them to be
-    deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE:
+    does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
+    them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
+    if webob:
         response.headerlist.append(("Set-Cookie", session._codec.delete_header))
     else:
         response.set_cookie(
@@ -661,4 +759,6 @@ def _delete_cookie(session, response):
             secure=session._cookie_secure,
             httponly=session._cookie_httponly,
             samesite=session._cookie_samesite,
+            **session._partitioned_kw(),
         )
+    session._vary(response)

@@ -61,6 +61,8 @@ OPTIONS = {
     "revocation_stale_after": as_seconds,
     "revocation_resync": as_seconds,
     "revocation_prefix": lambda value, key: _text(value, key),
+    "partitioned": as_bool,  # needs secure: checked by the factory, as samesite's is
+    "detect_changes": as_bool,
 }
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have
