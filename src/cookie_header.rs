@@ -317,6 +317,16 @@ mod tests {
     }
 
     #[test]
+    fn vary_covers_cookie_when_named_in_any_case_or_star() {
+        assert!(varies_on_cookie("Cookie"));
+        assert!(varies_on_cookie("Accept-Encoding, cOOkie"));
+        assert!(varies_on_cookie(" * "));
+        assert!(!varies_on_cookie("Accept-Encoding"));
+        assert!(!varies_on_cookie("Cookies, Set-Cookie"));
+        assert!(!varies_on_cookie(""));
+    }
+
+    #[test]
     fn finds_a_plain_cookie_among_others() {
         assert_eq!(
             get("a=1; session=abc-_; b=2", "session").as_deref(),

@@ -76,13 +76,8 @@ impl SessionCodec {
         let serializer = self.serializer.get();
         if let Some(snapshot) = snapshot {
             let snap = snapshot.get();
-            let then = serializer.session_plaintext(
-                py,
-                snap.renewed.bind(py),
-                snap.created.bind(py),
-                state,
-            )?;
-            if then == snap.plaintext {
+            let (renewed, created) = (snap.renewed.bind(py), snap.created.bind(py));
+            if serializer.same_state(py, &snap.plaintext, renewed, created, state)? {
                 return Ok(None);
             }
         }
@@ -194,6 +189,7 @@ impl SessionCodec {
     /// ``max_age``, the session's own, in place of the factory's when not ``None``), or
     /// ``None`` when ``snapshot`` shows that nothing changed.
     #[pyo3(signature = (headerlist, accessed, created, state, max_age, snapshot))]
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
         py: Python<'_>,

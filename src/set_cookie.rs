@@ -293,4 +293,34 @@ mod tests {
         assert!(spec.header_at("a b", 0).is_err());
         assert_eq!(spec.overhead(), spec.header_at("v", 0).unwrap().len() - 1);
     }
+
+    #[test]
+    fn partitioned_goes_on_the_cookie_and_its_deletion() {
+        let spec = CookieSpec::new("s".into(), None, None, None, true, false, None, true);
+        assert_eq!(spec.header_at("v", 0).unwrap(), "s=v; secure; Partitioned");
+        assert!(spec.delete.ends_with("; secure; Partitioned"));
+    }
+
+    #[test]
+    fn a_sessions_own_max_age_replaces_the_factorys_in_place() {
+        let spec = CookieSpec::new(
+            "s".into(),
+            Some(60),
+            Some("/".into()),
+            Some("example.com".into()),
+            false,
+            false,
+            None,
+            false,
+        );
+        let mut own = String::from("s=v");
+        spec.finish(&mut own, 0, Some(86_400)).unwrap();
+        assert_eq!(
+            own,
+            "s=v; Domain=example.com; Max-Age=86400; Path=/; expires=Fri, 02-Jan-1970 00:00:00 GMT"
+        );
+        let mut default = String::from("s=v");
+        spec.finish(&mut default, 0, None).unwrap();
+        assert_eq!(default, spec.header_at("v", 0).unwrap());
+    }
 }

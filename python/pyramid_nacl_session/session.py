@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
+from . import stock
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
@@ -18,7 +19,6 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
-from . import stock
 from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
     OptionError,
@@ -696,9 +696,11 @@ class _LargestKeys:
 def _read_own_timeout(state):
     """Take the session's own timeout (:meth:`~EncryptedCookieSession.adjust_timeout_for_session`)
     out of the state read from a cookie: a whole number of seconds from 1 to ``MAX_AGE_LIMIT``,
-    else ``None`` (a value out of bounds is dropped, not trusted or cut)."""
-    seconds = dict.pop(state, TIMEOUT_KEY, None)
+    else ``None``. Anything else under the key is never trusted as a timeout, nor cut to one:
+    it stays in the state as the app's own data."""
+    seconds = state.get(TIMEOUT_KEY)
     if type(seconds) is int and 0 < seconds <= MAX_AGE_LIMIT:
+        del state[TIMEOUT_KEY]
         return seconds
     return None
 
