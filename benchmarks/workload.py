@@ -578,6 +578,12 @@ def detect_changes_cases(cases, env, pkg, cookie):
     small JSON session, with ``reissue_time`` 600 so that no reissue writes it, and /plain
     (which never touches the session) on the same two factories. 1.0.0 has no such option: its
     two rows run the same factory, and show the noise."""
+    import inspect
+
+    if "detect_changes" not in inspect.signature(pkg.EncryptedCookieSessionFactory).parameters:
+        if env == "ours":  # an older build of ours, measured for a before/after comparison
+            SKIPPED["wsgi.read.json"] = "this build has no detect_changes"
+            return
     off = {"detect_changes": False} if env == "ours" else {}
     for suffix, extra in (("", {}), (".detect_off", off)):
         factory = pkg.EncryptedCookieSessionFactory(

@@ -20,7 +20,7 @@ from pyramid_nacl_session import (
     EncryptedSerializer,
 )
 from pyramid_nacl_session._core import SessionCodec
-from pyramid_nacl_session.session import TIMEOUT_KEY
+from pyramid_nacl_session.lifetime import TIMEOUT_KEY
 
 from .conftest import SECRET
 

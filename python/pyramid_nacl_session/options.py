@@ -146,11 +146,11 @@ def as_cookie_attr(value, name):
     return value or None
 
 
-def as_partitioned(value, name, secure):
+def as_partitioned(value: object, name: str, secure: bool) -> bool:
     """``partitioned`` as a boolean; ``True`` needs ``secure``, as browsers do (CHIPS)."""
-    value = as_bool(value, name)
-    if value and not secure:
+    partitioned: bool = as_bool(value, name)
+    if partitioned and not secure:
         raise OptionError(
             name, "Partitioned needs secure = true (browsers drop such cookies otherwise)"
         )
-    return value
+    return partitioned

@@ -19,6 +19,8 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
+from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
+from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
     OptionError,
@@ -263,78 +265,8 @@ def EncryptedCookieSessionFactory(
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
-#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
-MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
-#: Where a session's own timeout travels in the sealed state: a plain key, so that 1.0 reads
-#: such a cookie (as one more key) and a rollback keeps every session.
-TIMEOUT_KEY = "_timeout_"
-
-
-def _note_access(session):
-    """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
-    cookie once ``reissue_time`` has passed since it was issued. The first access also sets up
-    the end of the request (``Vary: Cookie``, and ``detect_changes``)."""
-    session.accessed = now = int(time.time())
-    # Once dirty, there is nothing left to schedule: skip the checks on every later access.
-    if not session._dirty:
-        if not session._watched:
-            session._watch()
-        reissue_time = session._reissue_time
-        if reissue_time is not None and now - session.renewed > reissue_time:
-            session._dirty = True
-
-
-def _note_change(session):
-    """Pyramid's ``manage_changed``: changing the session notes the time and sets the cookie."""
-    session.accessed = int(time.time())
-    if not session._app_changed:
-        session.changed()
-
-
-# The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
-# more than the bookkeeping itself (benchmarks/README.md, "Where the time goes").
-
-
-def _accessor(method):
-    def accessed(session, *args, **kw):
-        _note_access(session)
-        return method(session, *args, **kw)
-
-    return _named(accessed, method)
-
-
-def _key_accessor(method):
-    def accessed(session, key):
-        _note_access(session)
-        return method(session, key)
-
-    return _named(accessed, method)
-
-
-def _mutator(method):
-    def changed(session, *args, **kw):
-        _note_change(session)
-        return method(session, *args, **kw)
-
-    return _named(changed, method)
-
-
-def _setter(method):
-    def changed(session, key, value):
-        _note_change(session)
-        return method(session, key, value)
-
-    return _named(changed, method)
-
-
-def _named(wrapper, method):
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
 @implementer(ISession)
-class EncryptedCookieSession(dict):
+class EncryptedCookieSession(dict[Any, Any]):
     """A dict-like session, the same in behaviour as Pyramid's ``CookieSession``.
 
     Each factory makes a subclass that carries its options as class attributes.
@@ -342,51 +274,52 @@ class EncryptedCookieSession(dict):
 
     _codec: SessionCodec
     _serializer: EncryptedSerializer
-    _cookie_name = "session"
-    _cookie_max_age = None
-    _cookie_path = "/"
-    _cookie_domain = None
+    _header_extra: int
+    _cookie_name: str = "session"
+    _cookie_max_age: Optional[int] = None
+    _cookie_path: Optional[str] = "/"
+    _cookie_domain: Optional[str] = None
     _cookie_secure = False
     _cookie_httponly = False
-    _cookie_samesite = "Lax"
+    _cookie_samesite: Optional[str] = "Lax"
     _cookie_on_exception = True
-    _timeout = 1200
-    _reissue_time = 0
-    _absolute_timeout = None
+    _timeout: Optional[int] = 1200
+    _reissue_time: Optional[int] = 0
+    _absolute_timeout: Optional[int] = None
     _cookie_partitioned = False
     #: The ``migrate_signed_*`` options, or ``None``.
-    _migrate_signed = None
+    _migrate_signed: Any = None
     #: The app's :class:`~pyramid_nacl_session.revocation.RevocationStore`, or ``None`` when
     #: revocation is off.
-    revocation = None
-    _revocation_user = None
+    revocation: Any = None
+    _revocation_user: Any = None
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
-    session_id = None
+    session_id: Optional[str] = None
 
     #: The response callback is registered: the session was accessed, changed or is resealed.
     _watched = False
     #: The callback is to write the cookie.
     _dirty = False
     #: What the cookie held when read (``detect_changes``), or ``None``.
-    _snapshot = None
+    _snapshot: Optional[object] = None
     #: This session's own inactivity timeout and cookie Max-Age
     #: (:meth:`adjust_timeout_for_session`), or ``None``.
-    _own_timeout = None
+    _own_timeout: Optional[int] = None
     #: The app changed the session (so a failure to write it is the app's to hear about).
     _app_changed = False
     _invalidated = False
     #: The Pyramid signed cookie this session was moved from, when its name is not ours.
-    _delete_old_cookie = None
+    _delete_old_cookie: Optional[str] = None
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
 
-    def __init__(self, request):
+    def __init__(self, request: Any) -> None:
         self.request = request
         now = time.time()
         created = renewed = now
         new = True
-        state = {}
+        state: dict[Any, Any] = {}
         reseal = False
         codec = self._codec
         opened = None
@@ -408,7 +341,7 @@ class EncryptedCookieSession(dict):
             state, renewed, created, reseal, self._snapshot = opened
             new = False
             if state:
-                self._own_timeout = _read_own_timeout(state)
+                self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
             moved = _read_signed(request, self._migrate_signed, now, webob)
             if moved is not None:
@@ -448,21 +381,21 @@ class EncryptedCookieSession(dict):
             self._schedule()
 
     # ISession methods
-    def changed(self):
+    def changed(self) -> None:
         """Note that the app changed the session (say, a value inside it); sets the cookie."""
         self._app_changed = True
         self._schedule()
 
-    def _schedule(self):
+    def _schedule(self) -> None:
         self._dirty = True
         if not self._watched:
             self._watch()
 
-    def _watch(self):
+    def _watch(self) -> None:
         self._watched = True
         self.request.add_response_callback(self._set_cookie_callback)
 
-    def _set_cookie_callback(self, request, response):
+    def _set_cookie_callback(self, request: Any, response: Any) -> None:
         if self._dirty:
             written = self._set_cookie(response)
         elif self._snapshot is not None:
@@ -475,7 +408,7 @@ class EncryptedCookieSession(dict):
             self._vary(response)
         self.request = None  # explicitly break cycle for gc
 
-    def invalidate(self):
+    def invalidate(self) -> None:
         """Empty the session. Unless something is stored again in this request, the response
         deletes the cookie."""
         self.clear()
@@ -486,71 +419,71 @@ class EncryptedCookieSession(dict):
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
 
-    def adjust_timeout_for_session(self, seconds):
+    def adjust_timeout_for_session(self, seconds: int) -> None:
         """From now on, this session's inactivity timeout is ``seconds`` (in place of the
         factory's ``timeout``), and its cookie persists with ``Max-Age`` of ``seconds`` on every
         write, for as long as the session lives ("remember me"); ``absolute_timeout`` still
         ends it. ``seconds``: a whole number from 1 to a hundred years. Sets the cookie."""
-        seconds = as_seconds(seconds, "seconds", most=MAX_AGE_LIMIT)
-        if not seconds:
-            raise OptionError("seconds", f"expected at least 1 second, got {seconds!r}")
-        _note_change(self)
+        seconds = as_own_timeout(seconds)
+        note_change(self)
         self._own_timeout = seconds
 
-    def _new_id(self):
+    def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
         return sid
 
     # non-modifying dictionary methods
-    get = _accessor(dict.get)
-    __getitem__ = _key_accessor(dict.__getitem__)
-    items = _accessor(dict.items)
-    values = _accessor(dict.values)
-    keys = _accessor(dict.keys)
-    __contains__ = _key_accessor(dict.__contains__)
-    __len__ = _accessor(dict.__len__)
-    __iter__ = _accessor(dict.__iter__)
+    get = accessor(dict.get)
+    __getitem__ = key_accessor(dict.__getitem__)
+    items = accessor(dict.items)
+    values = accessor(dict.values)
+    keys = accessor(dict.keys)
+    __contains__ = key_accessor(dict.__contains__)
+    __len__ = accessor(dict.__len__)
+    __iter__ = accessor(dict.__iter__)
 
     # modifying dictionary methods
-    clear = _mutator(dict.clear)
-    update = _mutator(dict.update)
-    setdefault = _mutator(dict.setdefault)
-    pop = _mutator(dict.pop)
-    popitem = _mutator(dict.popitem)
-    __setitem__ = _setter(dict.__setitem__)
-    __delitem__ = _mutator(dict.__delitem__)
+    clear = mutator(dict.clear)
+    update = mutator(dict.update)
+    setdefault = mutator(dict.setdefault)
+    pop = mutator(dict.pop)
+    popitem = mutator(dict.popitem)
+    __setitem__ = setter(dict.__setitem__)
+    __delitem__ = mutator(dict.__delitem__)
 
     # flash API methods
-    @_mutator
-    def flash(self, msg, queue="", allow_duplicate=True):
-        storage = self.setdefault("_f_" + queue, [])
+    @mutator
+    def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
+        storage: list[Any] = self.setdefault("_f_" + queue, [])
         if allow_duplicate or (msg not in storage):
             storage.append(msg)
 
-    @_mutator
-    def pop_flash(self, queue=""):
-        return self.pop("_f_" + queue, [])
+    @mutator
+    def pop_flash(self, queue: str = "") -> list[Any]:
+        flashed: list[Any] = self.pop("_f_" + queue, [])
+        return flashed
 
-    @_accessor
-    def peek_flash(self, queue=""):
-        return self.get("_f_" + queue, [])
+    @accessor
+    def peek_flash(self, queue: str = "") -> list[Any]:
+        flashed: list[Any] = self.get("_f_" + queue, [])
+        return flashed
 
     # CSRF API methods
-    @_mutator
-    def new_csrf_token(self):
+    @mutator
+    def new_csrf_token(self) -> str:
         token = binascii.hexlify(os.urandom(20)).decode("ascii")
         self["_csrft_"] = token
         return token
 
-    @_accessor
-    def get_csrf_token(self):
+    @accessor
+    def get_csrf_token(self) -> str:
         token = self.get("_csrft_", None)
         if token is None:
             token = self.new_csrf_token()
         return token
 
     # non-API methods
-    def _set_cookie(self, response, snapshot=None):
+    def _set_cookie(self, response: Any, snapshot: Optional[object] = None) -> bool:
         """Set the session cookie on ``response`` and add ``Cookie`` to its ``Vary``; ``False``
         when skipped for an exception (``Vary`` untouched). With ``snapshot`` (what the cookie
         held when read, for ``detect_changes``), writes only when the state differs from it.
@@ -586,7 +519,7 @@ class EncryptedCookieSession(dict):
                 )
                 extra = self._header_extra
                 if own_timeout is not None:
-                    extra += _max_age_len(own_timeout) - _max_age_len(self._cookie_max_age)
+                    extra += max_age_len(own_timeout) - max_age_len(self._cookie_max_age)
             else:
                 cookie = self._codec.value(self.accessed, self.created, self, snapshot)
                 extra = -len(self._cookie_name)
@@ -625,25 +558,25 @@ class EncryptedCookieSession(dict):
             self._vary(response)
         return True
 
-    def _vary(self, response):
+    def _vary(self, response: Any) -> None:
         """Add ``Cookie`` to the response's ``Vary``, through its WSGI header list; a response
         object without one (not a WebOb response) cannot carry it."""
         headerlist = getattr(response, "headerlist", None)
         if headerlist is not None:
             self._codec.vary(headerlist)
 
-    def _partitioned_kw(self):
+    def _partitioned_kw(self) -> dict[str, bool]:
         # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
         # only when the option is on, so apps that leave it off see the call they always did.
         return _PARTITIONED if self._cookie_partitioned else _NO_KW
 
-    def _check_size(self, size):
+    def _check_size(self, size: int) -> None:
         if size > COOKIE_LIMIT:
             error = CookieTooLarge(
                 f"session cookie {self._cookie_name!r} is {size} bytes (name and value), over "
                 f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
             )
-            error.size, error.limit = size, COOKIE_LIMIT
+            error.size, error.limit = size, COOKIE_LIMIT  # type: ignore[attr-defined]
             raise error
         factory = type(self)
         if not factory._size_warned:
@@ -659,7 +592,7 @@ class EncryptedCookieSession(dict):
                 _LargestKeys(self),
             )
 
-    def _drop_unwritable(self, error):
+    def _drop_unwritable(self, error: Exception) -> None:
         factory = type(self)
         if not factory._reseal_warned:
             factory._reseal_warned = True
@@ -677,11 +610,11 @@ class _LargestKeys:
     """The session's largest keys, measured only if a log record or error is really written:
     each key is sealed on its own to size it, which costs as much as writing the cookie."""
 
-    def __init__(self, session, count=3):
+    def __init__(self, session: EncryptedCookieSession, count: int = 3) -> None:
         self.session = session
         self.count = count
 
-    def __str__(self):
+    def __str__(self) -> str:
         session = self.session
         sizes = []
         for key, value in dict.items(session):
@@ -693,28 +626,11 @@ class _LargestKeys:
         return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
-def _read_own_timeout(state):
-    """Take the session's own timeout (:meth:`~EncryptedCookieSession.adjust_timeout_for_session`)
-    out of the state read from a cookie: a whole number of seconds from 1 to ``MAX_AGE_LIMIT``,
-    else ``None``. Anything else under the key is never trusted as a timeout, nor cut to one:
-    it stays in the state as the app's own data."""
-    seconds = state.get(TIMEOUT_KEY)
-    if type(seconds) is int and 0 < seconds <= MAX_AGE_LIMIT:
-        del state[TIMEOUT_KEY]
-        return seconds
-    return None
-
-
-def _max_age_len(max_age):
-    """What ``max_age`` adds to a Set-Cookie header: ``; Max-Age=N; expires=<29-byte date>``."""
-    return 0 if max_age is None else len(f"; Max-Age={max_age}; expires=") + 29
-
-
 _PARTITIONED = {"partitioned": True}
-_NO_KW: dict = {}
+_NO_KW: dict[str, bool] = {}
 
 
-def _read_signed(request, migration, now, webob):
+def _read_signed(request: Any, migration: Any, now: float, webob: bool) -> Any:
     """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, read as
     ours is read (the app's own ``request.cookies`` where it has one), or ``None``."""
     if not migration.is_open(now):
@@ -734,7 +650,7 @@ def _read_signed(request, migration, now, webob):
     return moved
 
 
-def _delete_old_cookie(session, response):
+def _delete_old_cookie(session: EncryptedCookieSession, response: Any) -> None:
     """Expire the Pyramid signed cookie the session was moved from. Once per user, so always
     through the response's own ``delete_cookie`` (which calls its ``set_cookie``)."""
     name = session._delete_old_cookie
@@ -746,7 +662,7 @@ def _delete_old_cookie(session, response):
         response.set_cookie(name, None, path=path, domain=domain)
 
 
-def _delete_cookie(session, response, webob):
+def _delete_cookie(session: EncryptedCookieSession, response: Any, webob: bool) -> None:
     """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
     does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
     them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
