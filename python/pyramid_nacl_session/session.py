@@ -340,7 +340,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         if opened is not None:
             state, renewed, created, reseal, self._snapshot = opened
             new = False
-            if state:
+            if TIMEOUT_KEY in state:
                 self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
             moved = _read_signed(request, self._migrate_signed, now, webob)
@@ -398,10 +398,21 @@ class EncryptedCookieSession(dict[Any, Any]):
     def _set_cookie_callback(self, request: Any, response: Any) -> None:
         if self._dirty:
             written = self._set_cookie(response)
-        elif self._snapshot is not None:
-            written = self._set_cookie(response, self._snapshot)
-        else:
+        elif self._snapshot is None:
             written = False
+        elif (
+            self.revocation is None
+            and self._own_timeout is None
+            and stock.webob_response(response)
+        ):
+            # detect_changes' usual case in one native call (Vary, and the comparison); only a
+            # change, which is rare, takes the full write.
+            cookie = self._codec.write(
+                response.headerlist, self.accessed, self.created, self, None, self._snapshot
+            )
+            written = cookie is None or self._set_cookie(response)
+        else:
+            written = self._set_cookie(response, self._snapshot)
         if not written:
             # A response that read the session depends on the cookie: a shared cache must not
             # serve it to another one. (Every write above has added this already.)
