@@ -539,3 +539,12 @@ def test_detect_changes_keeps_a_remembered_sessions_own_timeout(path, monkeypatc
 def _sealed(factory, state):
     now = time.time()
     return factory._codec.value(now, now, state)
+
+
+def test_an_in_place_change_too_large_to_write_fails_the_request_and_keeps_the_cookie(path):
+    factory = make_factory("python", serializer="json", reissue_time=600)
+    app = feature_app(path, factory)
+    app.set_cookie("session", _sealed(factory, {"cart": []}))
+    with pytest.raises(CookieTooLarge):
+        app.get("/append", params={"item": "x" * 5000})
+    assert app.get("/show").json == {"cart": []}  # the browser still has the session

@@ -401,15 +401,16 @@ class EncryptedCookieSession(dict[Any, Any]):
         elif self._snapshot is None:
             written = False
         elif (
-            self.revocation is None
-            and self._own_timeout is None
-            and stock.webob_response(response)
+            self.revocation is None and self._own_timeout is None and stock.webob_response(response)
         ):
             # detect_changes' usual case in one native call (Vary, and the comparison); only a
-            # change, which is rare, takes the full write.
+            # change, which is rare, takes the full write. A change made in place is the app's:
+            # if it cannot be written, the app hears of it, as after changed().
             cookie = self._codec.write(
                 response.headerlist, self.accessed, self.created, self, None, self._snapshot
             )
+            if cookie is not None:
+                self._app_changed = True
             written = cookie is None or self._set_cookie(response)
         else:
             written = self._set_cookie(response, self._snapshot)
@@ -542,7 +543,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             if size > WARN_SIZE:
                 self._check_size(size)
         except Exception as e:
-            if self._app_changed:
+            if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
             self._drop_unwritable(e)
             _delete_cookie(self, response, webob)
