@@ -482,12 +482,6 @@ pub fn new_session_id() -> PyResult<String> {
     Ok(URL_SAFE_NO_PAD.encode(raw))
 }
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<RevocationSet>()?;
-    m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use crate::serializer::{EncryptedSerializer, OpenedSession};
 use crate::set_cookie::CookieSpec;
 
 /// What the session class unpacks: `(state, renewed, created, reseal, snapshot)`.
-type Read<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
+type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
 
 /// The plaintext a session was opened from, with its two times as they were read (an int stays
 /// an int, so serializing them again gives the same bytes). Opaque to Python.
@@ -43,7 +43,7 @@ pub struct SessionCodec {
 }
 
 impl SessionCodec {
-    fn unpack<'py>(&self, opened: OpenedSession<'py>) -> PyResult<Read<'py>> {
+    fn unpack<'py>(&self, opened: OpenedSession<'py>) -> PyResult<SessionRead<'py>> {
         let reseal = opened.reseal();
         let snapshot = if self.detect_changes {
             Some(Snapshot {
@@ -131,7 +131,7 @@ impl SessionCodec {
         &self,
         py: Python<'py>,
         header: Option<&Bound<'py, PyString>>,
-    ) -> PyResult<Option<Read<'py>>> {
+    ) -> PyResult<Option<SessionRead<'py>>> {
         let Some(header) = header else {
             return Ok(None);
         };
@@ -152,7 +152,7 @@ impl SessionCodec {
     /// The session in a cookie value the app's ``request.cookies`` gave:
     /// ``(state, renewed, created, reseal, snapshot)``; raises a ``CookieError`` when it is
     /// unreadable.
-    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<SessionRead<'py>> {
         let serializer = self.serializer.get();
         let opened = match value.cast::<PyString>() {
             Ok(text) => match text.to_cow() {

@@ -34,7 +34,7 @@ from pyramid_nacl_session._core import (
 )
 from pyramid_nacl_session.utils import session_factory_from_settings
 
-from .conftest import SECRET, nacl_open, set_cookie_value
+from .helpers import SECRET, nacl_open, set_cookie_value
 
 OLD_SECRET = "the old signing secret, as a Pyramid tutorial would have it"
 
@@ -747,6 +747,7 @@ def test_every_changed_character_is_refused(state, data):
 # With revocation on (issue 13): a moved session is checked like any other, and gets an id.
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_with_revocation_a_moved_session_gets_an_id_and_a_revoked_user_is_refused(tmp_path):
     from .redis_server import RedisServer
     from .test_revocation import make_app

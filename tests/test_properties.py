@@ -22,7 +22,7 @@ from pyramid_nacl_session import (
 from pyramid_nacl_session._core import SessionCodec
 from pyramid_nacl_session.lifetime import TIMEOUT_KEY
 
-from .conftest import SECRET
+from .helpers import SECRET
 
 
 class WrappedJsonSerializer:

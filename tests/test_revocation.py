@@ -15,6 +15,7 @@ from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSeriali
 from pyramid_nacl_session import session_factory_from_settings as from_settings
 from pyramid_nacl_session._core import RevocationSet, new_session_id
 
+from .helpers import require_examples
 from .redis_server import RedisServer, free_port
 
 SECRET = bytes(range(32))
@@ -376,6 +377,7 @@ def _in_redis(url, sid):
 # -- faults -----------------------------------------------------------------------------------
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_down_at_start_up_under_serve_keeps_serving_and_logs_an_error(tmp_path, apps, caplog):
     server = RedisServer(tmp_path)  # not started
     app, _ = apps(server.url, revocation_policy="serve")
@@ -386,6 +388,7 @@ def test_redis_down_at_start_up_under_serve_keeps_serving_and_logs_an_error(tmp_
     assert server.url.split("//")[1] not in caplog.text
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_down_at_start_up_under_refuse_refuses_existing_sessions_until_it_is_back(
     tmp_path, apps
 ):
@@ -439,6 +442,7 @@ def test_redis_lost_mid_run_under_refuse_refuses_once_stale(redis_server, apps):
     assert wait_for(lambda: user_seen(app, live) == "bob", timeout=5) is not None
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_redis_restarted_with_persistence_keeps_revoked_sessions_revoked_for_new_workers(
     tmp_path, apps
 ):
@@ -546,30 +550,30 @@ def run_cli(*args):
 
 
 def test_cli_revoke_needs_an_app_with_revocation_url(tmp_path, capsys):
-    pytest.importorskip("session_demo")
+    require_examples()
     ini = write_ini(tmp_path, absolute_timeout=60)
     assert run_cli("revoke", "--ini", ini, "before") == 2
     assert "session.revocation_url" in capsys.readouterr().err
 
 
 def test_cli_revoke_session_refuses_what_is_not_a_session_id(tmp_path, capsys):
-    pytest.importorskip("session_demo")
+    require_examples()
     ini = write_ini(tmp_path, absolute_timeout=60, revocation_url="redis://127.0.0.1:1/0")
     assert run_cli("revoke", "--ini", ini, "session", "short") == 2
     assert "22 characters" in capsys.readouterr().err
 
 
 def test_cli_revoke_says_redis_did_not_take_it_without_echoing_the_url(tmp_path, capsys):
-    pytest.importorskip("session_demo")
+    require_examples()
     url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
+    ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url, revocation_user="user")
     assert run_cli("revoke", "--ini", ini, "user", "alice") == 1
     err = capsys.readouterr().err
     assert "Redis did not take the revocation" in err and "hunter2" not in err
 
 
 def test_cli_revoke_session_reaches_a_running_app(redis_server, apps, tmp_path):
-    pytest.importorskip("session_demo")
+    require_examples()
     app, _ = apps(redis_server.url)
     app.get("/login", params={"user": "alice"})
     cookie = cookie_of(app)
@@ -583,7 +587,7 @@ def test_cli_revoke_session_reaches_a_running_app(redis_server, apps, tmp_path):
 def test_cli_revoke_before_takes_an_iso_time(redis_server, tmp_path):
     import redis
 
-    pytest.importorskip("session_demo")
+    require_examples()
     ini = write_ini(tmp_path, absolute_timeout=MAX_AGE, revocation_url=redis_server.url)
     when = time.time() - 60
     iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(when))
@@ -593,7 +597,7 @@ def test_cli_revoke_before_takes_an_iso_time(redis_server, tmp_path):
 
 
 def test_cli_revoke_takes_a_session_id_that_starts_with_a_dash(tmp_path, capsys):
-    pytest.importorskip("session_demo")
+    require_examples()
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: the id got through argparse
     ini = write_ini(tmp_path, absolute_timeout=60, revocation_url=url)
     assert run_cli("revoke", "--ini", ini, "session", "-" + "A" * 21) == 1

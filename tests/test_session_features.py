@@ -15,7 +15,7 @@ from pyramid_nacl_session import (
 )
 from pyramid_nacl_session.options import OptionError
 
-from .conftest import OTHER_SECRET, SECRET, nacl_open, nacl_seal, session_app, set_cookie_value
+from .helpers import OTHER_SECRET, SECRET, nacl_open, nacl_seal, session_app, set_cookie_value
 
 NEW, OLD = OTHER_SECRET, SECRET
 

@@ -115,7 +115,7 @@ def signed_migration(
     return migration
 
 
-def check_needs_secret(given, names=None):
+def check_needs_secret(given: "dict[str, bool]", names: "Optional[dict[str, str]]" = None) -> None:
     """Fail on the first option in ``given`` (option -> whether it was set) when the signing
     secret is not set; ``names`` maps options to the names to blame."""
     names = names or {}

@@ -14,20 +14,28 @@ from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
     SESSION_ID_KEY,
-    CookieTooLarge,
     EncryptedSerializer,
     SessionCodec,
     new_session_id,
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
+from .cookie_size import WARN_SIZE, check_size
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
 from .options import (
+    REVOCATION_POLICY,
+    REVOCATION_PREFIX,
+    REVOCATION_RESYNC,
+    REVOCATION_STALE_AFTER,
     OptionError,
     as_bool,
-    as_cookie_attr,
+    as_cookie_domain,
     as_cookie_name,
+    as_cookie_path,
     as_partitioned,
+    as_positive_seconds,
+    as_revocation_policy,
+    as_revocation_prefix,
     as_samesite,
     as_seconds,
 )
@@ -38,12 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
-
-#: Browsers drop a cookie whose name and value together are longer (RFC 6265bis 5.6; Chromium
-#: and Firefox count so, and limit each attribute to 1024 bytes, which options.py enforces).
-COOKIE_LIMIT = 4096
-#: Past this size a warning is logged, once per factory and process, so operators see it coming.
-WARN_SIZE = COOKIE_LIMIT * 3 // 4
 
 
 def EncryptedCookieSessionFactory(
@@ -71,10 +73,10 @@ def EncryptedCookieSessionFactory(
     migrate_signed_until: Any = None,
     revocation_url: Optional[str] = None,
     revocation_user: Any = None,
-    revocation_policy: str = "serve",
-    revocation_stale_after: Optional[int] = 30,
-    revocation_resync: Optional[int] = 5,
-    revocation_prefix: str = "pyramid_nacl_session:",
+    revocation_policy: str = REVOCATION_POLICY,
+    revocation_stale_after: float = REVOCATION_STALE_AFTER,
+    revocation_resync: float = REVOCATION_RESYNC,
+    revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
 ) -> Callable[[Any], Any]:
@@ -208,8 +210,8 @@ def EncryptedCookieSessionFactory(
     attrs = {
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
         "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
-        "_cookie_path": as_cookie_attr(path, "path"),
-        "_cookie_domain": as_cookie_attr(domain, "domain"),
+        "_cookie_path": as_cookie_path(path, "path"),
+        "_cookie_domain": as_cookie_domain(domain, "domain"),
         "_cookie_secure": secure,
         "_cookie_httponly": as_bool(httponly, "httponly"),
         "_cookie_samesite": as_samesite(samesite, "samesite", secure),
@@ -260,8 +262,15 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if user is not None else None
-    elif revocation_user is not None:
-        raise OptionError("revocation_user", "needs revocation_url")
+    else:
+        # Checked all the same, as the settings reader checks them: one rule for an option
+        # whichever way it comes, set to be used or not yet.
+        as_revocation_policy(revocation_policy, "revocation_policy")
+        as_positive_seconds(revocation_stale_after, "revocation_stale_after")
+        as_positive_seconds(revocation_resync, "revocation_resync")
+        as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        if revocation_user is not None:
+            raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -541,7 +550,7 @@ class EncryptedCookieSession(dict[Any, Any]):
                 return True
             size = len(cookie) - extra
             if size > WARN_SIZE:
-                self._check_size(size)
+                check_size(self, size)
         except Exception as e:
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
@@ -582,28 +591,6 @@ class EncryptedCookieSession(dict[Any, Any]):
         # only when the option is on, so apps that leave it off see the call they always did.
         return _PARTITIONED if self._cookie_partitioned else _NO_KW
 
-    def _check_size(self, size: int) -> None:
-        if size > COOKIE_LIMIT:
-            error = CookieTooLarge(
-                f"session cookie {self._cookie_name!r} is {size} bytes (name and value), over "
-                f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
-            )
-            error.size, error.limit = size, COOKIE_LIMIT  # type: ignore[attr-defined]
-            raise error
-        factory = type(self)
-        if not factory._size_warned:
-            factory._size_warned = True
-            log.warning(
-                "session cookie %r is %d bytes (name and value), %d%% of the %d-byte limit; "
-                "largest keys: %s "
-                "(logged once per process)",
-                self._cookie_name,
-                size,
-                100 * size // COOKIE_LIMIT,
-                COOKIE_LIMIT,
-                _LargestKeys(self),
-            )
-
     def _drop_unwritable(self, error: Exception) -> None:
         factory = type(self)
         if not factory._reseal_warned:
@@ -616,26 +603,6 @@ class EncryptedCookieSession(dict[Any, Any]):
                 error,
             )
         dict.clear(self)
-
-
-class _LargestKeys:
-    """The session's largest keys, measured only if a log record or error is really written:
-    each key is sealed on its own to size it, which costs as much as writing the cookie."""
-
-    def __init__(self, session: EncryptedCookieSession, count: int = 3) -> None:
-        self.session = session
-        self.count = count
-
-    def __str__(self) -> str:
-        session = self.session
-        sizes = []
-        for key, value in dict.items(session):
-            try:
-                sizes.append((len(session._serializer.dumps({key: value})), key))
-            except Exception:  # a value this serializer cannot write at all
-                continue
-        sizes.sort(key=lambda pair: pair[0], reverse=True)
-        return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
 
 
 _PARTITIONED = {"partitioned": True}

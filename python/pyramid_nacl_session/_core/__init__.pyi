@@ -1,4 +1,8 @@
-"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
+"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there.
+
+A stub package only because the core has a submodule, ``_testing`` (stubs in _testing.pyi); at
+run time ``_core`` is the one extension module, which Python finds before this directory.
+"""
 
 from collections.abc import Sequence
 from typing import Any, Final, Literal, NoReturn, Protocol, final
@@ -17,8 +21,6 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
-    "find_cookie",
-    "CookieSpec",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
@@ -55,6 +57,8 @@ _SerializerArg = Literal["pickle", "json"] | _Serializer | None
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
 # Subclassable, as 1.0's Python class was; native, so it cannot be mixed with other native bases.
+# A bad secret, serializer or migrate_pickle raises pyramid_nacl_session.OptionError: the core
+# imports that class from options.py (it defines no exception of its own for options).
 @disjoint_base
 class EncryptedSerializer:
     def __new__(
@@ -91,26 +95,6 @@ class BadPayload(CookieError): ...
 class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
-
-# Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
-
-def find_cookie(header: str | None, name: str) -> str | None: ...
-
-@final
-class CookieSpec:
-    def __new__(
-        cls,
-        name: str,
-        max_age: int | None = None,
-        path: str | None = ...,  # "/"
-        domain: str | None = None,
-        secure: bool = False,
-        httponly: bool = False,
-        samesite: str | None = None,
-        partitioned: bool = False,
-    ) -> CookieSpec: ...
-    def header(self, value: str) -> str: ...
-    def delete_header(self) -> str: ...
 
 # What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
 _Snapshot = object
@@ -172,7 +156,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = ...,  # DEFAULT_HASHALG, "sha512" (a constant, which stubtest sees as ...)
+        hashalg: str = ...,  # DEFAULT_HASHALG, "sha512" (the runtime signature shows no literal)
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...
