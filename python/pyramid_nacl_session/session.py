@@ -207,7 +207,7 @@ def EncryptedCookieSessionFactory(
     partitioned = as_partitioned(partitioned, "partitioned", secure)
     # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
     # set per instance by Pyramid's shared session tests).
-    attrs = {
+    attrs: dict[str, Any] = {
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
         "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
         "_cookie_path": as_cookie_path(path, "path"),
@@ -261,7 +261,7 @@ def EncryptedCookieSessionFactory(
             prefix=revocation_prefix,
         )
         # A plain function on the class would be bound as a method: keep it as given.
-        attrs["_revocation_user"] = staticmethod(user) if user is not None else None
+        attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
