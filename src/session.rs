@@ -152,7 +152,11 @@ impl SessionCodec {
     /// The session in a cookie value the app's ``request.cookies`` gave:
     /// ``(state, renewed, created, reseal, snapshot)``; raises a ``CookieError`` when it is
     /// unreadable.
-    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<SessionRead<'py>> {
+    fn read_value<'py>(
+        &self,
+        py: Python<'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<SessionRead<'py>> {
         let serializer = self.serializer.get();
         let opened = match value.cast::<PyString>() {
             Ok(text) => match text.to_cow() {
