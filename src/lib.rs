@@ -1,6 +1,7 @@
 //! Native core of pyramid_nacl_session: the cookie envelope, the serializers, keys, and the
 //! Cookie/Set-Cookie header work on the request path. The Python package wraps this for Pyramid.
 
+pub mod clock;
 pub mod cookie_header;
 pub mod envelope;
 pub mod errors;
@@ -42,5 +43,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
     m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
     m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;
+    m.add("CLOCK_SKEW", clock::CLOCK_SKEW)?;
     Ok(())
 }

@@ -315,27 +315,47 @@ def test_revoke_before_refuses_every_session_issued_before_the_moment(redis_serv
     assert fresh.get("/whoami").json["user"] == "alice"
 
 
-def test_a_session_from_before_revocation_was_on_is_given_an_id_and_can_be_revoked(
+def plain_cookie(user="alice", created=None):
+    """A session cookie from before revocation was on (no id), as the same app wrote it."""
+    now = time.time()
+    created = now if created is None else created
+    # Issued ten seconds ago, so the next read reissues it.
+    return EncryptedSerializer(SECRET, "json").dumps((now - 10, created, {"user": user})).decode()
+
+
+def test_a_session_from_before_revocation_was_on_stays_without_an_id_and_logout_revokes_every_copy(
     redis_server, apps
 ):
-    plain = EncryptedCookieSessionFactory(SECRET, serializer="json", absolute_timeout=MAX_AGE)
-    config = Configurator()
-    config.set_session_factory(plain)
-    config.add_route("login", "/login")
-    config.add_view(
-        lambda request: request.session.update(user="alice") or {},
-        route_name="login",
-        renderer="json",
-    )
-    before = TestApp(config.make_wsgi_app())
-    before.get("/login")
     app, _ = apps(redis_server.url)
-    app.set_cookie("session", before.cookies["session"])
+    other, _ = apps(redis_server.url)  # another worker
+    cookie = plain_cookie()
+    app.set_cookie("session", cookie)
     assert app.get("/whoami").json["user"] == "alice"
-    resealed = cookie_of(app)
-    assert len(sid_of(resealed)) == 22
+    assert user_seen(other, cookie) == "alice"  # the stolen copy works, for now
     app.get("/logout")
-    assert user_seen(app, resealed) is None
+    assert user_seen(app, cookie) is None
+    assert wait_for(lambda: user_seen(other, cookie) is None) is not None
+    # A session issued afterwards is untouched.
+    fresh, _ = apps(redis_server.url)
+    fresh.get("/login", params={"user": "alice"})
+    assert user_seen(other, cookie_of(fresh)) == "alice"
+
+
+def test_a_copy_of_an_id_less_cookie_is_revoked_even_after_the_browser_rewrote_its_own(
+    redis_server, apps
+):
+    # Every reissue keeps the creation time: the rewritten cookie and the thief's copy are one
+    # session, and logging out of either ends both.
+    app, _ = apps(redis_server.url)
+    cookie = plain_cookie()
+    browser, thief = as_thief(app, cookie), as_thief(app, cookie)
+    assert browser.get("/whoami").json["user"] == "alice"  # reissued (reissue_time 0)
+    rewritten = browser.cookies["session"]
+    assert rewritten != cookie and "_sid_" not in json.dumps(
+        EncryptedSerializer(SECRET, "json").loads(rewritten.strip('"'))
+    )
+    browser.get("/logout")
+    assert thief.get("/whoami").json["user"] is None
 
 
 def test_a_revocation_made_in_another_process_is_refused_here_within_a_second(redis_server, apps):
@@ -630,14 +650,19 @@ def test_a_callable_can_name_the_user_for_log_out_everywhere(redis_server):
         factory2.revocation.close()
 
 
-def test_a_session_id_that_is_not_a_str_is_dropped_and_replaced(redis_server, apps):
+def test_a_session_id_that_is_not_a_str_is_dropped_and_the_session_named_by_its_creation(
+    redis_server, apps
+):
     app, _ = apps(redis_server.url)
     forged = EncryptedSerializer(SECRET, "json").dumps(
-        (time.time(), time.time(), {"user": "alice", "_sid_": 12345})
-    )
-    thief = as_thief(app, forged.decode())
-    assert thief.get("/whoami").json["user"] == "alice"
-    assert len(sid_of(thief.cookies["session"])) == 22
+        (time.time() - 10, time.time(), {"user": "alice", "_sid_": 12345})
+    ).decode()
+    browser = as_thief(app, forged)
+    assert browser.get("/whoami").json["user"] == "alice"
+    rewritten = EncryptedSerializer(SECRET, "json").loads(browser.cookies["session"].strip('"'))
+    assert "_sid_" not in rewritten[2]
+    browser.get("/logout")
+    assert user_seen(app, forged) is None
 
 
 def test_a_worker_loads_a_set_larger_than_one_page_from_redis(redis_server, apps, monkeypatch):

@@ -14,7 +14,13 @@ from typing import Any, Optional
 from ._core import DEFAULT_HASHALG, DEFAULT_SALT, SignedCookieReader
 from .options import OptionError, as_cookie_name, as_seconds
 
-__all__ = ["SignedMigration", "signed_migration", "MIGRATE_SIGNED_OPTIONS", "as_instant"]
+__all__ = [
+    "SignedMigration",
+    "signed_migration",
+    "read_signed",
+    "MIGRATE_SIGNED_OPTIONS",
+    "as_instant",
+]
 
 log = logging.getLogger("pyramid_nacl_session")
 
@@ -68,6 +74,29 @@ class SignedMigration:
     def in_time(self, renewed, now):
         """The old factory's own check: past its timeout, the session was already empty."""
         return self.timeout is None or now - renewed <= self.timeout
+
+
+def read_signed(request: Any, migration: SignedMigration, now: float, stock: bool) -> Any:
+    """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, or
+    ``None``. Read as ours is read: from ``environ['HTTP_COOKIE']`` when ``stock`` (the request
+    class has WebOb's own ``cookies``), else through the app's own ``request.cookies``. A
+    session dated ahead of now is refused by the reader itself (``_core.CLOCK_SKEW``), so the
+    old factory's timeout and ``migrate_signed_until`` bound every session moved."""
+    if not migration.is_open(now):
+        return None
+    reader = migration.reader
+    # As for ours, an error from the app's own request.cookies is the app's: not caught here.
+    value = None if stock else request.cookies.get(migration.cookie_name)
+    try:
+        if stock:
+            moved = reader.read_header(request.environ.get("HTTP_COOKIE"), migration.cookie_name)
+        else:
+            moved = None if value is None else reader.read_value(value)
+    except ValueError:
+        return None  # tampered, another secret, or not a session: a fresh session
+    if moved is None or not migration.in_time(moved[1], now):
+        return None
+    return moved
 
 
 def signed_migration(

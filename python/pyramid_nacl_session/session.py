@@ -18,7 +18,7 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
-from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
+from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
     OptionError,
     as_bool,
@@ -337,6 +337,10 @@ class EncryptedCookieSession(dict):
     _revocation_user = None
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id = None
+    #: With revocation on, a session read from a cookie without an id: named by ``created``.
+    _named_by_created = False
+    #: Policy ``refuse`` could not check the cookie: this request neither writes nor deletes it.
+    _unchecked = False
 
     #: A response callback is scheduled to write the cookie.
     _dirty = False
@@ -358,7 +362,8 @@ class EncryptedCookieSession(dict):
         reseal = False
         codec = self._codec
         opened = None
-        if getattr(type(request), "cookies", None) is _STOCK_COOKIES:
+        stock_cookies = getattr(type(request), "cookies", None) is _STOCK_COOKIES
+        if stock_cookies:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
@@ -375,7 +380,7 @@ class EncryptedCookieSession(dict):
             state, renewed, created, reseal = opened
             new = False
         elif self._migrate_signed is not None:
-            moved = _read_signed(request, self._migrate_signed, now)
+            moved = read_signed(request, self._migrate_signed, now, stock=stock_cookies)
             if moved is not None:
                 state, renewed, created = moved
                 new = False
@@ -383,15 +388,22 @@ class EncryptedCookieSession(dict):
                 if self._migrate_signed.cookie_name != self._cookie_name:
                     self._delete_old_cookie = self._migrate_signed.cookie_name
         if not new and self.revocation is not None:
-            # One native call: takes the id out of the state, checks id, user and time. A
-            # session moved from a signed cookie has no id yet: checked by user and time.
+            # One native call: takes the id out of the state, checks id, user and time.
             sid = self.revocation.check(state, self._revocation_user, created)
             if sid is False:
                 state, renewed, created, new, reseal = {}, now, now, True, False
             elif sid is None:
-                reseal = True  # from before revocation was on: reseal it with an id
-            else:
+                # Without an id (from before revocation was on, or a signed cookie): it stays
+                # without one, named by its creation time, which every copy of it shares, so
+                # that invalidate() revokes every copy, not only this browser's.
+                self._named_by_created = True
+            elif isinstance(sid, str):
                 self.session_id = sid
+            else:
+                # revocation.UNCHECKED: policy 'refuse' with a stale set. A fresh session for
+                # this request, and the user's cookie left as it is for when Redis answers.
+                state, renewed, created, new, reseal = {}, now, now, True, False
+                self._unchecked = True
         if self._timeout is not None and now - renewed > self._timeout:
             state = {}
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
@@ -399,6 +411,7 @@ class EncryptedCookieSession(dict):
             created = renewed = now
             new = True
             self.session_id = None
+            self._named_by_created = False
         self.created = created
         self.accessed = renewed
         self.renewed = renewed
@@ -428,10 +441,13 @@ class EncryptedCookieSession(dict):
         deletes the cookie."""
         self.clear()
         self._invalidated = True
-        self.created = time.time()
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
+        elif self._named_by_created:
+            self.revocation.revoke_created(self.created)
+            self._named_by_created = False
+        self.created = time.time()
 
     def _new_id(self):
         self.session_id = sid = new_session_id()
@@ -498,6 +514,9 @@ class EncryptedCookieSession(dict):
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
+        if self._unchecked:
+            # The cookie may be perfectly good: once Redis answers, it is checked and served.
+            return False
         if self._delete_old_cookie is not None:
             _delete_old_cookie(self, response)
         if self._invalidated and not dict.__len__(self):
@@ -505,7 +524,7 @@ class EncryptedCookieSession(dict):
             return True
         stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
         try:
-            if self.revocation is not None:
+            if self.revocation is not None and not self._named_by_created:
                 # In the state for the cookie until the finally below takes it out: cheaper than
                 # a copy, and dict(self) would go through every overridden accessor.
                 dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
@@ -611,27 +630,6 @@ def _load_stock():
     from webob.response import Response
 
     _STOCK_COOKIES, _STOCK_SET_COOKIE = BaseRequest.cookies, Response.set_cookie
-
-
-def _read_signed(request, migration, now):
-    """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, read as
-    ours is read (the app's own ``request.cookies`` where it has one), or ``None``."""
-    if not migration.is_open(now):
-        return None
-    reader = migration.reader
-    # As for ours, an error from the app's own request.cookies is the app's: not caught here.
-    stock = getattr(type(request), "cookies", None) is _STOCK_COOKIES
-    value = None if stock else request.cookies.get(migration.cookie_name)
-    try:
-        if stock:
-            moved = reader.read_header(request.environ.get("HTTP_COOKIE"), migration.cookie_name)
-        else:
-            moved = None if value is None else reader.read_value(value)
-    except ValueError:
-        return None  # tampered, another secret, or not a session: a fresh session
-    if moved is None or not migration.in_time(moved[1], now):
-        return None
-    return moved
 
 
 def _delete_old_cookie(session, response):
