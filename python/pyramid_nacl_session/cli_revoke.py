@@ -48,29 +48,37 @@ def _revoke(args, usage_error, unreadable):
         raise usage_error("--ini: the app has no session.absolute_timeout in seconds")
     prefix = setting("revocation_prefix") or None
 
-    from .revocation import DEFAULT_PREFIX, check_url, write_now
+    from .revocation import (
+        DEFAULT_PREFIX,
+        before_member,
+        check_url,
+        session_member,
+        user_member,
+        write_now,
+    )
 
     try:
         url = check_url(url, "session.revocation_url")
     except ValueError as e:
         raise usage_error(str(e)) from None
     when = datetime.datetime.now(datetime.timezone.utc).timestamp()
-    if args.kind == "session":
-        from ._core import SESSION_ID_LENGTH
-
-        if not args.value or len(args.value) != SESSION_ID_LENGTH:
-            raise usage_error(f"session: give the session id ({SESSION_ID_LENGTH} characters)")
-        member = "s:" + args.value
-    elif args.kind == "user":
-        if not args.value:
-            raise usage_error("user: give the user")
-        member = "u:" + args.value
-    else:
-        member = "b:"
-        if args.value:
-            when = _moment(args.value, usage_error)
+    try:
+        if args.kind == "session":
+            member = session_member(args.value or "")
+        elif args.kind == "user":
+            if not args.value:
+                raise usage_error("user: give the user")
+            member = user_member(args.value)
+        else:
+            member = before_member()
+            if args.value:
+                when = _moment(args.value, usage_error)
+    except ValueError as e:
+        raise usage_error(str(e)) from None
     try:
         write_now(url, int(max_age), member, when, prefix or DEFAULT_PREFIX)
+    except ValueError as e:  # the time: refused before Redis is asked
+        raise usage_error(str(e)) from None
     except Exception as e:  # redis-py's errors; their text may quote the URL
         raise unreadable(f"Redis did not take the revocation ({type(e).__name__})") from None
     moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat()
