@@ -357,7 +357,7 @@ def test_a_flood_of_messages_is_coalesced_and_an_oversized_one_ignored(redis_ser
     client.publish(CHANNEL, b"1 u:" + b"x" * 4_000_000)
     pipe = client.pipeline(transaction=False)
     for i in range(30_000):
-        pipe.publish(CHANNEL, f"{time.time()!r} junk:{i}")
+        pipe.publish(CHANNEL, f"{time.time()!r} s:not-an-id-{i}")
     pipe.execute()
     app.get("/logout")
     assert factory.revocation.flush()

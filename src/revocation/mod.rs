@@ -274,8 +274,8 @@ impl RevocationSet {
     }
 
     /// Applies entries as Redis returns them: ``entries`` is an iterable of ``(member,
-    /// score)`` pairs, the member as bytes and the score a float or its text (``ZRANGE ...
-    /// WITHSCORES`` as redis-py returns it, or one channel message split in two). ``now``: the
+    /// score)`` pairs, or the flat ``[member, score, member, score, ...]`` of a raw ``ZRANGE
+    /// ... WITHSCORES`` reply; members are bytes, scores floats or their text. ``now``: the
     /// time they were received. Returns ``(junk, future)``: how many were not ours (each
     /// skipped), and the ``(member, score)`` pairs dated after ``now`` plus the clock skew, not
     /// applied: the caller decides what time they stand for. Entries older than ``max_age``
@@ -290,9 +290,20 @@ impl RevocationSet {
         let mut parsed = Vec::new();
         let mut junk = 0;
         let mut future = Vec::new();
-        for item in entries.try_iter()? {
-            let Ok((member, score)) = item?.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>)>()
-            else {
+        let mut items = entries.try_iter()?;
+        while let Some(item) = items.next() {
+            let item = item?;
+            // Flat (member, score, member, score...: ZRANGE's raw reply) or pairs.
+            let pair = if item.is_instance_of::<PyBytes>() {
+                match items.next() {
+                    Some(score) => Some((item, score?)),
+                    None => None,
+                }
+            } else {
+                item.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>)>()
+                    .ok()
+            };
+            let Some((member, score)) = pair else {
                 junk += 1;
                 continue;
             };
