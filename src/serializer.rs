@@ -58,9 +58,9 @@ impl OpenedSession<'_> {
 }
 
 /// Pyramid's `renewed, created, state = value`, for a tuple or list of three, with finite times
-/// (NaN or infinite times would make the session outlive every timeout), neither of them after
-/// now plus the clock skew (a session dated ahead would outlive `timeout`, `absolute_timeout`
-/// and every revocation: only a forger, or a badly wrong clock, writes one), and a dict state.
+/// (NaN or infinite times would make the session outlive every timeout), created no later than
+/// now plus the clock skew (a session created ahead would outlive `absolute_timeout` and every
+/// revocation: only a forger, or a badly wrong clock, writes one), and a dict state.
 /// `now` is read here, so every reader (ours and the signed one) applies the one rule.
 pub(crate) fn session_triple<'py>(
     value: &Bound<'py, PyAny>,
@@ -85,9 +85,17 @@ pub(crate) fn session_triple<'py>(
         .cast_into::<PyDict>()
         .map_err(|_| BadTriple::NotASession)?;
     let now = clock::now();
-    if !(clock::not_future(renewed, now) && clock::not_future(created, now)) {
+    if !clock::not_future(created, now) {
         return Err(BadTriple::InTheFuture);
     }
+    // A renewal ahead of now stands for the creation: the timeout then counts from when the
+    // session began, never from a moment to come. (Refusing it would break Pyramid's own shared
+    // session tests, which carry one with `timeout=None`; taken so, it only shortens a session.)
+    let renewed = if clock::not_future(renewed, now) {
+        renewed
+    } else {
+        created
+    };
     Ok((renewed, created, state))
 }
 
@@ -95,7 +103,7 @@ pub(crate) fn session_triple<'py>(
 pub(crate) enum BadTriple {
     /// Not `(accessed, created, state)` with finite times and a dict.
     NotASession,
-    /// Dated after now plus `clock::CLOCK_SKEW`.
+    /// Created after now plus `clock::CLOCK_SKEW`.
     InTheFuture,
 }
 
@@ -111,7 +119,7 @@ impl BadTriple {
                 Err(e) => e,
             },
             BadTriple::InTheFuture => BadPayload::new_err(format!(
-                "{what} holds a session dated more than {} s ahead of this host's clock",
+                "{what} holds a session created more than {} s ahead of this host's clock",
                 clock::CLOCK_SKEW
             )),
         }

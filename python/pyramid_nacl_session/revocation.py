@@ -311,6 +311,8 @@ class RevocationStore:
         self._last_log = 0.0
         self._threads: list[threading.Thread] = []
         self._pubsub: Any = None
+        #: Channel messages skipped (not ours) and clamped (dated ahead) since the last resync.
+        self._skipped = [0, 0]
 
     # -- the request path ------------------------------------------------------------------
 
@@ -449,11 +451,14 @@ class RevocationStore:
                 next_sync = time.monotonic() + self.resync_interval
                 while not self._stop.is_set():
                     if self._read_messages(pubsub) >= FLOOD:
-                        log.warning(
-                            "revocation: over %d messages at once on %s; resyncing instead",
-                            FLOOD,
-                            self.channel,
-                        )
+                        if not self._flooded:
+                            log.warning(
+                                "revocation: over %d messages at once on %s; resyncing instead "
+                                "(logged once per process)",
+                                FLOOD,
+                                self.channel,
+                            )
+                            self._flooded = True
                         full = False
                         break
                     if time.monotonic() >= next_sync:
@@ -471,6 +476,8 @@ class RevocationStore:
                             thing.close()
                         except Exception:
                             pass
+
+    _flooded = False
 
     def _read_messages(self, pubsub: Any) -> int:
         """Apply the messages waiting (after waiting up to half a second for one), in one
@@ -493,10 +500,11 @@ class RevocationStore:
             message = pubsub.get_message(timeout=0)
         if entries:
             more, future = self._take(entries)
-            junk += more
-            self._warn(junk, future, f"messages on {self.channel}")
-        elif junk:
-            self._warn(junk, 0, f"messages on {self.channel}")
+            # Counted here, told once at the next resync: a flood must not become a log flood.
+            self._skipped[0] += junk + more
+            self._skipped[1] += future
+        else:
+            self._skipped[0] += junk
         return count
 
     def _take(self, entries: "Iterable[Any]") -> "tuple[int, int]":
@@ -554,6 +562,8 @@ class RevocationStore:
                 break
             start += count
         self._warn(junk, future, f"entries in {self.key}")
+        (junk, future), self._skipped = self._skipped, [0, 0]
+        self._warn(junk, future, f"messages on {self.channel}")
         self._since = now
         self.set.sweep(time.time())
         self._last_sync = time.monotonic()
