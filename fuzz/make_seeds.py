@@ -142,9 +142,10 @@ if __name__ == "__main__":
         "signed_payload",
         [
             *((name, bytes([i % 5]) + data) for i, (name, data) in enumerate(json_payloads())),
-            *((name, bytes([0x80 | i % 5]) + data) for i, (name, data) in enumerate(
-                [*pickle_payloads(), *hostile_payloads()]
-            )),
+            *(
+                (name, bytes([0x80 | i % 5]) + data)
+                for i, (name, data) in enumerate([*pickle_payloads(), *hostile_payloads()])
+            ),
         ],
     )
     total = sum(p.stat().st_size for p in SEEDS.rglob("*") if p.is_file())

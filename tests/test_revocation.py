@@ -638,9 +638,11 @@ def test_a_session_id_that_is_not_a_str_is_dropped_and_the_session_named_by_its_
     redis_server, apps
 ):
     app, _ = apps(redis_server.url)
-    forged = EncryptedSerializer(SECRET, "json").dumps(
-        (time.time() - 10, time.time(), {"user": "alice", "_sid_": 12345})
-    ).decode()
+    forged = (
+        EncryptedSerializer(SECRET, "json")
+        .dumps((time.time() - 10, time.time(), {"user": "alice", "_sid_": 12345}))
+        .decode()
+    )
     browser = as_thief(app, forged)
     assert browser.get("/whoami").json["user"] == "alice"
     rewritten = EncryptedSerializer(SECRET, "json").loads(browser.cookies["session"].strip('"'))

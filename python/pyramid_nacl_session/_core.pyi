@@ -155,7 +155,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = "sha512",
+        hashalg: str = ...,  # DEFAULT_HASHALG ("sha512"): a constant, so the runtime shows "..."
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...

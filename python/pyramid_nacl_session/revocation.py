@@ -37,7 +37,8 @@ import math
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any, Callable, Optional, Union
 from urllib.parse import urlsplit
 
 import redis
@@ -129,14 +130,14 @@ def revocation_time(when: Any = None, name: str = "when") -> float:
         return now
     if isinstance(when, bool) or not isinstance(when, (int, float)):
         raise OptionError(name, f"expected seconds since the epoch, got {type(when).__name__}")
-    when = float(when)
-    if not (math.isfinite(when) and when > 0):
+    moment = float(when)
+    if not (math.isfinite(moment) and moment > 0):
         raise OptionError(name, "expected a positive finite time")
-    if when > now + CLOCK_SKEW:
+    if moment > now + CLOCK_SKEW:
         raise OptionError(
             name, f"a revocation cannot name a time after now (more than {CLOCK_SKEW:g} s ahead)"
         )
-    return when
+    return moment
 
 
 def session_member(sid: Any) -> str:
@@ -442,7 +443,7 @@ class RevocationStore:
             client = pubsub = None
             try:
                 client = self._client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 # Subscribed before loading, so nothing revoked in between is missed.
                 pubsub.subscribe(self.channel)
                 self._pubsub = pubsub
@@ -550,7 +551,7 @@ class RevocationStore:
         while True:
             # The raw reply, [member, score, ...] as bytes: redis-py's own pairing and float
             # parsing cost more than the native set does with the whole page.
-            page: Any = client.execute_command(
+            page: Any = client.execute_command(  # type: ignore[no-untyped-call]
                 "ZREVRANGE", self.key, start, start + SYNC_PAGE - 1, "WITHSCORES"
             )
             count = len(page) // 2
@@ -611,7 +612,7 @@ class RevocationStore:
                     self._drained.notify_all()
 
     def _take_batch(self) -> "list[tuple[str, float]]":
-        batch = []
+        batch: list[tuple[str, float]] = []
         pending = self._pending
         while pending and len(batch) < WRITE_BATCH:
             batch.append(pending.popleft())
