@@ -218,14 +218,14 @@ def test_an_entry_redis_refuses_is_dropped_with_one_error_and_the_rest_go_on(
     _, factory = apps(redis_server.url)
     store = factory.revocation
     store.start()
-    real = revocation._queue_writes
+    real = revocation.queue_writes
 
     def refuse_alice(pipe, key, channel, max_age, batch):
         if any(member == "u:alice" for member, _ in batch):
             raise redis.ResponseError("refused")
         real(pipe, key, channel, max_age, batch)
 
-    monkeypatch.setattr(revocation, "_queue_writes", refuse_alice)
+    monkeypatch.setattr(revocation, "queue_writes", refuse_alice)
     caplog.set_level(logging.ERROR, "pyramid_nacl_session.revocation")
     sids = [new_session_id() for _ in range(5)]
     store.revoke_session(sids[0])
