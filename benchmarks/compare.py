@@ -1,6 +1,6 @@
 """Compare two run.py results (``--json``), before and after a change, as a Markdown table.
 
-    python benchmarks/compare.py benchmarks/results/before.json benchmarks/results/after.json
+    python benchmarks/compare.py before.json after.json
 
 For each case in both: ours' ns/op before and after, after / before, and the speedup over 1.0.0
 in each run. Each run measured 1.0.0 in the same rounds as ours, so the speedups compare across

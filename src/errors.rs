@@ -4,7 +4,6 @@
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::PyTypeInfo;
 
 create_exception!(
     pyramid_nacl_session,
@@ -62,12 +61,13 @@ pub fn no_randomness(e: getrandom::Error) -> PyErr {
     PyOSError::new_err(format!("no OS randomness: {e}"))
 }
 
-/// A configuration error that carries the option it is about as its ``option`` attribute, so
-/// that the settings reader names the setting without reading the message.
-pub fn bad_option<E: PyTypeInfo>(py: Python<'_>, option: &str, message: String) -> PyErr {
-    let err = PyErr::new::<E, _>(message);
-    // Setting an attribute on a fresh exception instance cannot fail short of memory exhaustion;
-    // if it ever did, the error itself is still the right one to raise.
-    let _ = err.value(py).setattr("option", option);
-    err
+// The one public error for bad options is defined in Python (options.py, where the Python-side
+// checks raise it) and imported here, as pyca/cryptography imports its exceptions: one class, so
+// `except OptionError` catches what either side raises, and `.option` is set by its constructor.
+pyo3::import_exception!(pyramid_nacl_session.options, OptionError);
+
+/// A bad option value: an :class:`OptionError` naming `option`, with `reason` saying what is
+/// wrong (never the value itself when it may be a secret).
+pub fn bad_option(option: &str, reason: String) -> PyErr {
+    OptionError::new_err((option.to_owned(), reason))
 }

@@ -1,6 +1,5 @@
 //! Secrets as users pass them (raw bytes, hex, or a list for rotation) and fresh ones from the OS.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 use zeroize::Zeroizing;
@@ -8,15 +7,13 @@ use zeroize::Zeroizing;
 use crate::envelope::{Keys, KEY_LEN};
 use crate::errors::{bad_option, no_randomness};
 
-const HOW_TO_MAKE_ONE: &str =
-    "make one with pyramid_nacl_session.generate_secret() or the print_secret command";
+const HOW_TO_MAKE_ONE: &str = "make one with the command pyramid-nacl-session secret";
 
 /// Parses `secret`: one key, or a non-empty list/tuple of keys whose first one seals.
 /// Errors carry `option = 'secret'` and name the type and length of what was given, never its
 /// content.
 pub fn parse(secret: &Bound<'_, PyAny>) -> PyResult<Keys> {
-    let py = secret.py();
-    let bad = |message: String| bad_option::<PyValueError>(py, "secret", message);
+    let bad = |message: String| bad_option("secret", message);
     let is_list = secret.is_instance_of::<PyList>() || secret.is_instance_of::<PyTuple>();
     let count = if is_list { secret.len()? } else { 1 };
     if count == 0 {
@@ -63,6 +60,13 @@ fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<Res
         };
         let text = Zeroizing::new(text.into_owned());
         let chars = s.len()?;
+        if is_quoted(&text) {
+            // An .ini value is taken as written, quotes included: say so rather than only
+            // "length 66", without showing what is between them.
+            let hint = " that starts or ends with a quote mark: remove the quotes (an .ini value \
+                        is taken as written)";
+            return Ok(Err(bad_secret(&type_name, chars, hint)));
+        }
         if chars != 2 * KEY_LEN {
             let hint = " (a str secret must be 64 hex digits)";
             return Ok(Err(bad_secret(&type_name, chars, hint)));
@@ -90,6 +94,10 @@ fn parse_one(secret: &Bound<'_, PyAny>, key: &mut [u8; KEY_LEN]) -> PyResult<Res
             .map_err(|_| bad_secret(&type_name, n, " that are not all hex digits")),
         n => Err(bad_secret(&type_name, n, "")),
     })
+}
+
+fn is_quoted(text: &str) -> bool {
+    text.starts_with(['"', '\'']) || text.ends_with(['"', '\''])
 }
 
 fn bad_secret(type_name: &str, len: usize, hint: &str) -> String {

@@ -16,8 +16,18 @@ pub mod signed;
 
 use pyo3::prelude::*;
 
-// Everything the module exports is registered here, in one place.
-#[pymodule]
+// Everything the module exports is registered here, in one place; every class says it lives in
+// `pyramid_nacl_session._core` (its pyclass `module=`), where it is defined.
+//
+// gil_used = false: the module does not rely on the GIL, so a free-threaded CPython (3.14t)
+// keeps the GIL off when it imports it. What makes that true: every class is `frozen` (no
+// `&mut self`, no borrow flag to race on) and, but for RevocationSet, holds only what its
+// constructor set: keys, options, the cookie attributes, all read-only afterwards, so any
+// number of threads may share one. RevocationSet's table is behind a std Mutex
+// (src/revocation/mod.rs). The JSON writer walks a dict with PyDict_Next inside a critical section
+// on that dict (src/json/write.rs), as the free-threaded C API asks. No static is mutable.
+// tests/test_threads.py runs many threads over one factory, serializer and revocation set.
+#[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<serializer::EncryptedSerializer>()?;
@@ -33,16 +43,36 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RefusedPickle", py.get_type::<errors::RefusedPickle>())?;
     m.add("BadSignature", py.get_type::<errors::BadSignature>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
-    m.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, m)?)?;
-    m.add_class::<set_cookie::CookieSpec>()?;
     m.add_class::<session::SessionCodec>()?;
     m.add_class::<signed::SignedCookieReader>()?;
-    revocation::register(m)?;
+    m.add_class::<revocation::RevocationSet>()?;
+    m.add_function(wrap_pyfunction!(revocation::new_session_id, m)?)?;
+    m.add_function(wrap_pyfunction!(revocation::is_session_id, m)?)?;
     // Rules both sides need, written once here (issue 18): the Python layer imports them.
     m.add("SESSION_ID_KEY", revocation::ID_STATE_KEY)?;
     m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
     m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
     m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;
     m.add("CLOCK_SKEW", clock::CLOCK_SKEW)?;
+    m.add("REVOCATION_TAGS", revocation::TAGS)?;
+    add_testing(m)
+}
+
+/// `_core._testing`: what only the test suite calls (the Cookie/Set-Cookie header work that the
+/// request path uses from Rust), kept out of the public module and its `__all__`.
+fn add_testing(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let name = "pyramid_nacl_session._core._testing";
+    let testing = PyModule::new(py, name)?;
+    testing.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, &testing)?)?;
+    testing.add_class::<set_cookie::CookieSpec>()?;
+    testing.add_function(wrap_pyfunction!(revocation::is_revoked, &testing)?)?;
+    // An attribute, not `add`, which would list it in `_core.__all__`; and in `sys.modules`, so
+    // that `from pyramid_nacl_session._core._testing import ...` works (an extension module has
+    // no `__path__` to find submodules by).
+    m.setattr("_testing", &testing)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item(name, &testing)?;
     Ok(())
 }

@@ -32,7 +32,7 @@ enum Format {
 /// ``'json'``, or any object with ``loads`` and ``dumps``. ``migrate_pickle``: with JSON, also
 /// read cookies whose payload is a pickle of plain data, without running any pickle code.
 // `subclass`: 1.0's class was plain Python, and apps may have subclassed it.
-#[pyclass(frozen, subclass, module = "pyramid_nacl_session")]
+#[pyclass(frozen, subclass, module = "pyramid_nacl_session._core")]
 pub struct EncryptedSerializer {
     keys: Keys,
     format: Format,
@@ -152,8 +152,7 @@ impl EncryptedSerializer {
             return match &*name.to_cow()? {
                 "pickle" => pickle(None),
                 "json" => Ok(Format::Json),
-                other => Err(bad_option::<PyValueError>(
-                    py,
+                other => Err(bad_option(
                     "serializer",
                     format!(
                         "serializer must be 'json', 'pickle' or an object with loads and dumps, \
@@ -172,8 +171,7 @@ impl EncryptedSerializer {
         }
         for method in ["loads", "dumps"] {
             if !obj.getattr(method).is_ok_and(|m| m.is_callable()) {
-                return Err(bad_option::<PyTypeError>(
-                    py,
+                return Err(bad_option(
                     "serializer",
                     format!(
                         "serializer must be 'json', 'pickle' or an object with loads and dumps; \
@@ -346,8 +344,7 @@ impl EncryptedSerializer {
         let keys = keys::parse(secret)?;
         let format = Self::format_from(py, serializer)?;
         if migrate_pickle && !matches!(format, Format::Json) {
-            return Err(bad_option::<PyValueError>(
-                py,
+            return Err(bad_option(
                 "migrate_pickle",
                 "migrate_pickle works only with the JSON serializer (serializer='json')".into(),
             ));

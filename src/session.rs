@@ -16,9 +16,9 @@ use crate::serializer::{EncryptedSerializer, OpenedSession};
 use crate::set_cookie::CookieSpec;
 
 /// What the session class unpacks: `(state, renewed, created, reseal)`.
-type Read<'py> = (Bound<'py, PyDict>, f64, f64, bool);
+type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool);
 
-fn unpack(opened: OpenedSession<'_>) -> Read<'_> {
+fn unpack(opened: OpenedSession<'_>) -> SessionRead<'_> {
     let reseal = opened.reseal();
     (opened.state, opened.renewed, opened.created, reseal)
 }
@@ -70,7 +70,7 @@ impl SessionCodec {
         &self,
         py: Python<'py>,
         header: Option<&Bound<'py, PyString>>,
-    ) -> PyResult<Option<Read<'py>>> {
+    ) -> PyResult<Option<SessionRead<'py>>> {
         let Some(header) = header else {
             return Ok(None);
         };
@@ -90,7 +90,11 @@ impl SessionCodec {
 
     /// The session in a cookie value the app's ``request.cookies`` gave:
     /// ``(state, renewed, created, reseal)``; raises a ``CookieError`` when it is unreadable.
-    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+    fn read_value<'py>(
+        &self,
+        py: Python<'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<SessionRead<'py>> {
         let serializer = self.serializer.get();
         let opened = match value.cast::<PyString>() {
             Ok(text) => match text.to_cow() {

@@ -35,7 +35,7 @@ use crate::serializer::session_triple;
 use crate::{json, safe_pickle};
 
 /// What the session class unpacks: `(state, renewed, created)`.
-type Read<'py> = (Bound<'py, PyDict>, f64, f64);
+type SignedRead<'py> = (Bound<'py, PyDict>, f64, f64);
 
 /// Pyramid's `SignedCookieSessionFactory` defaults, exported to Python as `_core.DEFAULT_SALT`
 /// and `_core.DEFAULT_HASHALG` so that no other file spells them.
@@ -98,7 +98,8 @@ impl HashAlg {
         }
     }
 
-    /// The tag WebOb would write; for tests and fixtures only.
+    /// The tag WebOb would write; for tests and fixtures only (the `testing` feature).
+    #[cfg(any(test, feature = "testing"))]
     pub fn sign(self, key: &[u8], payload: &[u8]) -> Vec<u8> {
         match self {
             HashAlg::Sha1 => sign::<Hmac<sha1::Sha1>>(key, payload),
@@ -116,6 +117,7 @@ fn verify<M: Mac + KeyInit>(key: &[u8], payload: &[u8], tag: &[u8]) -> bool {
     mac.verify_slice(tag).is_ok()
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn sign<M: Mac + KeyInit>(key: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
     mac.update(payload);
@@ -149,7 +151,9 @@ pub fn open(alg: HashAlg, key: &[u8], cookie: &[u8]) -> Result<Vec<u8>, SignedEr
     Ok(raw)
 }
 
-/// A signed cookie value as WebOb writes it; for tests and fixtures only.
+/// A signed cookie value as WebOb writes it; for tests and fixtures only (the `testing` feature,
+/// which the fuzz targets turn on; the shipped module has no use for it).
+#[cfg(any(test, feature = "testing"))]
 pub fn seal(alg: HashAlg, key: &[u8], payload: &[u8]) -> String {
     let mut raw = alg.sign(key, payload);
     raw.extend_from_slice(payload);
@@ -202,7 +206,7 @@ pub fn salted_secret(
 /// ``salt``, ``hashalg`` and serializer (``'json'``, Pyramid 2's default, or ``'pickle'``, read
 /// as plain data without running pickle code). ``salt=None`` means Pyramid's default,
 /// ``'pyramid.session.'``. Only for migrating off such cookies.
-#[pyclass(frozen, module = "pyramid_nacl_session")]
+#[pyclass(frozen, module = "pyramid_nacl_session._core")]
 pub struct SignedCookieReader {
     key: Zeroizing<Vec<u8>>,
     alg: HashAlg,
@@ -253,7 +257,7 @@ impl SignedCookieReader {
     }
 }
 
-fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<SignedRead<'py>> {
     let (renewed, created, state) =
         session_triple(value).map_err(|e| e.error("signed cookie", value))?;
     Ok((state, renewed, created))
@@ -344,7 +348,11 @@ impl SignedCookieReader {
     /// The Pyramid session in a cookie value the app's ``request.cookies`` gave:
     /// ``(state, renewed, created)``, checked as ``SessionCodec`` checks ours; raises a
     /// ``CookieError`` when it is unreadable.
-    fn read_value<'py>(&self, py: Python<'py>, value: &Bound<'py, PyAny>) -> PyResult<Read<'py>> {
+    fn read_value<'py>(
+        &self,
+        py: Python<'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<SignedRead<'py>> {
         let opened = self.loads(py, value)?;
         session(&opened)
     }
@@ -356,7 +364,7 @@ impl SignedCookieReader {
         py: Python<'py>,
         header: Option<&Bound<'py, PyString>>,
         name: &str,
-    ) -> PyResult<Option<Read<'py>>> {
+    ) -> PyResult<Option<SignedRead<'py>>> {
         let Some(Ok(header)) = header.map(|h| h.to_cow()) else {
             return Ok(None);
         };

@@ -1,85 +1,46 @@
-import base64
+"""Fixtures, settings and markers for the whole suite; plain helpers live in tests/helpers.py."""
+
 import os
-import pickle
-import time
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from nacl.secret import SecretBox
-from pyramid.config import Configurator
-from webtest import TestApp
+
+from .helpers import SECRET
 
 # Hypothesis's default 200 ms deadline is a speed assertion, which the suite never makes (speed
 # is measured in benchmarks/): on CI's two shared cores an example now and then misses it.
 settings.register_profile("no-deadline", deadline=None)
 settings.load_profile("no-deadline")
 
-SECRET = bytes(range(32))
-OTHER_SECRET = bytes(range(100, 132))
+# Levels a contributor can pick with -m (registered in pyproject.toml), given here by where a
+# test lives or which fixture it takes, so that a new test lands in its level without a decorator.
+TESTS = Path(__file__).resolve().parent
+BROWSER_DIRS = {TESTS / "e2e"}
+REDIS_FIXTURES = {"redis_server", "redis_url", "fleet"}
+DIFFERENTIAL_FIXTURES = {"sides"}
+# Modules that take seconds each (on two shared cores): memory over a million cycles, real
+# servers in child processes, and mypy run over the stubs and the example app.
+SLOW_MODULES = {
+    "test_resources.py",
+    "test_server.py",
+    "test_revocation_server.py",
+    "test_mypy.py",
+}
 
 
-def nacl_seal(secret, payload):
-    """A cookie as pyramid_nacl_session 1.0.0 wrote it, made with PyNaCl (the oracle)."""
-    return base64.urlsafe_b64encode(SecretBox(secret).encrypt(payload)).rstrip(b"=").decode()
-
-
-def nacl_open(secret, cookie):
-    """What 1.0.0 does to read a cookie: PyNaCl opens it."""
-    if isinstance(cookie, str):
-        cookie = cookie.encode()
-    return SecretBox(secret).decrypt(base64.urlsafe_b64decode(cookie + b"=" * (-len(cookie) % 4)))
-
-
-def pickle_cookie(secret, state, accessed=None, created=None):
-    now = time.time()
-    value = (accessed or now, created or now, state)
-    return nacl_seal(secret, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-
-
-def session_app(factory, extra=None):
-    """A Pyramid app with views that read, write, flash into and invalidate the session."""
-    config = Configurator()
-    config.set_session_factory(factory)
-
-    def show(request):
-        return dict(request.session)
-
-    def put(request):
-        request.session.update(request.params)
-        return dict(request.session)
-
-    def logout(request):
-        request.session.invalidate()
-        return {}
-
-    def relogin(request):
-        request.session.invalidate()
-        request.session["user"] = "again"
-        return dict(request.session)
-
-    def untouched(request):
-        return {}
-
-    for name, view in [
-        ("show", show),
-        ("put", put),
-        ("logout", logout),
-        ("relogin", relogin),
-        ("untouched", untouched),
-    ]:
-        config.add_route(name, "/" + name)
-        config.add_view(view, route_name=name, renderer="json")
-    if extra:
-        extra(config)
-    return TestApp(config.make_wsgi_app())
-
-
-def set_cookie_value(response, name="session"):
-    """The value our response sets for cookie ``name`` (None when it sets none)."""
-    for header in response.headers.getall("Set-Cookie"):
-        if header.startswith(name + "="):
-            return header.split(";", 1)[0].split("=", 1)[1]
-    return None
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if any(d in path.parents for d in BROWSER_DIRS):
+            item.add_marker(pytest.mark.browser)
+        if fixtures & REDIS_FIXTURES:
+            item.add_marker(pytest.mark.redis)
+        if fixtures & DIFFERENTIAL_FIXTURES:
+            item.add_marker(pytest.mark.differential)
+        if path.name in SLOW_MODULES or item.get_closest_marker("differential"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
 
-from .conftest import OTHER_SECRET, SECRET, nacl_seal, set_cookie_value
+from .helpers import OTHER_SECRET, SECRET, nacl_seal, set_cookie_value
 
 
 class HeaderSessionRequest(Request):

@@ -12,7 +12,7 @@ from pyramid.session import JSONSerializer
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 
-from .conftest import SECRET, nacl_open, nacl_seal, pickle_cookie, session_app, set_cookie_value
+from .helpers import SECRET, nacl_open, nacl_seal, pickle_cookie, session_app, set_cookie_value
 
 
 def test_app_reads_a_1_0_pickle_cookie():

@@ -1,6 +1,6 @@
 """One serializer and one app shared by many threads, and by forked workers (gunicorn --preload).
 
-Free-threaded CPython is not tested here (none is installed), so none is claimed.
+Free-threaded CPython: tests/test_threads.py, run by CI's free-threaded 3.14t job.
 """
 
 import base64
@@ -14,7 +14,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
 
-from .conftest import SECRET, session_app, set_cookie_value
+from .helpers import SECRET, session_app, set_cookie_value
 
 THREADS = 16
 CYCLES_PER_THREAD = 1500

@@ -14,7 +14,7 @@ from webob.cookies import make_cookie, parse_cookie
 from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
-from pyramid_nacl_session._core import CookieSpec, find_cookie
+from pyramid_nacl_session._core._testing import CookieSpec, find_cookie
 
 SECRET = bytes(range(32))
 
@@ -24,8 +24,9 @@ def webob_get(header, name):
 
 
 def lenient_get(header, name):
-    """WebOb's answer where it raises for a character or value we do not read (see cookie.rs):
-    the same parse, decoding only the wanted value, and None when that fails."""
+    """WebOb's answer where it raises for a character or value we do not read (see
+    src/cookie_header.rs): the same parse, decoding only the wanted value, and None when that
+    fails."""
     found = None
     try:
         for key, value in parse_cookie(header):

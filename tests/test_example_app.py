@@ -6,6 +6,10 @@ import os
 import pytest
 from webtest import TestApp
 
+from .helpers import require_examples
+
+require_examples()
+
 INI = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "development.ini")
 
 

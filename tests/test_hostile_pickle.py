@@ -21,7 +21,7 @@ from pyramid_nacl_session import (
 )
 from pyramid_nacl_session.cli import main
 
-from .conftest import SECRET, nacl_seal
+from .helpers import SECRET, nacl_seal
 
 NOW = 1_700_000_000.5
 SERIALIZER = EncryptedSerializer(SECRET, "json", migrate_pickle=True)

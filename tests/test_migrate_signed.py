@@ -34,7 +34,7 @@ from pyramid_nacl_session._core import (
 )
 from pyramid_nacl_session.utils import session_factory_from_settings
 
-from .conftest import SECRET, nacl_open, set_cookie_value
+from .helpers import SECRET, nacl_open, set_cookie_value
 
 OLD_SECRET = "the old signing secret, as a Pyramid tutorial would have it"
 
@@ -748,6 +748,7 @@ def test_every_changed_character_is_refused(state, data):
 # With revocation on (issue 13): a moved session is checked like any other, and gets an id.
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_with_revocation_a_moved_session_stays_without_an_id_and_a_revoked_user_is_refused(
     tmp_path,
 ):
@@ -777,6 +778,7 @@ def test_with_revocation_a_moved_session_stays_without_an_id_and_a_revoked_user_
         server.stop()
 
 
+@pytest.mark.redis  # starts its own redis-server
 def test_with_revocation_logging_out_of_a_moved_session_ends_the_old_signed_cookie_too(tmp_path):
     # A signed cookie carries no session id: a stolen copy used to survive invalidate() there.
     from .redis_server import RedisServer

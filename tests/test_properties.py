@@ -21,7 +21,7 @@ from pyramid_nacl_session import (
 )
 from pyramid_nacl_session._core import SessionCodec
 
-from .conftest import SECRET
+from .helpers import SECRET
 
 
 class WrappedJsonSerializer:

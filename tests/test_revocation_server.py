@@ -1,6 +1,5 @@
 """Two pserve processes (the example app, waitress) share one redis-server: a session revoked
-through one is refused by the other (within a second, as benchmarks/load measures; the tests wait
-longer on a loaded machine), and so is a revocation from the CLI."""
+through one is then refused by the other, and so is a revocation from the CLI."""
 
 import http.client
 import re
@@ -11,12 +10,12 @@ import urllib.parse
 
 import pytest
 
+from .helpers import require_examples
 from .redis_server import RedisServer, free_port
-from .test_revocation import PATIENCE
 from .test_server import INI, serve, stop
 
 pytest.importorskip("waitress")
-pytest.importorskip("session_demo")
+require_examples()
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 USER = re.compile(r"<b id='user'>([^<]*)</b>")
@@ -72,13 +71,19 @@ def log_in(port, user):
     return cookie
 
 
-def refused_within(port, cookie, seconds):
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
+#: How long to poll a server for a revocation to show before giving up: a guard against a hang,
+#: not a speed bound (the suite asserts none; it matches the wait for a server to start).
+PATIENCE = 30
+
+
+def refused_eventually(port, cookie):
+    """Whether the server at ``port`` comes to refuse ``cookie`` (polled every 20 ms)."""
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
         if user_on(port, cookie) is None:
-            return time.monotonic() - start
+            return True
         time.sleep(0.02)
-    return None
+    return False
 
 
 @pytest.fixture
@@ -114,8 +119,7 @@ def test_a_session_logged_out_on_one_pserve_is_refused_by_the_other(fleet):
     status, _, _ = request(a, "POST", "/logout", current, {"csrf_token": token})
     assert status == 303
     assert user_on(a, cookie) is None
-    took = refused_within(b, cookie, PATIENCE)
-    assert took is not None, "the other server still accepts the session"
+    assert refused_eventually(b, cookie), "the other server still accepts the logged-out session"
 
 
 def test_log_out_everywhere_from_the_cli_is_refused_by_both_servers(fleet):
@@ -137,8 +141,8 @@ def test_log_out_everywhere_from_the_cli_is_refused_by_both_servers(fleet):
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert refused_within(a, alice_b, PATIENCE) is not None
-    assert refused_within(b, alice_a, PATIENCE) is not None
+    assert refused_eventually(a, alice_b)
+    assert refused_eventually(b, alice_a)
     assert user_on(a, bob) == "bob"
 
 
@@ -152,7 +156,7 @@ def test_revoke_before_from_the_cli_refuses_every_earlier_session_on_both_server
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert refused_within(b, first, PATIENCE) is not None
+    assert refused_eventually(b, first)
     later = log_in(b, "carol")
     assert user_on(a, later) == "carol"
 
@@ -180,7 +184,7 @@ def test_a_cut_off_in_the_future_written_into_redis_resets_each_server_once_not_
     client = redis_py.Redis.from_url(server.url)
     client.zadd("pyramid_nacl_session:revoked", {"b:": 4102444800.0})
     client.publish("pyramid_nacl_session:events", "4102444800.0 b:")
-    assert refused_within(b, before, PATIENCE) is not None
+    assert refused_eventually(b, before)
     time.sleep(0.05)
     later = log_in(a, "bob")
     time.sleep(2.5)  # two resyncs (revocation_resync = 1) read the entry again

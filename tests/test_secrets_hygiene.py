@@ -24,7 +24,7 @@ from pyramid_nacl_session import (
 )
 from pyramid_nacl_session.cli import main as cli_main
 
-from .conftest import nacl_seal, session_app
+from .helpers import nacl_seal, session_app
 
 KEY = hashlib.sha256(b"pyramid_nacl_session secrets hygiene").digest()
 OLD_KEY = hashlib.sha256(b"pyramid_nacl_session secrets hygiene, old").digest()

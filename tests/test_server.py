@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import require_examples
+
 pytest.importorskip("waitress")
-pytest.importorskip("session_demo")  # pip install -e examples/
+require_examples()
 
 INI = Path(__file__).resolve().parent.parent / "examples" / "development.ini"
 CLIENTS = 6

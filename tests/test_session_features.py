@@ -7,7 +7,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import CookieTooLarge, EncryptedCookieSessionFactory
 
-from .conftest import OTHER_SECRET, SECRET, nacl_open, nacl_seal, session_app, set_cookie_value
+from .helpers import OTHER_SECRET, SECRET, nacl_open, nacl_seal, session_app, set_cookie_value
 
 NEW, OLD = OTHER_SECRET, SECRET
 

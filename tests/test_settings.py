@@ -5,9 +5,15 @@ from pyramid.config import Configurator
 from pyramid.interfaces import ISessionFactory
 from webtest import TestApp
 
-from pyramid_nacl_session import EncryptedCookieSessionFactory, session_factory_from_settings
+from pyramid_nacl_session import (
+    EncryptedCookieSessionFactory,
+    EncryptedSerializer,
+    OptionError,
+    session_factory_from_settings,
+)
+from pyramid_nacl_session.settings import OPTIONS
 
-from .conftest import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
+from .helpers import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
 
 HEX = SECRET.hex()
 
@@ -83,6 +89,7 @@ class UpperJSON:
     "settings, says",
     [
         ({"session.secret": "invalid"}, "session.secret: secret must be 32 random bytes or 64 hex"),
+        ({"session.secret": f'"{HEX}"'}, "session.secret: secret must be 32 random bytes"),
         ({"session.secret": "  "}, "session.secret: empty"),
         ({"session.secret": HEX + " abc"}, "session.secret: secret[1]: secret must be"),
         ({}, "session.secret: missing"),
@@ -206,3 +213,221 @@ def test_settings_factory_serves_a_real_app():
     app = session_app(make(session__serializer="json"))
     app.get("/put", params={"a": "b"})
     assert app.get("/show").json == {"a": "b"}
+
+
+# -- inline comments, and values a browser would reject (issue 17) -------------------------------
+
+
+def ini_factory(tmp_path, *lines, secret=HEX):
+    """The app from an .ini file, loaded by PasteDeploy as pserve loads it."""
+    from pyramid.paster import get_app
+
+    ini = tmp_path / "app.ini"
+    body = ["[app:main]", "use = call:tests.test_settings:ini_app"]
+    body += ["pyramid.includes = pyramid_nacl_session", f"session.secret = {secret}", *lines]
+    ini.write_text("\n".join(body) + "\n")
+    return get_app(str(ini))
+
+
+@pytest.mark.parametrize(
+    "line, setting",
+    [
+        ("session.path = /app   # where the app lives", "session.path"),
+        ("session.domain = example.com   # the cookie's domain", "session.domain"),
+        ("session.revocation_user = user_id   # the state key", "session.revocation_user"),
+        ("session.timeout = 60 ; one minute", "session.timeout"),
+        ("pynacl.session.cookie_name = sid  # short", "pynacl.session.cookie_name"),
+    ],
+)
+def test_an_inline_comment_in_an_ini_value_stops_the_app_naming_the_setting(
+    tmp_path, line, setting
+):
+    with pytest.raises(OptionError) as info:
+        ini_factory(tmp_path, line)
+    assert info.value.option == setting
+    assert "inline comment" in info.value.reason and "own" in info.value.reason
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_every_setting_refuses_an_inline_comment_without_showing_the_value(option):
+    key = f"session.{option}"
+    value = f"{HEX}   # the production key" if option == "secret" else "x\t# why"
+    with pytest.raises(OptionError) as info:
+        session_factory_from_settings({"session.secret": HEX, key: value})
+    assert info.value.option == key
+    assert "inline comment" in str(info.value)
+    assert "# why" not in str(info.value) and HEX not in str(info.value)
+
+
+def test_a_hash_or_semicolon_inside_a_value_is_not_a_comment():
+    # Only whitespace before '#' or ';' makes configparser's inline comment: a Redis password
+    # or a key prefix may hold them.
+    pytest.importorskip("redis")
+    factory = session_factory_from_settings(
+        {
+            "session.secret": HEX,
+            "session.absolute_timeout": "60",
+            "session.revocation_url": "redis://:pa;ss%23word@127.0.0.1:1/0",
+            "session.revocation_prefix": "app#1;",
+        }
+    )
+    assert factory.revocation.prefix == "app#1;"
+
+
+def test_a_multi_line_secret_with_a_comment_line_reads_every_key(tmp_path):
+    app = ini_factory(
+        tmp_path,
+        "session.serializer = json",
+        f"pynacl.session.secret =\n    {HEX}\n    # the old key, kept to open its cookies\n"
+        f"    {OTHER_SECRET.hex()}",
+    )
+    assert TestApp(app).get("/").text == "visits: 1"
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("path", "/app;x"),
+        ("path", "/a b"),
+        ("path", "/a\x07"),
+        ("path", "/a\n"),
+        ("domain", "example.com/x"),
+        ("domain", "exa mple.com"),
+        ("domain", "example.com;"),
+        ("domain", "a..b"),
+        ("cookie_name", "session\n"),
+    ],
+)
+def test_cookie_attributes_a_browser_would_reject_are_refused_from_python_and_settings(
+    option, value
+):
+    with pytest.raises(OptionError) as from_python:
+        EncryptedCookieSessionFactory(HEX, **{option: value})
+    assert from_python.value.option == option
+    with pytest.raises(OptionError) as from_settings:
+        session_factory_from_settings({"session.secret": HEX, f"session.{option}": value})
+    assert from_settings.value.option == f"session.{option}"
+
+
+@pytest.mark.parametrize("domain", ["example.com", ".example.com", "localhost", "127.0.0.1"])
+def test_host_names_are_cookie_domains(domain):
+    assert make(session__domain=domain)._cookie_domain == domain
+
+
+# -- one error model, one rule per option (issue 18) ----------------------------------------------
+
+
+def test_the_core_raises_the_one_public_option_error():
+    class NoLoads:
+        def dumps(self, value):
+            return b""
+
+    for args, option in [
+        (("short",), "secret"),
+        ((HEX, "yaml"), "serializer"),
+        ((HEX, NoLoads()), "serializer"),
+    ]:
+        with pytest.raises(OptionError) as info:
+            EncryptedSerializer(*args)
+        assert info.value.option == option and isinstance(info.value, ValueError)
+    with pytest.raises(OptionError) as info:
+        EncryptedSerializer(HEX, "pickle", migrate_pickle=True)
+    assert info.value.option == "migrate_pickle"
+
+
+def test_option_error_survives_pickling_with_its_option():
+    import pickle
+
+    error = pickle.loads(pickle.dumps(OptionError("session.timeout", "expected a number")))
+    assert (error.option, error.reason) == ("session.timeout", "expected a number")
+    assert str(error) == "session.timeout: expected a number"
+
+
+def test_a_missing_or_short_key_names_the_command_that_makes_one():
+    for settings in ({}, {"session.secret": "abc"}, {"session.secret": " "}):
+        with pytest.raises(OptionError, match="pyramid-nacl-session secret"):
+            session_factory_from_settings(settings)
+
+
+def test_a_quoted_key_is_told_about_its_quotes_without_showing_it(tmp_path):
+    with pytest.raises(OptionError) as info:
+        ini_factory(tmp_path, secret=f'"{HEX}"')
+    assert info.value.option == "session.secret"
+    assert "quote" in info.value.reason and HEX not in str(info.value)
+
+
+REDIS = "redis://127.0.0.1:1/0"  # never connected to: making the factory does not
+
+
+@pytest.mark.parametrize(
+    "option, value, working",
+    [
+        ("revocation_stale_after", 0.5, 0.5),
+        ("revocation_stale_after", "0.5", 0.5),
+        ("revocation_resync", 2, 2.0),
+        ("revocation_resync", "2.5", 2.5),
+        ("revocation_policy", "refuse", "refuse"),
+        ("revocation_prefix", "app2:", "app2:"),
+    ],
+)
+def test_revocation_options_read_the_same_from_python_and_settings(option, value, working):
+    pytest.importorskip("redis")
+    from_python = EncryptedCookieSessionFactory(
+        HEX, absolute_timeout=60, revocation_url=REDIS, **{option: value}
+    )
+    from_settings = make(
+        session__absolute_timeout="60",
+        session__revocation_url=REDIS,
+        **{f"session__{option}": str(value)},
+    )
+    attribute = {
+        "revocation_stale_after": "stale_after",
+        "revocation_resync": "resync_interval",
+        "revocation_policy": "policy",
+        "revocation_prefix": "prefix",
+    }[option]
+    assert getattr(from_python.revocation, attribute) == working
+    assert getattr(from_settings.revocation, attribute) == working
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("revocation_stale_after", 0),
+        ("revocation_stale_after", None),
+        ("revocation_stale_after", "soon"),
+        ("revocation_resync", -1),
+        ("revocation_resync", float("inf")),
+        ("revocation_policy", "sometimes"),
+        ("revocation_prefix", ""),
+        ("revocation_prefix", "a b"),
+    ],
+)
+def test_bad_revocation_options_are_refused_from_python_and_settings(option, value):
+    pytest.importorskip("redis")
+    with pytest.raises(OptionError) as from_python:
+        EncryptedCookieSessionFactory(
+            HEX, absolute_timeout=60, revocation_url=REDIS, **{option: value}
+        )
+    assert from_python.value.option == option
+    settings = {"session.secret": HEX, "session.absolute_timeout": "60"}
+    settings |= {"session.revocation_url": REDIS, f"session.{option}": str(value)}
+    with pytest.raises(OptionError) as from_settings:
+        session_factory_from_settings(settings)
+    assert from_settings.value.option == f"session.{option}"
+    assert from_settings.value.reason == from_python.value.reason.replace(
+        repr(value), repr(str(value))
+    )
+
+
+@pytest.mark.parametrize(
+    "option, value",
+    [("revocation_policy", "sometimes"), ("revocation_resync", 0), ("revocation_prefix", "")],
+)
+def test_revocation_options_are_checked_even_before_revocation_is_on(option, value):
+    with pytest.raises(OptionError) as from_python:
+        EncryptedCookieSessionFactory(HEX, **{option: value})
+    assert from_python.value.option == option
+    with pytest.raises(OptionError) as from_settings:
+        session_factory_from_settings({"session.secret": HEX, f"session.{option}": str(value)})
+    assert from_settings.value.option == f"session.{option}"

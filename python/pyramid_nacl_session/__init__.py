@@ -15,6 +15,7 @@ from ._core import (
     RefusedPickle,
     generate_secret,
 )
+from .options import OptionError
 from .session import EncryptedCookieSessionFactory
 from .settings import session_factory_from_settings
 
@@ -26,6 +27,7 @@ __all__ = [
     "generate_secret",
     "session_factory_from_settings",
     "includeme",
+    "OptionError",
     "CookieError",
     "MalformedCookie",
     "CookieTooShort",

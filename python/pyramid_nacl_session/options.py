@@ -1,6 +1,7 @@
 """Checks for every session option, so that bad configuration fails when the app starts.
 
-This is the one place their rules live: the core writes the Set-Cookie header from what these
+This is the one place their rules live, whichever way an option arrives (a keyword from Python
+code, or a setting's text from an .ini file): the core writes the Set-Cookie header from what these
 return without checking again. Each check takes the option's value and the name to blame
 (``timeout`` from Python code, ``session.timeout`` from an .ini file) and returns the value in
 its working form; a bad value raises :class:`OptionError`, which carries that name.
@@ -8,6 +9,7 @@ its working form; a bad value raises :class:`OptionError`, which carries that na
 
 import math
 import re
+from typing import Any, Callable, Optional, Union
 
 from pyramid.settings import falsey, truthy
 
@@ -15,15 +17,38 @@ __all__ = [
     "OptionError",
     "as_bool",
     "as_seconds",
+    "as_positive_seconds",
     "as_samesite",
     "as_cookie_name",
     "as_cookie_attr",
+    "as_cookie_path",
+    "as_cookie_domain",
+    "as_revocation_policy",
+    "as_revocation_prefix",
+    "as_revocation_user",
+    "REVOCATION_POLICIES",
+    "REVOCATION_POLICY",
+    "REVOCATION_STALE_AFTER",
+    "REVOCATION_RESYNC",
+    "REVOCATION_PREFIX",
+    "UserGetter",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
 
-# RFC 6265 token characters: what WebOb accepts in a cookie name.
-_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+#: What to do when the revocation set cannot be kept current: serve with the last known set,
+#: or refuse every session that cannot be checked.
+REVOCATION_POLICIES = ("serve", "refuse")
+#: The defaults of the ``revocation_*`` options, written once for the factory, the store and
+#: the command line.
+REVOCATION_POLICY = "serve"
+REVOCATION_STALE_AFTER = 30
+REVOCATION_RESYNC = 5
+REVOCATION_PREFIX = "pyramid_nacl_session:"
+
+# RFC 6265 token characters: what WebOb accepts in a cookie name. fullmatch, since "$" would
+# also match before a final newline and let "session\n" put a raw LF into Set-Cookie.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 # Names WebOb's parser takes for attributes, so a cookie called so is never read back.
 _RESERVED_NAMES = (
     "path",
@@ -35,20 +60,35 @@ _RESERVED_NAMES = (
     "httponly",
     "samesite",
 )
+# What a browser drops a Path attribute for, or reads as the end of it (RFC 6265 path-value:
+# no controls and no ";"); whitespace besides, since it only ever comes from a pasted comment.
+_BAD_PATH_CHAR = re.compile(r"[\x00-\x20\x7f-\xa0;]")
+# A host name or an IPv4 address, with the leading dot some apps still write.
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*\.?")
 
 
 class OptionError(ValueError):
-    """A bad option value. ``option`` is the name it was given under (a keyword, or the
-    setting such as ``session.timeout``)."""
+    """A bad option value, raised when the factory is made (from Python code or an .ini file).
 
-    def __init__(self, option, message):
-        super().__init__(f"{option}: {message}")
+    ``option`` is the name it was given under (a keyword such as ``timeout``, or the setting such
+    as ``session.timeout``); ``reason`` is the message without that name. The native core raises
+    this same class.
+    """
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        #: The keyword or setting the value was given under.
         self.option = option
         #: The message without the option's name, for re-raising under another name.
-        self.reason = message
+        self.reason = reason
+
+    def __reduce__(self) -> "tuple[type[OptionError], tuple[str, str]]":
+        # Picklable (multiprocessing, logging handlers) with both arguments.
+        return (type(self), (self.option, self.reason))
 
 
-def as_bool(value, name):
+def as_bool(value: Any, name: str) -> bool:
     """``True``/``False``, or a string that ``pyramid.settings.asbool`` knows; anything else fails
     instead of silently meaning ``False``. A string is read as a word, so ``'false'`` is false."""
     if isinstance(value, bool):
@@ -64,7 +104,7 @@ def as_bool(value, name):
     raise OptionError(name, f"expected true or false, got {value!r}")
 
 
-def as_seconds(value, name, most=None):
+def as_seconds(value: Any, name: str, most: Optional[int] = None) -> Optional[int]:
     """A whole number of seconds, or ``None``; never negative, and at most ``most``.
 
     The same rule for Python values and settings text: ``30``, ``'30'``, ``30.0`` and ``'30.0'``
@@ -72,17 +112,17 @@ def as_seconds(value, name, most=None):
     """
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
         return None
-    number = None
+    number: Optional[int] = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, (float, str)):
         try:
-            number = float(value)
+            real = float(value)
         except ValueError:
-            pass
-        if number is not None and math.isfinite(number) and number.is_integer():
-            number = int(number)
-        elif number is not None:
+            real = None
+        if real is not None and math.isfinite(real) and real.is_integer():
+            number = int(real)
+        elif real is not None:
             raise OptionError(name, f"expected a whole number of seconds, got {value!r}")
     if number is None or number < 0:
         raise OptionError(name, f"expected a number of seconds or None, got {value!r}")
@@ -91,7 +131,7 @@ def as_seconds(value, name, most=None):
     return number
 
 
-def as_samesite(value, name, secure):
+def as_samesite(value: Any, name: str, secure: bool) -> Optional[str]:
     """``'Strict'``, ``'Lax'``, ``'None'`` (which needs ``secure``), or ``None`` for no attribute.
 
     The value is written as given, as WebOb does; the check ignores case.
@@ -107,10 +147,10 @@ def as_samesite(value, name, secure):
     return value
 
 
-def as_cookie_name(value, name):
+def as_cookie_name(value: Any, name: str) -> str:
     """A name WebOb both writes and reads back: a token that is not an attribute's name and does
     not start with ``$``."""
-    if not isinstance(value, str) or not _COOKIE_NAME.match(value):
+    if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
         raise OptionError(name, f"expected a cookie name (letters, digits, -_.), got {value!r}")
     if value.startswith("$") or value.lower() in _RESERVED_NAMES:
         raise OptionError(
@@ -125,7 +165,7 @@ def as_cookie_name(value, name):
 ATTRIBUTE_LIMIT = 1024
 
 
-def as_cookie_attr(value, name):
+def as_cookie_attr(value: Any, name: str) -> Optional[str]:
     """A Path or Domain: latin-1 text of at most 1024 characters, or ``None`` (an empty string
     means ``None``)."""
     if value is None:
@@ -143,3 +183,73 @@ def as_cookie_attr(value, name):
             name, f"at most {ATTRIBUTE_LIMIT} characters (browsers ignore longer attributes)"
         )
     return value or None
+
+
+def as_cookie_path(value: Any, name: str) -> Optional[str]:
+    """A Path attribute (see :func:`as_cookie_attr`) with no control character, whitespace or
+    ``;``, which a browser would reject or cut it at."""
+    path = as_cookie_attr(value, name)
+    if path is not None and _BAD_PATH_CHAR.search(path):
+        raise OptionError(
+            name, f"a cookie path holds no whitespace, control character or ';', got {path!r}"
+        )
+    return path
+
+
+def as_cookie_domain(value: Any, name: str) -> Optional[str]:
+    """A Domain attribute (see :func:`as_cookie_attr`): a host name or an IPv4 address."""
+    domain = as_cookie_attr(value, name)
+    if domain is not None and not _DOMAIN.fullmatch(domain):
+        raise OptionError(
+            name, f"expected a host name (letters, digits, '-' and dots), got {domain!r}"
+        )
+    return domain
+
+
+def as_positive_seconds(value: Any, name: str) -> float:
+    """A positive, finite number of seconds, fractions allowed: ``5``, ``0.5``, ``'0.5'``."""
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            pass
+    if number is None or not math.isfinite(number) or number <= 0:
+        raise OptionError(name, f"expected a positive number of seconds, got {value!r}")
+    return number
+
+
+def as_revocation_policy(value: Any, name: str) -> str:
+    """``'serve'`` or ``'refuse'``."""
+    word = value.strip() if isinstance(value, str) else value
+    if word not in REVOCATION_POLICIES:
+        raise OptionError(name, f"expected serve or refuse, got {value!r}")
+    return str(word)
+
+
+def as_revocation_prefix(value: Any, name: str) -> str:
+    """A non-empty prefix for the Redis keys and channel, without whitespace or controls (which
+    only a pasted comment would bring)."""
+    if not isinstance(value, str) or not value:
+        raise OptionError(name, "expected a non-empty string")
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise OptionError(name, f"expected no whitespace or control characters, got {value!r}")
+    return value
+
+
+#: How a session names its user: a state key, or a callable given the session's state dict.
+UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
+
+
+def as_revocation_user(value: Any, name: str) -> Optional[UserGetter]:
+    """A state key (str), a callable taking the session's state dict, or ``None`` (as is a blank
+    string, so that an empty setting means none)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if callable(value):
+        return value  # type: ignore[no-any-return]
+    raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")

@@ -37,12 +37,23 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional
 
 import redis
 
 from ._core import CLOCK_SKEW, SESSION_ID_KEY, RevocationSet, new_session_id
-from .options import OptionError
+from .options import (
+    REVOCATION_POLICIES,
+    REVOCATION_POLICY,
+    REVOCATION_RESYNC,
+    REVOCATION_STALE_AFTER,
+    OptionError,
+    UserGetter,
+    as_positive_seconds,
+    as_revocation_policy,
+    as_revocation_prefix,
+    as_revocation_user,
+)
 from .revocation_entries import (
     DEFAULT_PREFIX,
     MAX_MESSAGE,
@@ -76,9 +87,9 @@ __all__ = [
 
 log = logging.getLogger("pyramid_nacl_session.revocation")
 
-#: What to do when the set cannot be kept current: serve with the last known set, or refuse
-#: every session that cannot be checked.
-POLICIES = ("serve", "refuse")
+#: What to do when the set cannot be kept current (options.py): serve with the last known set,
+#: or refuse every session that cannot be checked.
+POLICIES = REVOCATION_POLICIES
 #: Seconds a Redis connection or command may take before it counts as failed.
 CONNECT_TIMEOUT = 1.0
 #: Re-read this many seconds before the last resync, so a writer whose clock lags ours (or a
@@ -154,9 +165,9 @@ class RevocationStore:
         max_age: int,
         *,
         prefix: str = DEFAULT_PREFIX,
-        policy: str = "serve",
-        stale_after: float = 30.0,
-        resync: float = 5.0,
+        policy: str = REVOCATION_POLICY,
+        stale_after: float = REVOCATION_STALE_AFTER,
+        resync: float = REVOCATION_RESYNC,
     ) -> None:
         self.redis_url = RedisURL(check_url(url, "revocation_url"))
         self.max_age = int(max_age)
@@ -554,29 +565,14 @@ class RevocationStore:
             )
 
 
-#: How a session names its user: a state key, or a callable given the session's state dict.
-UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
-
-
-def user_getter(value: Any, name: str) -> Optional[UserGetter]:
-    """A state key (str) or a callable taking the session's state dict; ``None`` for none."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if callable(value):
-        return value  # type: ignore[no-any-return]
-    raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
-
-
 def from_options(
     url: Any,
     absolute_timeout: Optional[int],
     *,
     user: Any = None,
-    policy: Any = "serve",
-    stale_after: Any = 30,
-    resync: Any = 5,
+    policy: Any = REVOCATION_POLICY,
+    stale_after: Any = REVOCATION_STALE_AFTER,
+    resync: Any = REVOCATION_RESYNC,
     prefix: Any = DEFAULT_PREFIX,
 ) -> "tuple[RevocationStore, Optional[UserGetter]]":
     """The store and user getter for a factory's ``revocation_*`` options, checked; each error
@@ -588,13 +584,11 @@ def from_options(
             "required when revocation_url is set (revocation entries live as long as a session "
             "can; set it to the longest a session may live, e.g. 86400)",
         )
-    if policy not in POLICIES:
-        raise OptionError("revocation_policy", f"expected serve or refuse, got {policy!r}")
-    stale_after = _positive(stale_after, "revocation_stale_after")
-    resync = _positive(resync, "revocation_resync")
-    if not isinstance(prefix, str) or not prefix:
-        raise OptionError("revocation_prefix", "expected a non-empty string")
-    getter = user_getter(user, "revocation_user")
+    policy = as_revocation_policy(policy, "revocation_policy")
+    stale_after = as_positive_seconds(stale_after, "revocation_stale_after")
+    resync = as_positive_seconds(resync, "revocation_resync")
+    prefix = as_revocation_prefix(prefix, "revocation_prefix")
+    getter = as_revocation_user(user, "revocation_user")
     store = RevocationStore(
         url,
         absolute_timeout,
@@ -604,9 +598,3 @@ def from_options(
         resync=resync,
     )
     return store, getter
-
-
-def _positive(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise OptionError(name, f"expected a positive number of seconds, got {value!r}")
-    return float(value)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import redis
 
 from ._core import CLOCK_SKEW, REVOCATION_TAGS, is_session_id
-from .options import OptionError
+from .options import REVOCATION_PREFIX, OptionError
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -27,7 +27,7 @@ __all__ = [
     "write_now",
 ]
 
-DEFAULT_PREFIX = "pyramid_nacl_session:"
+DEFAULT_PREFIX = REVOCATION_PREFIX
 #: The longest user name (UTF-8 bytes) a revocation may carry; the channel's messages are
 #: bounded by it, so a longer message is not ours.
 MAX_NAME = 1024

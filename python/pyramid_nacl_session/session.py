@@ -20,10 +20,18 @@ from ._core import (
 )
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
+    REVOCATION_POLICY,
+    REVOCATION_PREFIX,
+    REVOCATION_RESYNC,
+    REVOCATION_STALE_AFTER,
     OptionError,
     as_bool,
-    as_cookie_attr,
+    as_cookie_domain,
     as_cookie_name,
+    as_cookie_path,
+    as_positive_seconds,
+    as_revocation_policy,
+    as_revocation_prefix,
     as_samesite,
     as_seconds,
 )
@@ -67,10 +75,10 @@ def EncryptedCookieSessionFactory(
     migrate_signed_until: Any = None,
     revocation_url: Optional[str] = None,
     revocation_user: Any = None,
-    revocation_policy: str = "serve",
-    revocation_stale_after: Optional[int] = 30,
-    revocation_resync: Optional[int] = 5,
-    revocation_prefix: str = "pyramid_nacl_session:",
+    revocation_policy: str = REVOCATION_POLICY,
+    revocation_stale_after: float = REVOCATION_STALE_AFTER,
+    revocation_resync: float = REVOCATION_RESYNC,
+    revocation_prefix: str = REVOCATION_PREFIX,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -191,8 +199,8 @@ def EncryptedCookieSessionFactory(
     attrs = {
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
         "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
-        "_cookie_path": as_cookie_attr(path, "path"),
-        "_cookie_domain": as_cookie_attr(domain, "domain"),
+        "_cookie_path": as_cookie_path(path, "path"),
+        "_cookie_domain": as_cookie_domain(domain, "domain"),
         "_cookie_secure": secure,
         "_cookie_httponly": as_bool(httponly, "httponly"),
         "_cookie_samesite": as_samesite(samesite, "samesite", secure),
@@ -241,8 +249,15 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if user is not None else None
-    elif revocation_user is not None:
-        raise OptionError("revocation_user", "needs revocation_url")
+    else:
+        # Checked all the same, as the settings reader checks them: one rule for an option
+        # whichever way it comes, set to be used or not yet.
+        as_revocation_policy(revocation_policy, "revocation_policy")
+        as_positive_seconds(revocation_stale_after, "revocation_stale_after")
+        as_positive_seconds(revocation_resync, "revocation_resync")
+        as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        if revocation_user is not None:
+            raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 

@@ -2,8 +2,9 @@
 ``session.*`` settings."""
 
 import difflib
+import re
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from pyramid.path import DottedNameResolver
 
@@ -18,25 +19,40 @@ from .migrate_signed import (
 from .options import (
     OptionError,
     as_bool,
-    as_cookie_attr,
+    as_cookie_domain,
     as_cookie_name,
+    as_cookie_path,
+    as_positive_seconds,
+    as_revocation_policy,
+    as_revocation_prefix,
+    as_revocation_user,
     as_samesite,
     as_seconds,
 )
 from .session import EncryptedCookieSessionFactory
 
-__all__ = ["session_factory_from_settings", "PREFIXES", "OPTIONS"]
+__all__ = ["session_factory_from_settings", "read_settings", "PREFIXES", "OPTIONS"]
 
 #: Settings are read under either prefix; ``pynacl.session.*`` wins over ``session.*``.
 PREFIXES = ("session.", "pynacl.session.")
 
-#: Every option, with how its setting's text is turned into the factory's argument.
-OPTIONS = {
+#: How to make a key, for the messages about a missing one.
+MAKE_A_KEY = "make one with the command pyramid-nacl-session secret"
+
+#: What configparser would take for an inline comment, were it told to look for them: PasteDeploy
+#: does not, so ``/app   # where it lives`` arrives as the value, comment and all.
+INLINE_COMMENT = re.compile(r"\s[#;]")
+
+Check = Callable[[Any, str], Any]
+
+#: Every option, with how its setting's text is turned into the factory's argument: the same
+#: checks (options.py) the factory applies to Python keywords.
+OPTIONS: "dict[str, Optional[Check]]" = {
     "secret": None,  # handled by _secret
     "cookie_name": as_cookie_name,
     "max_age": as_seconds,
-    "path": as_cookie_attr,
-    "domain": as_cookie_attr,
+    "path": as_cookie_path,
+    "domain": as_cookie_domain,
     "secure": as_bool,
     "httponly": as_bool,
     "timeout": as_seconds,
@@ -53,14 +69,14 @@ OPTIONS = {
     "migrate_signed_cookie_name": as_cookie_name,
     "migrate_signed_timeout": as_seconds,
     "migrate_signed_until": as_instant,
-    # The revocation_* values are checked by the factory (revocation.py), which is imported
-    # only when revocation_url is set.
+    # The URL is checked by the factory (revocation.py), which needs redis-py to do it and is
+    # imported only when revocation_url is set.
     "revocation_url": lambda value, key: _text(value, key),
     "revocation_user": None,  # handled by _revocation_user
-    "revocation_policy": lambda value, key: _text(value, key),
-    "revocation_stale_after": as_seconds,
-    "revocation_resync": as_seconds,
-    "revocation_prefix": lambda value, key: _text(value, key),
+    "revocation_policy": as_revocation_policy,
+    "revocation_stale_after": as_positive_seconds,
+    "revocation_resync": as_positive_seconds,
+    "revocation_prefix": as_revocation_prefix,
 }
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have
@@ -86,8 +102,29 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
     ``session.secret`` holds one or more keys as 64 hex digits, separated by whitespace or
     newlines (the first seals, all open). Booleans take true/false/yes/no/on/off/1/0; times are
     whole seconds or ``none``; ``session.serializer`` is ``json``, ``pickle`` or the dotted name
-    of an object (or class) with ``loads`` and ``dumps``. A bad value raises ``ValueError``
-    naming the setting.
+    of an object (or class) with ``loads`` and ``dumps``. A value holding an inline comment
+    (``/app   # where it lives``) is refused: PasteDeploy would keep the comment in the value.
+    A bad value raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
+    """
+    options, names = read_settings(settings)
+    try:
+        return EncryptedCookieSessionFactory(**options)
+    except OptionError as e:
+        # Left to check here: secret, serializer, migrate_pickle and revocation_url, and the
+        # rules between options. The error names the keyword; blame the setting instead.
+        if e.option in names:
+            raise OptionError(names[e.option], e.reason) from None
+        if e.option in OPTIONS:  # a setting another one needs (absolute_timeout, for revocation)
+            raise OptionError(PREFIXES[0] + e.option, e.reason) from None
+        raise
+
+
+def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[str, str]]":
+    """The factory's keyword arguments from an app's ``session.*`` and ``pynacl.session.*``
+    settings, each checked as the factory checks it, and the setting each option was read from.
+
+    The app (:func:`session_factory_from_settings`) and the command line read settings through
+    this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
     """
     found = {}  # option -> (setting name, value)
     for prefix in PREFIXES:
@@ -97,46 +134,43 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
             option = key[len(prefix) :]
             if option not in OPTIONS:
                 raise OptionError(key, "not a pyramid_nacl_session setting" + _hint(prefix, option))
+            if isinstance(value, str) and INLINE_COMMENT.search(value):
+                # Never the value in the message: it may be a key.
+                raise OptionError(
+                    key,
+                    "holds an inline comment (whitespace, then '#' or ';'), which PasteDeploy "
+                    "keeps as part of the value; put the comment on a line of its own",
+                )
             found[option] = (key, value)
 
     if "secret" not in found:
-        raise OptionError("session.secret", "missing; make one with the print_secret command")
+        raise OptionError("session.secret", f"missing; {MAKE_A_KEY}")
     if "migrate_signed_secret" not in found:
         check_needs_secret(
             {option: option.startswith("migrate_signed_") for option in found},
             {option: key for option, (key, _) in found.items()}
             | {"migrate_signed_secret": "session.migrate_signed_secret"},
         )
-    options = {}
+    options: dict[str, Any] = {}
     for option, (key, value) in found.items():
+        check = OPTIONS[option]
         if option == "secret":
             options[option] = _secret(key, value)
         elif option == "serializer":
             options[option] = _serializer(key, value)
         elif option == "revocation_user":
             options[option] = _revocation_user(key, value)
-        elif option != "samesite":
-            options[option] = OPTIONS[option](value, key)
+        elif check is not None:
+            options[option] = check(value, key)
     if "samesite" in found:
         key, value = found["samesite"]
         # An empty setting means no SameSite attribute; "None" means SameSite=None, as in 1.0.
         value = None if isinstance(value, str) and not value.strip() else value
         options["samesite"] = as_samesite(value, key, options.get("secure", False))
-    try:
-        return EncryptedCookieSessionFactory(**options)
-    except (TypeError, ValueError) as e:
-        # Left to check here: secret, serializer and migrate_pickle. The core's errors carry the
-        # option they are about; their messages never hold a secret.
-        option = getattr(e, "option", None)
-        reason = getattr(e, "reason", None) or str(e)
-        if option in found:
-            raise OptionError(found[option][0], reason) from None
-        if option in OPTIONS:  # a setting another one needs (absolute_timeout, for revocation)
-            raise OptionError(PREFIXES[0] + option, reason) from None
-        raise
+    return options, {option: key for option, (key, _) in found.items()}
 
 
-def _hint(prefix, option):
+def _hint(prefix: str, option: str) -> str:
     if option in FOREIGN:
         return (
             f"; {prefix}{option} looks like a {FOREIGN[option]} setting left behind, which this "
@@ -146,17 +180,17 @@ def _hint(prefix, option):
     return f"; did you mean {prefix}{close[0]}?" if close else ""
 
 
-def _secret(key, value):
+def _secret(key: str, value: Any) -> Any:
     """Hex keys separated by whitespace; bytes pass through as 1.0 allowed (raw or hex)."""
     if isinstance(value, str):
         keys = value.split()
         if not keys:
-            raise OptionError(key, "empty; make one with the print_secret command")
+            raise OptionError(key, f"empty; {MAKE_A_KEY}")
         return keys if len(keys) > 1 else keys[0]
     return value
 
 
-def _serializer(key, value):
+def _serializer(key: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     name = value.strip()
@@ -171,20 +205,18 @@ def _serializer(key, value):
     return obj() if isinstance(obj, type) else obj
 
 
-def _revocation_user(key, value):
+def _revocation_user(key: str, value: Any) -> Any:
     """A state key, or ``module:callable`` (a colon marks a dotted name to resolve)."""
-    if not isinstance(value, str):
-        return value
-    name = value.strip()
-    if ":" not in name:
-        return name or None
+    name = value.strip() if isinstance(value, str) else value
+    if not isinstance(name, str) or ":" not in name:
+        return as_revocation_user(name, key)
     try:
-        return DottedNameResolver().resolve(name)
+        return as_revocation_user(DottedNameResolver().resolve(name), key)
     except (ImportError, ValueError) as e:
         raise OptionError(key, f"expected a state key or module:callable ({e})") from None
 
 
-def _text(value, key):
+def _text(value: Any, key: str) -> Optional[str]:
     if isinstance(value, str):
         return value.strip() or None
     if value is None:

@@ -160,30 +160,38 @@ fn write_dict(out: &mut Out, dict: &Bound<'_, PyDict>, depth: usize) -> PyResult
     }
     let py = dict.py();
     out.byte(b'{')?;
-    let mut pos: ffi::Py_ssize_t = 0;
-    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
-    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-    let mut first = true;
-    // PyDict_Next rather than PyO3's iterator, which panics if the dict changes size meanwhile
-    // (Python code that we call, such as a dict subclass's items(), could do that); PyDict_Next
-    // just stops or goes on safely.
-    // SAFETY: `dict` is a live dict and the GIL is held; the borrowed key and value are turned
-    // into owned references at once, before any Python code can run.
-    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
-        let (k, v) = unsafe {
-            (
-                Bound::from_borrowed_ptr(py, key),
-                Bound::from_borrowed_ptr(py, value),
-            )
-        };
-        if !first {
-            out.byte(b',')?;
+    // On a free-threaded CPython, PyDict_Next is only safe while the dict's critical section
+    // is held (another thread could otherwise free the entry between the call and our
+    // incref). The section pauses while Python code runs below, as it should: PyDict_Next
+    // copes with a dict changed in between. With the GIL this is a no-op.
+    pyo3::sync::critical_section::with_critical_section(dict.as_any(), || {
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+        let mut first = true;
+        // PyDict_Next rather than PyO3's iterator, which panics if the dict changes size
+        // meanwhile (Python code that we call, such as a dict subclass's items(), could do
+        // that); PyDict_Next just stops or goes on safely.
+        // SAFETY: `dict` is a live dict, the thread is attached and holds the dict's critical
+        // section; the borrowed key and value are turned into owned references at once,
+        // before any Python code can run.
+        while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
+            let (k, v) = unsafe {
+                (
+                    Bound::from_borrowed_ptr(py, key),
+                    Bound::from_borrowed_ptr(py, value),
+                )
+            };
+            if !first {
+                out.byte(b',')?;
+            }
+            first = false;
+            write_key(out, &k)?;
+            out.byte(b':')?;
+            write_value(out, &v, depth + 1)?;
         }
-        first = false;
-        write_key(out, &k)?;
-        out.byte(b':')?;
-        write_value(out, &v, depth + 1)?;
-    }
+        Ok::<(), PyErr>(())
+    })?;
     out.byte(b'}')?;
     Ok(())
 }

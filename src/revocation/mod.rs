@@ -43,6 +43,8 @@ pub const SESSION_TAG: &str = "s:";
 pub const CREATED_TAG: &str = "c:";
 pub const USER_TAG: &str = "u:";
 pub const BEFORE_TAG: &str = "b:";
+/// The four, in that order, as `_core.REVOCATION_TAGS`.
+pub const TAGS: (&str, &str, &str, &str) = (SESSION_TAG, CREATED_TAG, USER_TAG, BEFORE_TAG);
 struct Inner {
     sessions: Table<u32>,
     created: Table<u32>,
@@ -151,6 +153,53 @@ impl RevocationSet {
         // A panic cannot happen while the lock is held (no allocation failure is caught), but a
         // poisoned lock still holds a consistent table: recover it rather than fail requests.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether a session is revoked: its id ``sid`` was revoked (or, for a session without an
+    /// id, ``sid`` ``None``, its creation time was), its ``user`` (``None`` for none; not a str:
+    /// its ``str()``) has a cutoff after ``created``, or ``created`` is before the cutoff for
+    /// everyone. (The request path calls ``check_state``; tests call ``_testing.is_revoked``.)
+    fn is_revoked(
+        &self,
+        sid: Option<&Bound<'_, PyAny>>,
+        user: Option<&Bound<'_, PyAny>>,
+        created: f64,
+    ) -> PyResult<bool> {
+        let user_key = match user {
+            Some(u) if !u.is_none() => Some(Self::user_key(u)?),
+            _ => None,
+        };
+        let sid_key = match sid {
+            Some(s) if !s.is_none() => match s.cast::<PyString>() {
+                Ok(s) => Some(fingerprint(s)?),
+                Err(_) => None, // not a str: never an id we made
+            },
+            _ => None,
+        };
+        let has_id = sid.is_some_and(|s| !s.is_none());
+        let inner = self.lock();
+        if created < inner.before || created.is_nan() {
+            return Ok(true);
+        }
+        if let Some(key) = sid_key {
+            if inner.sessions.get(&self.index_hasher, key).is_some() {
+                return Ok(true);
+            }
+        }
+        if !has_id
+            && inner
+                .created
+                .get(&self.index_hasher, created_key(created))
+                .is_some()
+        {
+            return Ok(true);
+        }
+        if let Some(key) = user_key {
+            if let Some(cutoff) = inner.users.get(&self.index_hasher, key) {
+                return Ok(created < cutoff);
+            }
+        }
+        Ok(false)
     }
 
     /// A user's fingerprint: of its text (``str()`` of what is not a str, as the CLI and Redis
@@ -340,54 +389,6 @@ impl RevocationSet {
         self.lock().before
     }
 
-    /// Whether a session is revoked: its id ``sid`` was revoked (or, for a session without an
-    /// id, ``sid`` ``None``, its creation time was), its ``user`` (``None`` for none; not a str:
-    /// its ``str()``) has a cutoff after ``created``, or ``created`` is before the cutoff for
-    /// everyone. (Tests use it; the request path calls ``check_state``.)
-    #[pyo3(signature = (sid, user, created))]
-    fn is_revoked(
-        &self,
-        sid: Option<&Bound<'_, PyAny>>,
-        user: Option<&Bound<'_, PyAny>>,
-        created: f64,
-    ) -> PyResult<bool> {
-        let user_key = match user {
-            Some(u) if !u.is_none() => Some(Self::user_key(u)?),
-            _ => None,
-        };
-        let sid_key = match sid {
-            Some(s) if !s.is_none() => match s.cast::<PyString>() {
-                Ok(s) => Some(fingerprint(s)?),
-                Err(_) => None, // not a str: never an id we made
-            },
-            _ => None,
-        };
-        let has_id = sid.is_some_and(|s| !s.is_none());
-        let inner = self.lock();
-        if created < inner.before || created.is_nan() {
-            return Ok(true);
-        }
-        if let Some(key) = sid_key {
-            if inner.sessions.get(&self.index_hasher, key).is_some() {
-                return Ok(true);
-            }
-        }
-        if !has_id
-            && inner
-                .created
-                .get(&self.index_hasher, created_key(created))
-                .is_some()
-        {
-            return Ok(true);
-        }
-        if let Some(key) = user_key {
-            if let Some(cutoff) = inner.users.get(&self.index_hasher, key) {
-                return Ok(created < cutoff);
-            }
-        }
-        Ok(false)
-    }
-
     /// The request path's one call: takes the session id out of ``state`` (the dict a cookie
     /// opened to), finds the user (``user``: ``None``, a state key, or a callable given the
     /// state) and checks all of them against the set. Returns ``False`` for a revoked session,
@@ -479,6 +480,20 @@ impl RevocationSet {
     }
 }
 
+/// Whether ``revoked`` holds a revocation of the session with id ``sid`` (``None`` when it has
+/// none), user ``user`` (``None`` for none) and creation time ``created``: what ``check_state``
+/// decides, without a state dict. For tests (``_core._testing``).
+#[pyfunction]
+#[pyo3(signature = (revoked, sid, user, created))]
+pub fn is_revoked(
+    revoked: &RevocationSet,
+    sid: Option<&Bound<'_, PyAny>>,
+    user: Option<&Bound<'_, PyAny>>,
+    created: f64,
+) -> PyResult<bool> {
+    revoked.is_revoked(sid, user, created)
+}
+
 /// A new session id: 16 bytes from the OS, as 22 characters of URL-safe base64.
 #[pyfunction]
 pub fn new_session_id() -> PyResult<String> {
@@ -491,17 +506,6 @@ pub fn new_session_id() -> PyResult<String> {
 #[pyfunction]
 pub fn is_session_id(text: &str) -> bool {
     is_id(text)
-}
-
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<RevocationSet>()?;
-    m.add_function(wrap_pyfunction!(new_session_id, m)?)?;
-    m.add_function(wrap_pyfunction!(is_session_id, m)?)?;
-    m.add(
-        "REVOCATION_TAGS",
-        (SESSION_TAG, CREATED_TAG, USER_TAG, BEFORE_TAG),
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]

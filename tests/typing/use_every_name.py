@@ -17,6 +17,7 @@ from pyramid_nacl_session import (
     EncryptedCookieSessionFactory,
     EncryptedSerializer,
     MalformedCookie,
+    OptionError,
     generate_secret,
     includeme,
     session_factory_from_settings,
@@ -193,3 +194,13 @@ def mistakes_mypy_catches(secret: bytes) -> None:
         secret, "s", None, "/", None, False, False, 1200, 0, True, None, "Lax", None
     )
     generate_secret().encode()  # type: ignore[attr-defined]
+
+
+def named_option(settings: dict[str, str]) -> str:
+    try:
+        session_factory_from_settings(settings)
+    except OptionError as e:
+        option: str = e.option
+        reason: str = e.reason
+        return f"{option}: {reason}"
+    return ""

@@ -1,4 +1,8 @@
-"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there."""
+"""Type stubs for the Rust core (src/lib.rs). Keep in step with the #[pymodule] there.
+
+A stub package only because the core has a submodule, ``_testing`` (stubs in _testing.pyi); at
+run time ``_core`` is the one extension module, which Python finds before this directory.
+"""
 
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal, NoReturn, Protocol, final
@@ -17,19 +21,17 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
-    "find_cookie",
-    "CookieSpec",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
     "new_session_id",
     "is_session_id",
-    "REVOCATION_TAGS",
     "SESSION_ID_KEY",
     "SESSION_ID_LENGTH",
     "DEFAULT_SALT",
     "DEFAULT_HASHALG",
     "CLOCK_SKEW",
+    "REVOCATION_TAGS",
 ]
 
 # The state key a session id travels under in the cookie (hidden from the app; 1.0.0 reads it
@@ -63,6 +65,8 @@ _SerializerArg = Literal["pickle", "json"] | _Serializer | None
 def generate_secret(as_hex: bool = True) -> bytes: ...
 
 # Subclassable, as 1.0's Python class was; native, so it cannot be mixed with other native bases.
+# A bad secret, serializer or migrate_pickle raises pyramid_nacl_session.OptionError: the core
+# imports that class from options.py (it defines no exception of its own for options).
 @disjoint_base
 class EncryptedSerializer:
     def __new__(
@@ -100,25 +104,6 @@ class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
 
-# Cookie and Set-Cookie headers (src/cookie.rs), as WebOb reads and writes them.
-
-def find_cookie(header: str | None, name: str) -> str | None: ...
-
-@final
-class CookieSpec:
-    def __new__(
-        cls,
-        name: str,
-        max_age: int | None = None,
-        path: str | None = ...,  # "/"
-        domain: str | None = None,
-        secure: bool = False,
-        httponly: bool = False,
-        samesite: str | None = None,
-    ) -> CookieSpec: ...
-    def header(self, value: str) -> str: ...
-    def delete_header(self) -> str: ...
-
 # The request path's one crossing each way (src/session.rs): (state, renewed, created, reseal).
 _Read = tuple[dict[Any, Any], float, float, bool]
 
@@ -155,7 +140,7 @@ class SignedCookieReader:
         secret: str | bytes,
         *,
         salt: str | bytes | None = None,  # None: Pyramid's default, "pyramid.session."
-        hashalg: str = ...,  # DEFAULT_HASHALG ("sha512"): a constant, so the runtime shows "..."
+        hashalg: str = ...,  # DEFAULT_HASHALG, "sha512" (the runtime signature shows no literal)
         serializer: str = "json",
     ) -> SignedCookieReader: ...
     def loads(self, value: str | bytes) -> Any: ...
@@ -193,7 +178,6 @@ class RevocationSet:
     def revoke_before(self, cutoff: float) -> None: ...
     @property
     def before(self) -> float: ...
-    def is_revoked(self, sid: object, user: object, created: float) -> bool: ...
     # False for a revoked session, else its id (None when it has none); takes "_sid_" out.
     def check_state(
         self, state: dict[Any, Any], user: object, created: float

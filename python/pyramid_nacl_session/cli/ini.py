@@ -1,0 +1,59 @@
+"""Reading an app's settings from its Paste .ini file, through the app's own settings reader
+(``pyramid_nacl_session.settings``), so that the command line and the app never disagree on what
+a setting means."""
+
+import configparser
+import os
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ..options import OptionError
+from ..settings import read_settings, session_factory_from_settings
+from .base import UsageError
+
+
+def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str]":
+    """The app's settings from a Paste .ini file, and how to name where they came from."""
+    from pyramid.paster import get_appsettings
+
+    if not os.path.isfile(path.split("#", 1)[0]):
+        raise UsageError("--ini: no such file")  # not the path: maybe a key typed there
+    # name=None reads [app:main], or the section named in 'FILE#name'.
+    where = f"{path} [app:{app or 'main'}]"
+    try:
+        settings = get_appsettings(path, name=app)
+    except configparser.Error as e:
+        # Its message quotes the offending lines, which may hold a key: give line numbers only.
+        lines: set[int] = {n for n, _ in getattr(e, "errors", [])}
+        if getattr(e, "lineno", None) is not None:
+            lines.add(e.lineno)  # type: ignore[attr-defined]
+        at = f" (line {', '.join(map(str, sorted(lines)))})" if lines else ""
+        raise UsageError(f"--ini: {path} is not a valid .ini file{at}") from None
+    except ImportError as e:
+        raise UsageError(
+            f"--ini: the app that 'use =' names in {where} cannot be imported (module "
+            f"{e.name!r}): --ini loads the app, so it must be installed where this command runs"
+        ) from None
+    except LookupError:  # PasteDeploy's message quotes --app, which may be a mistyped key
+        raise UsageError(
+            f"--ini: {path} has no such app section, or its 'use =' names no app"
+        ) from None
+    except Exception as e:  # PasteDeploy raises ValueError and others, about 'use =' lines
+        raise UsageError(f"--ini: cannot read the app settings of {where}: {e}") from None
+    return settings, where
+
+
+def app_options(
+    path: str, app: Optional[str], *, make_factory: bool = False
+) -> "tuple[dict[str, Any], dict[str, str], str]":
+    """The app's session options, read and checked as the app reads them; the setting each was
+    read from; and how to name where they came from. With ``make_factory``, the app's session
+    factory is made too, so that the rules between options are checked as at the app's start."""
+    settings, where = app_settings(path, app)
+    try:
+        options, names = read_settings(settings)
+        if make_factory:
+            session_factory_from_settings(settings)
+    except OptionError as e:  # names the setting; a key's message never holds the key
+        raise UsageError(f"--ini: {where}: {e}") from None
+    return options, names, where
