@@ -328,6 +328,11 @@ def print_report(machine, meta, summary, args):
         print("What a user would pick instead (same app, same view; figures from ours' process):")
         for line in derived["references"]:
             print(f"- {line}")
+    if derived["detect_changes"]:
+        print()
+        print("detect_changes (issue 19), on less off, ours, same run (target: at most 500 ns):")
+        for line in derived["detect_changes"]:
+            print(f"- {line}")
     if derived["hooks"]:
         print()
         print("An app's own Request (overriding cookies) and Response (overriding set_cookie):")
@@ -452,7 +457,22 @@ def derive(summary, meta):
                 f"{hooked[env] / stock[env]:.2f}x; "
                 + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in honoured.items())
             )
-    return {"targets": targets, "noise": noise, "references": references, "hooks": hooks}
+    detect = []
+    for case in ("wsgi.read.json", "wsgi.plain.json"):
+        on, off = summary.get(case), summary.get(case + ".detect_off")
+        if on and off and on["ours"] and off["ours"]:
+            detect.append(
+                f"{case}: {on['ours']:,.0f} ns on, {off['ours']:,.0f} ns off: "
+                f"{on['ours'] - off['ours']:+,.0f} ns ({on['ours'] / off['ours']:.3f}x); "
+                f"1.0.0's same two rows {on['baseline'] / off['baseline']:.3f}x (noise)"
+            )
+    return {
+        "targets": targets,
+        "noise": noise,
+        "references": references,
+        "hooks": hooks,
+        "detect_changes": detect,
+    }
 
 
 def main():

@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyList, PyString, PyTuple};
 
 /// A 256-entry membership table, built at compile time.
 pub(crate) const fn byte_set(members: &[u8]) -> [bool; 256] {
@@ -249,6 +249,46 @@ pub fn find_cookie<'a>(header: &'a str, name: &str) -> Option<Cow<'a, str>> {
     String::from_utf8(value).ok().map(Cow::Owned)
 }
 
+/// Whether a `Vary` value already covers the Cookie header: it names it (in any case) or is `*`.
+fn varies_on_cookie(value: &str) -> bool {
+    value.split(',').any(|token| {
+        let token = token.trim();
+        token == "*" || token.eq_ignore_ascii_case("cookie")
+    })
+}
+
+/// Adds `Cookie` to the response's `Vary` (a WSGI header list): to the first `Vary` header
+/// when there is one (no header names it already, in any case), else as a new one. A shared
+/// cache that stores a response which read the session must not serve it to another cookie.
+pub fn add_vary_cookie(py: Python<'_>, headerlist: &Bound<'_, PyList>) -> PyResult<()> {
+    let mut first = None;
+    for (i, item) in headerlist.iter().enumerate() {
+        let item = item.cast_into::<PyTuple>()?;
+        let name = item.get_item(0)?;
+        let name = name.cast::<PyString>()?.to_cow()?;
+        if !name.eq_ignore_ascii_case("vary") {
+            continue;
+        }
+        let value = item.get_item(1)?;
+        let value = value.cast::<PyString>()?.to_cow()?;
+        if varies_on_cookie(&value) {
+            return Ok(());
+        }
+        if first.is_none() {
+            let merged = if value.trim().is_empty() {
+                "Cookie".to_owned()
+            } else {
+                format!("{value}, Cookie")
+            };
+            first = Some((i, name.into_owned(), merged));
+        }
+    }
+    match first {
+        Some((i, name, merged)) => headerlist.set_item(i, PyTuple::new(py, [name, merged])?),
+        None => headerlist.append(("Vary", "Cookie")),
+    }
+}
+
 /// `find_cookie` for Python: `header` is `environ.get('HTTP_COOKIE')`.
 #[pyfunction]
 #[pyo3(name = "find_cookie")]
@@ -274,6 +314,16 @@ mod tests {
 
     fn get(header: &str, name: &str) -> Option<String> {
         find_cookie(header, name).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn vary_covers_cookie_when_named_in_any_case_or_star() {
+        assert!(varies_on_cookie("Cookie"));
+        assert!(varies_on_cookie("Accept-Encoding, cOOkie"));
+        assert!(varies_on_cookie(" * "));
+        assert!(!varies_on_cookie("Accept-Encoding"));
+        assert!(!varies_on_cookie("Cookies, Set-Cookie"));
+        assert!(!varies_on_cookie(""));
     }
 
     #[test]

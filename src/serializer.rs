@@ -48,6 +48,9 @@ pub struct OpenedSession<'py> {
     pub key_index: usize,
     /// A pickle read by the plain-data reader (`migrate_pickle`), to be rewritten as JSON.
     pub migrated: bool,
+    /// What was deserialized, and from which plaintext: for `detect_changes` (session.rs).
+    pub value: Bound<'py, PyAny>,
+    pub plaintext: Vec<u8>,
 }
 
 impl OpenedSession<'_> {
@@ -301,6 +304,8 @@ impl EncryptedSerializer {
             created,
             key_index,
             migrated,
+            value,
+            plaintext,
         })
     }
 
@@ -323,6 +328,36 @@ impl EncryptedSerializer {
         }
         let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
         self.serialize(py, tuple.as_any())
+    }
+
+    /// Whether `state` is what `plaintext` (a session this serializer opened) held, as bytes:
+    /// the state is serialized as it would be written, stamped with the times `plaintext`
+    /// held as they were read (`renewed`, `created`). With JSON, only the state is written and
+    /// compared with its place in `plaintext`, where our writer puts it (`[r,c,{...}]`); a
+    /// plaintext in another form (1.0's spaces) compares unequal, which costs one write.
+    pub fn same_state(
+        &self,
+        py: Python<'_>,
+        plaintext: &[u8],
+        renewed: &Bound<'_, PyAny>,
+        created: &Bound<'_, PyAny>,
+        state: &Bound<'_, PyDict>,
+    ) -> PyResult<bool> {
+        if let Format::Json = self.format {
+            // The times are numbers, which hold no comma: the state starts after the second.
+            let mut commas = plaintext.iter().enumerate().filter(|(_, &b)| b == b',');
+            let (Some(_), Some((start, _))) = (commas.next(), commas.next()) else {
+                return Ok(false);
+            };
+            let Some(held) = plaintext
+                .get(start + 1..)
+                .and_then(|rest| rest.strip_suffix(b"]"))
+            else {
+                return Ok(false);
+            };
+            return Ok(json::dumps_session_state(state)? == held);
+        }
+        Ok(self.session_plaintext(py, renewed, created, state)? == plaintext)
     }
 
     /// Seals `plaintext` and appends the cookie value to `out`.

@@ -5,22 +5,31 @@
 //! writing goes from the session to the finished `Set-Cookie` header (or, where the app's
 //! response class has its own `set_cookie`, to the bare value it is given). The Python session
 //! class decides which; this module holds no policy beyond the cookie itself.
+//!
+//! With `detect_changes`, reading also keeps the plaintext it opened (a `Snapshot`), so that at
+//! the end of a request that read the session without marking it changed, writing can first
+//! serialize the state as it was stamped then and compare bytes: equal means nothing changed in
+//! place and no cookie is written. No copy of the state is made on the way in.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
-use crate::cookie_header::find_cookie;
+use crate::cookie_header::{add_vary_cookie, find_cookie};
 use crate::envelope;
 use crate::errors::MalformedCookie;
 use crate::serializer::{EncryptedSerializer, OpenedSession};
 use crate::set_cookie::CookieSpec;
 
-/// What the session class unpacks: `(state, renewed, created, reseal)`.
-type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool);
+/// What the session class unpacks: `(state, renewed, created, reseal, snapshot)`.
+type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
 
-fn unpack(opened: OpenedSession<'_>) -> SessionRead<'_> {
-    let reseal = opened.reseal();
-    (opened.state, opened.renewed, opened.created, reseal)
+/// The plaintext a session was opened from, with its two times as they were read (an int stays
+/// an int, so serializing them again gives the same bytes). Opaque to Python.
+#[pyclass(frozen, module = "pyramid_nacl_session._core")]
+pub struct Snapshot {
+    plaintext: Vec<u8>,
+    renewed: Py<PyAny>,
+    created: Py<PyAny>,
 }
 
 /// One per session factory: its serializer, cookie name and Set-Cookie attributes.
@@ -29,13 +38,60 @@ pub struct SessionCodec {
     serializer: Py<EncryptedSerializer>,
     name: String,
     spec: CookieSpec,
+    /// Reads keep a `Snapshot` of what they opened.
+    detect_changes: bool,
+}
+
+impl SessionCodec {
+    fn unpack<'py>(&self, opened: OpenedSession<'py>) -> PyResult<SessionRead<'py>> {
+        let reseal = opened.reseal();
+        let snapshot = if self.detect_changes {
+            Some(Snapshot {
+                plaintext: opened.plaintext,
+                renewed: opened.value.get_item(0)?.unbind(),
+                created: opened.value.get_item(1)?.unbind(),
+            })
+        } else {
+            None
+        };
+        Ok((
+            opened.state,
+            opened.renewed,
+            opened.created,
+            reseal,
+            snapshot,
+        ))
+    }
+
+    /// The plaintext to seal for this session; `None` when `snapshot` is given and the state,
+    /// stamped with the snapshot's times, serializes to the very bytes that were opened.
+    fn changed_plaintext(
+        &self,
+        py: Python<'_>,
+        accessed: &Bound<'_, PyAny>,
+        created: &Bound<'_, PyAny>,
+        state: &Bound<'_, PyDict>,
+        snapshot: Option<&Bound<'_, Snapshot>>,
+    ) -> PyResult<Option<Vec<u8>>> {
+        let serializer = self.serializer.get();
+        if let Some(snapshot) = snapshot {
+            let snap = snapshot.get();
+            let (renewed, created) = (snap.renewed.bind(py), snap.created.bind(py));
+            if serializer.same_state(py, &snap.plaintext, renewed, created, state)? {
+                return Ok(None);
+            }
+        }
+        serializer
+            .session_plaintext(py, accessed, created, state)
+            .map(Some)
+    }
 }
 
 #[pymethods]
 impl SessionCodec {
     /// The options arrive checked by options.py.
     #[new]
-    #[pyo3(signature = (serializer, name, max_age, path, domain, secure, httponly, samesite))]
+    #[pyo3(signature = (serializer, name, max_age, path, domain, secure, httponly, samesite, partitioned=false, detect_changes=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         serializer: Py<EncryptedSerializer>,
@@ -46,6 +102,8 @@ impl SessionCodec {
         secure: bool,
         httponly: bool,
         samesite: Option<String>,
+        partitioned: bool,
+        detect_changes: bool,
     ) -> Self {
         let spec = CookieSpec::new(
             name.clone(),
@@ -55,17 +113,20 @@ impl SessionCodec {
             secure,
             httponly,
             samesite,
+            partitioned,
         );
         SessionCodec {
             serializer,
             name,
             spec,
+            detect_changes,
         }
     }
 
     /// The session in ``environ['HTTP_COOKIE']`` (``header``), read as WebOb's
     /// ``request.cookies`` would find it: ``None`` when there is no such cookie, else
-    /// ``(state, renewed, created, reseal)``; raises a ``CookieError`` when it is unreadable.
+    /// ``(state, renewed, created, reseal, snapshot)``, the snapshot ``None`` unless
+    /// ``detect_changes``; raises a ``CookieError`` when it is unreadable.
     fn read_header<'py>(
         &self,
         py: Python<'py>,
@@ -85,11 +146,12 @@ impl SessionCodec {
             .serializer
             .get()
             .open_session_bytes(py, value.as_bytes())?;
-        Ok(Some(unpack(opened)))
+        self.unpack(opened).map(Some)
     }
 
     /// The session in a cookie value the app's ``request.cookies`` gave:
-    /// ``(state, renewed, created, reseal)``; raises a ``CookieError`` when it is unreadable.
+    /// ``(state, renewed, created, reseal, snapshot)``; raises a ``CookieError`` when it is
+    /// unreadable.
     fn read_value<'py>(
         &self,
         py: Python<'py>,
@@ -106,7 +168,7 @@ impl SessionCodec {
                 serializer.open_session_bytes(py, &bytes)?
             }
         };
-        Ok(unpack(opened))
+        self.unpack(opened)
     }
 
     /// The finished Set-Cookie header for this session, as ``response.set_cookie`` on a stock
@@ -121,24 +183,65 @@ impl SessionCodec {
         let serializer = self.serializer.get();
         let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
         self.spec
-            .header_with(envelope::sealed_len(plaintext.len()), |out| {
+            .header_with(envelope::sealed_len(plaintext.len()), None, |out| {
                 serializer.seal_append(&plaintext, out)
             })
     }
 
-    /// The bare cookie value for this session, for an app's own ``response.set_cookie``.
+    /// The request path's write on a stock WebOb response, in one crossing: adds ``Cookie`` to
+    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session (with
+    /// ``max_age``, the session's own, in place of the factory's when not ``None``), or
+    /// ``None`` when ``snapshot`` shows that nothing changed.
+    #[pyo3(signature = (headerlist, accessed, created, state, max_age, snapshot))]
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &self,
+        py: Python<'_>,
+        headerlist: &Bound<'_, PyList>,
+        accessed: &Bound<'_, PyAny>,
+        created: &Bound<'_, PyAny>,
+        state: &Bound<'_, PyDict>,
+        max_age: Option<u64>,
+        snapshot: Option<&Bound<'_, Snapshot>>,
+    ) -> PyResult<Option<String>> {
+        add_vary_cookie(py, headerlist)?;
+        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        else {
+            return Ok(None);
+        };
+        let serializer = self.serializer.get();
+        self.spec
+            .header_with(envelope::sealed_len(plaintext.len()), max_age, |out| {
+                serializer.seal_append(&plaintext, out)
+            })
+            .map(Some)
+    }
+
+    /// Adds ``Cookie`` to the ``Vary`` of ``headerlist`` (a WSGI header list), unless a
+    /// ``Vary`` header already names it or is ``*``.
+    fn vary(&self, py: Python<'_>, headerlist: &Bound<'_, PyList>) -> PyResult<()> {
+        add_vary_cookie(py, headerlist)
+    }
+
+    /// The bare cookie value for this session, for an app's own ``response.set_cookie``; with
+    /// a ``snapshot``, ``None`` when nothing changed.
+    #[pyo3(signature = (accessed, created, state, snapshot=None))]
     fn value(
         &self,
         py: Python<'_>,
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
-    ) -> PyResult<String> {
+        snapshot: Option<&Bound<'_, Snapshot>>,
+    ) -> PyResult<Option<String>> {
+        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        else {
+            return Ok(None);
+        };
         let serializer = self.serializer.get();
-        let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
         let mut out = String::with_capacity(envelope::sealed_len(plaintext.len()));
         serializer.seal_append(&plaintext, &mut out)?;
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The length of the header less the value's, for sizing a bare value.

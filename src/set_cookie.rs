@@ -91,7 +91,10 @@ pub struct CookieSpec {
     /// Domain, Max-Age and Path, the attributes WebOb writes sorted before `expires`.
     attrs: String,
     max_age: Option<u64>,
-    /// secure, HttpOnly and SameSite, which WebOb writes after `expires`.
+    /// Domain and Path alone, around a session's own Max-Age (`adjust_timeout_for_session`).
+    domain_attr: String,
+    path_attr: String,
+    /// secure, HttpOnly, SameSite and Partitioned, which WebOb writes after `expires`.
     flags: String,
     delete: String,
 }
@@ -99,9 +102,21 @@ pub struct CookieSpec {
 impl CookieSpec {
     /// The Set-Cookie value carrying `value`, appended to `out` (which may already hold the
     /// prefix's room); `value` must be made of `VALUE_OK` bytes, as our base64 always is.
-    fn finish(&self, out: &mut String, now: u64) -> PyResult<()> {
-        out.push_str(&self.attrs);
-        if let Some(max_age) = self.max_age {
+    /// `own_max_age` replaces the factory's `max_age` for this one cookie.
+    fn finish(&self, out: &mut String, now: u64, own_max_age: Option<u64>) -> PyResult<()> {
+        let max_age = match own_max_age {
+            None => {
+                out.push_str(&self.attrs);
+                self.max_age
+            }
+            Some(n) => {
+                out.push_str(&self.domain_attr);
+                out.push_str(&max_age_attr(n));
+                out.push_str(&self.path_attr);
+                own_max_age
+            }
+        };
+        if let Some(max_age) = max_age {
             // options.py bounds max_age, so this fails only near the year 9999.
             let expires = now
                 .checked_add(max_age)
@@ -119,12 +134,13 @@ impl CookieSpec {
     pub fn header_with(
         &self,
         value_len: usize,
+        own_max_age: Option<u64>,
         write_value: impl FnOnce(&mut String) -> PyResult<()>,
     ) -> PyResult<String> {
         let mut out = String::with_capacity(self.prefix.len() + value_len + 160);
         out.push_str(&self.prefix);
         write_value(&mut out)?;
-        self.finish(&mut out, unix_now())?;
+        self.finish(&mut out, unix_now(), own_max_age)?;
         Ok(out)
     }
 
@@ -138,7 +154,7 @@ impl CookieSpec {
         let mut out = String::with_capacity(self.prefix.len() + value.len() + 160);
         out.push_str(&self.prefix);
         out.push_str(value);
-        self.finish(&mut out, now)?;
+        self.finish(&mut out, now, None)?;
         Ok(out)
     }
 
@@ -154,6 +170,10 @@ impl CookieSpec {
     }
 }
 
+fn max_age_attr(n: u64) -> String {
+    format!("; Max-Age={n}")
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -163,7 +183,8 @@ fn unix_now() -> u64 {
 #[pymethods]
 impl CookieSpec {
     #[new]
-    #[pyo3(signature = (name, max_age=None, path=Some("/".to_owned()), domain=None, secure=false, httponly=false, samesite=None))]
+    #[pyo3(signature = (name, max_age=None, path=Some("/".to_owned()), domain=None, secure=false, httponly=false, samesite=None, partitioned=false))]
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         max_age: Option<u64>,
@@ -172,24 +193,20 @@ impl CookieSpec {
         secure: bool,
         httponly: bool,
         samesite: Option<String>,
+        partitioned: bool,
     ) -> Self {
         // WebOb leaves out an empty Domain or Path.
-        let mut attrs = String::new();
-        if let Some(domain) = domain.filter(|d| !d.is_empty()) {
-            attrs.push_str("; Domain=");
-            attrs.push_str(&path_quote(&domain));
-        }
-        let max_age_attr = |n: u64| format!("; Max-Age={n}");
-        let mut delete_attrs = attrs.clone();
-        delete_attrs.push_str(&max_age_attr(0));
-        if let Some(n) = max_age {
-            attrs.push_str(&max_age_attr(n));
-        }
-        if let Some(path) = path.filter(|p| !p.is_empty()) {
-            let quoted = format!("; Path={}", path_quote(&path));
-            attrs.push_str(&quoted);
-            delete_attrs.push_str(&quoted);
-        }
+        let domain_attr = domain
+            .filter(|d| !d.is_empty())
+            .map_or_else(String::new, |d| format!("; Domain={}", path_quote(&d)));
+        let path_attr = path
+            .filter(|p| !p.is_empty())
+            .map_or_else(String::new, |p| format!("; Path={}", path_quote(&p)));
+        let attrs = format!(
+            "{domain_attr}{}{path_attr}",
+            max_age.map_or_else(String::new, max_age_attr)
+        );
+        let delete_attrs = format!("{domain_attr}{}{path_attr}", max_age_attr(0));
         let mut flags = String::new();
         if secure {
             flags.push_str("; secure");
@@ -201,11 +218,18 @@ impl CookieSpec {
             flags.push_str("; SameSite=");
             flags.push_str(&samesite);
         }
+        // CHIPS: WebOb 1.8 has no such keyword; browsers take the attribute anywhere after the
+        // value. options.py refuses it without secure, which browsers require for it.
+        if partitioned {
+            flags.push_str("; Partitioned");
+        }
         let delete = format!("{name}={delete_attrs}; expires=Wed, 31-Dec-97 23:59:59 GMT{flags}");
         CookieSpec {
             prefix: format!("{name}="),
             attrs,
             max_age,
+            domain_attr,
+            path_attr,
             flags,
             delete,
         }
@@ -254,6 +278,7 @@ mod tests {
             true,
             true,
             Some("None".into()),
+            false,
         );
         assert_eq!(
             spec.header_at("v", 0).unwrap(),
@@ -267,5 +292,35 @@ mod tests {
         );
         assert!(spec.header_at("a b", 0).is_err());
         assert_eq!(spec.overhead(), spec.header_at("v", 0).unwrap().len() - 1);
+    }
+
+    #[test]
+    fn partitioned_goes_on_the_cookie_and_its_deletion() {
+        let spec = CookieSpec::new("s".into(), None, None, None, true, false, None, true);
+        assert_eq!(spec.header_at("v", 0).unwrap(), "s=v; secure; Partitioned");
+        assert!(spec.delete.ends_with("; secure; Partitioned"));
+    }
+
+    #[test]
+    fn a_sessions_own_max_age_replaces_the_factorys_in_place() {
+        let spec = CookieSpec::new(
+            "s".into(),
+            Some(60),
+            Some("/".into()),
+            Some("example.com".into()),
+            false,
+            false,
+            None,
+            false,
+        );
+        let mut own = String::from("s=v");
+        spec.finish(&mut own, 0, Some(86_400)).unwrap();
+        assert_eq!(
+            own,
+            "s=v; Domain=example.com; Max-Age=86400; Path=/; expires=Fri, 02-Jan-1970 00:00:00 GMT"
+        );
+        let mut default = String::from("s=v");
+        spec.finish(&mut default, 0, None).unwrap();
+        assert_eq!(default, spec.header_at("v", 0).unwrap());
     }
 }

@@ -375,3 +375,65 @@ except ValueError as e:
 def test_secrets_and_cookies_1_0_refused_work(sides):
     assert in_1_0(sides, ACCEPTED).split("\n")[:3] == ["ValueError"] * 3
     assert in_ours(ACCEPTED).split("\n")[:3] == ["key ok", "key ok", "{'user': 'alice'}"]
+
+
+# -- issue 19: Vary, in-place changes, a lifetime per session ---------------------------------
+
+
+def test_a_response_that_read_the_session_varies_on_cookie_where_1_0s_did_not(sides):
+    pair = Pair(sides, {"kwargs": dict(DEFAULTS["kwargs"], reissue_time=None)})
+    cookie = "session=" + pickled({"user": "alice"})
+    ours, base = (
+        pair.ours([{"op": "get", "k": "user"}], cookie),
+        pair.base([{"op": "get", "k": "user"}], cookie),
+    )
+    assert results(ours) == results(base) == ["alice"]
+    assert ours["set_cookie"] == base["set_cookie"] == []
+    assert ours["vary"] == ["Cookie"] and base["vary"] == []
+    # Neither varies when the view did not touch the session.
+    assert pair.ours([], cookie)["vary"] == pair.base([], cookie)["vary"] == []
+
+
+@pytest.mark.parametrize("serializer", [DEFAULTS, JSON], ids=["pickle", "json"])
+def test_an_in_place_change_is_written_where_1_0_lost_it(sides, serializer):
+    kwargs = dict(serializer["kwargs"], reissue_time=600)
+    state = {"cart": ["apple"]}
+    plain = (
+        json.dumps([NOW, NOW, state], separators=(",", ":")).encode()
+        if serializer is JSON
+        else pickle.dumps((NOW, NOW, state), pickle.HIGHEST_PROTOCOL)
+    )
+    cookie = "session=" + seal(plain)
+    pair = Pair(sides, {"kwargs": kwargs})
+    ops = [{"op": "get", "k": "cart"}, {"op": "append_unmarked", "k": "cart", "v": "pear"}]
+    ours, base = pair.ours(ops, cookie), pair.base(ops, cookie)
+    assert base["set_cookie"] == []  # 1.0: the pear is lost
+    written = "session=" + set_cookie_value(ours)
+    read = [{"op": "get", "k": "cart"}]
+    assert (
+        results(pair.ours(read, written))
+        == results(pair.base(read, written))
+        == [["apple", "pear"]]
+    )
+    # With detect_changes off, ours loses it as 1.0 did; reading alone writes nothing.
+    off = Pair(sides, {"kwargs": dict(kwargs, detect_changes=False)}, {"kwargs": kwargs})
+    assert off.ours(ops, cookie)["set_cookie"] == []
+    assert pair.ours(read, cookie)["set_cookie"] == []
+
+
+def test_a_remembered_session_rolls_back_to_1_0_and_forward_again(sides):
+    pair = Pair(sides, {"kwargs": dict(JSON["kwargs"], timeout=1200)})
+    ops = [{"op": "set", "k": "user", "v": "alice"}, {"op": "adjust_timeout", "v": 86400}]
+    remembered = pair.ours(ops)
+    assert "Max-Age=86400" in remembered["set_cookie"][0]
+    cookie = "session=" + set_cookie_value(remembered)
+    # 1.0 reads it: the user is there, with the own timeout as one more key.
+    keys = [{"op": "get", "k": "user"}, {"op": "keys"}]
+    assert results(pair.base(keys, cookie)) == ["alice", ["user", "_timeout_"]]
+    assert results(pair.ours(keys, cookie)) == ["alice", ["user"]]
+    # 1.0 writes it back with the key; ours, later than the factory's timeout, still reads it.
+    rolled_back = pair.base([{"op": "set", "k": "n", "v": 1}], cookie)
+    back = "session=" + set_cookie_value(rolled_back)
+    later = NOW + 5000
+    assert results(pair.ours(keys, back, now=later)) == ["alice", ["user", "n"]]
+    assert results(pair.base(keys, back, now=later)) == [None, []]

@@ -32,6 +32,7 @@ __all__ = [
     "REVOCATION_RESYNC",
     "REVOCATION_PREFIX",
     "UserGetter",
+    "as_partitioned",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -253,3 +254,13 @@ def as_revocation_user(value: Any, name: str) -> Optional[UserGetter]:
     if callable(value):
         return value  # type: ignore[no-any-return]
     raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
+
+
+def as_partitioned(value: object, name: str, secure: bool) -> bool:
+    """``partitioned`` as a boolean; ``True`` needs ``secure``, as browsers do (CHIPS)."""
+    partitioned: bool = as_bool(value, name)
+    if partitioned and not secure:
+        raise OptionError(
+            name, "Partitioned needs secure = true (browsers drop such cookies otherwise)"
+        )
+    return partitioned

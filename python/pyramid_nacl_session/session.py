@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
+from . import stock
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
     SESSION_ID_KEY,
-    CookieTooLarge,
     EncryptedSerializer,
     SessionCodec,
     new_session_id,
 )
+from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
+from .cookie_size import WARN_SIZE, check_size
+from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
     REVOCATION_POLICY,
@@ -29,6 +32,7 @@ from .options import (
     as_cookie_domain,
     as_cookie_name,
     as_cookie_path,
+    as_partitioned,
     as_positive_seconds,
     as_revocation_policy,
     as_revocation_prefix,
@@ -42,12 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
-
-#: Browsers drop a cookie whose name and value together are longer (RFC 6265bis 5.6; Chromium
-#: and Firefox count so, and limit each attribute to 1024 bytes, which options.py enforces).
-COOKIE_LIMIT = 4096
-#: Past this size a warning is logged, once per factory and process, so operators see it coming.
-WARN_SIZE = COOKIE_LIMIT * 3 // 4
 
 
 def EncryptedCookieSessionFactory(
@@ -79,6 +77,8 @@ def EncryptedCookieSessionFactory(
     revocation_stale_after: float = REVOCATION_STALE_AFTER,
     revocation_resync: float = REVOCATION_RESYNC,
     revocation_prefix: str = REVOCATION_PREFIX,
+    partitioned: bool = False,
+    detect_changes: bool = True,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -189,14 +189,25 @@ def EncryptedCookieSessionFactory(
 
     ``revocation_prefix``
       Prefix of the Redis keys and channel; one per app. Default: ``'pyramid_nacl_session:'``.
+
+    ``partitioned``
+      Add the ``Partitioned`` attribute (CHIPS) to the cookie and to its deletion, so that a
+      browser keeps a separate cookie per top-level site when the app is embedded in another
+      site's frame. Needs ``secure``. Default: ``False``.
+
+    ``detect_changes``
+      At the end of a request that read the session without changing it through its methods,
+      write the cookie if the state still differs from what was read (a list in it changed in
+      place, without ``changed()``). Default: ``True``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
     )
     secure = as_bool(secure, "secure")
+    partitioned = as_partitioned(partitioned, "partitioned", secure)
     # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
     # set per instance by Pyramid's shared session tests).
-    attrs = {
+    attrs: dict[str, Any] = {
         "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
         "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
         "_cookie_path": as_cookie_path(path, "path"),
@@ -209,6 +220,7 @@ def EncryptedCookieSessionFactory(
         "_reissue_time": as_seconds(reissue_time, "reissue_time"),
         "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
         "_serializer": encrypted,
+        "_cookie_partitioned": partitioned,
     }
     attrs["_migrate_signed"] = signed_migration(
         migrate_signed_secret,
@@ -229,11 +241,12 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_secure"],
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
+        partitioned,
+        as_bool(detect_changes, "detect_changes"),
     )
     # What the header holds besides the name and value: the "=" and the attributes.
     attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
-    if _STOCK_COOKIES is None:
-        _load_stock()
+    stock.load()
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
@@ -248,7 +261,7 @@ def EncryptedCookieSessionFactory(
             prefix=revocation_prefix,
         )
         # A plain function on the class would be bound as a method: keep it as given.
-        attrs["_revocation_user"] = staticmethod(user) if user is not None else None
+        attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
@@ -261,71 +274,8 @@ def EncryptedCookieSessionFactory(
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
-#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
-MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
-
-
-def _note_access(session):
-    """Pyramid's ``manage_accessed``: reading the session notes the time, and reissues the
-    cookie once ``reissue_time`` has passed since it was issued."""
-    session.accessed = now = int(time.time())
-    reissue_time = session._reissue_time
-    # Once dirty, there is nothing left to schedule: skip the call on every later access.
-    if not session._dirty and reissue_time is not None and now - session.renewed > reissue_time:
-        session._schedule()
-
-
-def _note_change(session):
-    """Pyramid's ``manage_changed``: changing the session notes the time and sets the cookie."""
-    session.accessed = int(time.time())
-    if not session._app_changed:
-        session.changed()
-
-
-# The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
-# more than the bookkeeping itself (benchmarks/README.md, "Where the time goes").
-
-
-def _accessor(method):
-    def accessed(session, *args, **kw):
-        _note_access(session)
-        return method(session, *args, **kw)
-
-    return _named(accessed, method)
-
-
-def _key_accessor(method):
-    def accessed(session, key):
-        _note_access(session)
-        return method(session, key)
-
-    return _named(accessed, method)
-
-
-def _mutator(method):
-    def changed(session, *args, **kw):
-        _note_change(session)
-        return method(session, *args, **kw)
-
-    return _named(changed, method)
-
-
-def _setter(method):
-    def changed(session, key, value):
-        _note_change(session)
-        return method(session, key, value)
-
-    return _named(changed, method)
-
-
-def _named(wrapper, method):
-    wrapper.__name__ = method.__name__
-    wrapper.__doc__ = method.__doc__
-    return wrapper
-
-
 @implementer(ISession)
-class EncryptedCookieSession(dict):
+class EncryptedCookieSession(dict[Any, Any]):
     """A dict-like session, the same in behaviour as Pyramid's ``CookieSession``.
 
     Each factory makes a subclass that carries its options as class attributes.
@@ -333,52 +283,61 @@ class EncryptedCookieSession(dict):
 
     _codec: SessionCodec
     _serializer: EncryptedSerializer
-    _cookie_name = "session"
-    _cookie_max_age = None
-    _cookie_path = "/"
-    _cookie_domain = None
+    _header_extra: int
+    _cookie_name: str = "session"
+    _cookie_max_age: Optional[int] = None
+    _cookie_path: Optional[str] = "/"
+    _cookie_domain: Optional[str] = None
     _cookie_secure = False
     _cookie_httponly = False
-    _cookie_samesite = "Lax"
+    _cookie_samesite: Optional[str] = "Lax"
     _cookie_on_exception = True
-    _timeout = 1200
-    _reissue_time = 0
-    _absolute_timeout = None
+    _timeout: Optional[int] = 1200
+    _reissue_time: Optional[int] = 0
+    _absolute_timeout: Optional[int] = None
+    _cookie_partitioned = False
     #: The ``migrate_signed_*`` options, or ``None``.
-    _migrate_signed = None
+    _migrate_signed: Any = None
     #: The app's :class:`~pyramid_nacl_session.revocation.RevocationStore`, or ``None`` when
     #: revocation is off.
-    revocation = None
-    _revocation_user = None
+    revocation: Any = None
+    _revocation_user: Any = None
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
-    session_id = None
+    session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
     _named_by_created = False
     #: Policy ``refuse`` could not check the cookie: this request neither writes nor deletes it.
     _unchecked = False
 
-    #: A response callback is scheduled to write the cookie.
+    #: The response callback is registered: the session was accessed, changed or is resealed.
+    _watched = False
+    #: The callback is to write the cookie.
     _dirty = False
+    #: What the cookie held when read (``detect_changes``), or ``None``.
+    _snapshot: Optional[object] = None
+    #: This session's own inactivity timeout and cookie Max-Age
+    #: (:meth:`adjust_timeout_for_session`), or ``None``.
+    _own_timeout: Optional[int] = None
     #: The app changed the session (so a failure to write it is the app's to hear about).
     _app_changed = False
     _invalidated = False
     #: The Pyramid signed cookie this session was moved from, when its name is not ours.
-    _delete_old_cookie = None
+    _delete_old_cookie: Optional[str] = None
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
 
-    def __init__(self, request):
+    def __init__(self, request: Any) -> None:
         self.request = request
         now = time.time()
         created = renewed = now
         new = True
-        state = {}
+        state: dict[Any, Any] = {}
         reseal = False
         codec = self._codec
         opened = None
-        stock_cookies = getattr(type(request), "cookies", None) is _STOCK_COOKIES
-        if stock_cookies:
+        webob = stock.webob_request(request)
+        if webob:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
@@ -392,10 +351,12 @@ class EncryptedCookieSession(dict):
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
-            state, renewed, created, reseal = opened
+            state, renewed, created, reseal, self._snapshot = opened
             new = False
+            if TIMEOUT_KEY in state:
+                self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
-            moved = read_signed(request, self._migrate_signed, now, stock=stock_cookies)
+            moved = read_signed(request, self._migrate_signed, now, stock=webob)
             if moved is not None:
                 state, renewed, created = moved
                 new = False
@@ -407,6 +368,7 @@ class EncryptedCookieSession(dict):
             sid = self.revocation.check(state, self._revocation_user, created)
             if sid is False:
                 state, renewed, created, new, reseal = {}, now, now, True, False
+                self._snapshot = self._own_timeout = None
             elif sid is None:
                 # Without an id (from before revocation was on, or a signed cookie): it stays
                 # without one, named by its creation time, which every copy of it shares, so
@@ -418,15 +380,19 @@ class EncryptedCookieSession(dict):
                 # revocation.UNCHECKED: policy 'refuse' with a stale set. A fresh session for
                 # this request, and the user's cookie left as it is for when Redis answers.
                 state, renewed, created, new, reseal = {}, now, now, True, False
+                self._snapshot = self._own_timeout = None
                 self._unchecked = True
-        if self._timeout is not None and now - renewed > self._timeout:
+        timeout = self._own_timeout or self._timeout
+        if timeout is not None and now - renewed > timeout:
             state = {}
+            self._snapshot = self._own_timeout = None
         if self._absolute_timeout is not None and now - created > self._absolute_timeout:
             state = {}
             created = renewed = now
             new = True
             self.session_id = None
             self._named_by_created = False
+            self._snapshot = self._own_timeout = None
         self.created = created
         self.accessed = renewed
         self.renewed = renewed
@@ -437,25 +403,51 @@ class EncryptedCookieSession(dict):
             self._schedule()
 
     # ISession methods
-    def changed(self):
+    def changed(self) -> None:
         """Note that the app changed the session (say, a value inside it); sets the cookie."""
         self._app_changed = True
         self._schedule()
 
-    def _schedule(self):
-        if not self._dirty:
-            self._dirty = True
-            self.request.add_response_callback(self._set_cookie_callback)
+    def _schedule(self) -> None:
+        self._dirty = True
+        if not self._watched:
+            self._watch()
 
-    def _set_cookie_callback(self, request, response):
-        self._set_cookie(response)
+    def _watch(self) -> None:
+        self._watched = True
+        self.request.add_response_callback(self._set_cookie_callback)
+
+    def _set_cookie_callback(self, request: Any, response: Any) -> None:
+        if self._dirty:
+            written = self._set_cookie(response)
+        elif self._snapshot is None:
+            written = False
+        elif (
+            self.revocation is None and self._own_timeout is None and stock.webob_response(response)
+        ):
+            # detect_changes' usual case in one native call (Vary, and the comparison); only a
+            # change, which is rare, takes the full write. A change made in place is the app's:
+            # if it cannot be written, the app hears of it, as after changed().
+            cookie = self._codec.write(
+                response.headerlist, self.accessed, self.created, self, None, self._snapshot
+            )
+            if cookie is not None:
+                self._app_changed = True
+            written = cookie is None or self._set_cookie(response)
+        else:
+            written = self._set_cookie(response, self._snapshot)
+        if not written:
+            # A response that read the session depends on the cookie: a shared cache must not
+            # serve it to another one. (Every write above has added this already.)
+            self._vary(response)
         self.request = None  # explicitly break cycle for gc
 
-    def invalidate(self):
+    def invalidate(self) -> None:
         """Empty the session. Unless something is stored again in this request, the response
         deletes the cookie."""
         self.clear()
         self._invalidated = True
+        self._own_timeout = None
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
@@ -464,64 +456,77 @@ class EncryptedCookieSession(dict):
             self._named_by_created = False
         self.created = time.time()
 
-    def _new_id(self):
+    def adjust_timeout_for_session(self, seconds: int) -> None:
+        """From now on, this session's inactivity timeout is ``seconds`` (in place of the
+        factory's ``timeout``), and its cookie persists with ``Max-Age`` of ``seconds`` on every
+        write, for as long as the session lives ("remember me"); ``absolute_timeout`` still
+        ends it. ``seconds``: a whole number from 1 to a hundred years. Sets the cookie."""
+        seconds = as_own_timeout(seconds)
+        note_change(self)
+        self._own_timeout = seconds
+
+    def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
         return sid
 
     # non-modifying dictionary methods
-    get = _accessor(dict.get)
-    __getitem__ = _key_accessor(dict.__getitem__)
-    items = _accessor(dict.items)
-    values = _accessor(dict.values)
-    keys = _accessor(dict.keys)
-    __contains__ = _key_accessor(dict.__contains__)
-    __len__ = _accessor(dict.__len__)
-    __iter__ = _accessor(dict.__iter__)
+    get = accessor(dict.get)
+    __getitem__ = key_accessor(dict.__getitem__)
+    items = accessor(dict.items)
+    values = accessor(dict.values)
+    keys = accessor(dict.keys)
+    __contains__ = key_accessor(dict.__contains__)
+    __len__ = accessor(dict.__len__)
+    __iter__ = accessor(dict.__iter__)
 
     # modifying dictionary methods
-    clear = _mutator(dict.clear)
-    update = _mutator(dict.update)
-    setdefault = _mutator(dict.setdefault)
-    pop = _mutator(dict.pop)
-    popitem = _mutator(dict.popitem)
-    __setitem__ = _setter(dict.__setitem__)
-    __delitem__ = _mutator(dict.__delitem__)
+    clear = mutator(dict.clear)
+    update = mutator(dict.update)
+    setdefault = mutator(dict.setdefault)
+    pop = mutator(dict.pop)
+    popitem = mutator(dict.popitem)
+    __setitem__ = setter(dict.__setitem__)
+    __delitem__ = mutator(dict.__delitem__)
 
     # flash API methods
-    @_mutator
-    def flash(self, msg, queue="", allow_duplicate=True):
-        storage = self.setdefault("_f_" + queue, [])
+    @mutator
+    def flash(self, msg: Any, queue: str = "", allow_duplicate: bool = True) -> None:
+        storage: list[Any] = self.setdefault("_f_" + queue, [])
         if allow_duplicate or (msg not in storage):
             storage.append(msg)
 
-    @_mutator
-    def pop_flash(self, queue=""):
-        return self.pop("_f_" + queue, [])
+    @mutator
+    def pop_flash(self, queue: str = "") -> list[Any]:
+        flashed: list[Any] = self.pop("_f_" + queue, [])
+        return flashed
 
-    @_accessor
-    def peek_flash(self, queue=""):
-        return self.get("_f_" + queue, [])
+    @accessor
+    def peek_flash(self, queue: str = "") -> list[Any]:
+        flashed: list[Any] = self.get("_f_" + queue, [])
+        return flashed
 
     # CSRF API methods
-    @_mutator
-    def new_csrf_token(self):
+    @mutator
+    def new_csrf_token(self) -> str:
         token = binascii.hexlify(os.urandom(20)).decode("ascii")
         self["_csrft_"] = token
         return token
 
-    @_accessor
-    def get_csrf_token(self):
+    @accessor
+    def get_csrf_token(self) -> str:
         token = self.get("_csrft_", None)
         if token is None:
             token = self.new_csrf_token()
         return token
 
     # non-API methods
-    def _set_cookie(self, response):
-        """Set the session cookie on ``response``; ``False`` when skipped for an exception.
+    def _set_cookie(self, response: Any, snapshot: Optional[object] = None) -> bool:
+        """Set the session cookie on ``response`` and add ``Cookie`` to its ``Vary``; ``False``
+        when skipped for an exception (``Vary`` untouched). With ``snapshot`` (what the cookie
+        held when read, for ``detect_changes``), writes only when the state differs from it.
 
         When the app changed the session and it does not fit in a cookie, raises
-        ``CookieTooLarge`` before touching the response. A write the app did not ask for (a
+        ``CookieTooLarge`` before setting the cookie. A write the app did not ask for (a
         reissue, or a reseal under the first key or as JSON) never fails the request: the
         session is dropped instead, and the failure logged once.
         """
@@ -532,73 +537,81 @@ class EncryptedCookieSession(dict):
         if self._unchecked:
             # The cookie may be perfectly good: once Redis answers, it is checked and served.
             return False
+        webob = stock.webob_response(response)
         if self._delete_old_cookie is not None:
             _delete_old_cookie(self, response)
         if self._invalidated and not dict.__len__(self):
-            _delete_cookie(self, response)
+            _delete_cookie(self, response, webob)
             return True
-        stock = getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE
+        own_timeout = self._own_timeout
         try:
+            # In the state for the cookie until the finally below takes them out: cheaper than
+            # a copy, and dict(self) would go through every overridden accessor. In this order,
+            # the order they come back in when read. A session named by its creation time
+            # (read without an id) keeps none: see __init__.
             if self.revocation is not None and not self._named_by_created:
-                # In the state for the cookie until the finally below takes it out: cheaper than
-                # a copy, and dict(self) would go through every overridden accessor.
                 dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
+            if own_timeout is not None:
+                dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
             # The size browsers count: the cookie's name and value.
-            if stock:
-                cookie = self._codec.header(self.accessed, self.created, self)
-                size = len(cookie) - self._header_extra
+            if webob:
+                cookie = self._codec.write(
+                    response.headerlist, self.accessed, self.created, self, own_timeout, snapshot
+                )
+                extra = self._header_extra
+                if own_timeout is not None:
+                    extra += max_age_len(own_timeout) - max_age_len(self._cookie_max_age)
             else:
-                cookie = self._codec.value(self.accessed, self.created, self)
-                size = len(cookie) + len(self._cookie_name)
+                cookie = self._codec.value(self.accessed, self.created, self, snapshot)
+                extra = -len(self._cookie_name)
+            if cookie is None:  # nothing changed since it was read
+                if not webob:
+                    self._vary(response)
+                return True
+            size = len(cookie) - extra
             if size > WARN_SIZE:
-                self._check_size(size)
+                check_size(self, size)
         except Exception as e:
-            if self._app_changed:
+            if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
             self._drop_unwritable(e)
-            _delete_cookie(self, response)
+            _delete_cookie(self, response, webob)
             return True
         finally:
+            if own_timeout is not None:
+                dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
-        if stock:
+        if webob:
             response.headerlist.append(("Set-Cookie", cookie))
         else:
             response.set_cookie(
                 self._cookie_name,
                 value=cookie,
-                max_age=self._cookie_max_age,
+                max_age=self._cookie_max_age if own_timeout is None else own_timeout,
                 path=self._cookie_path,
                 domain=self._cookie_domain,
                 secure=self._cookie_secure,
                 httponly=self._cookie_httponly,
                 samesite=self._cookie_samesite,
+                **self._partitioned_kw(),
             )
+            self._vary(response)
         return True
 
-    def _check_size(self, size):
-        if size > COOKIE_LIMIT:
-            error = CookieTooLarge(
-                f"session cookie {self._cookie_name!r} is {size} bytes (name and value), over "
-                f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(self)}"
-            )
-            error.size, error.limit = size, COOKIE_LIMIT
-            raise error
-        factory = type(self)
-        if not factory._size_warned:
-            factory._size_warned = True
-            log.warning(
-                "session cookie %r is %d bytes (name and value), %d%% of the %d-byte limit; "
-                "largest keys: %s "
-                "(logged once per process)",
-                self._cookie_name,
-                size,
-                100 * size // COOKIE_LIMIT,
-                COOKIE_LIMIT,
-                _LargestKeys(self),
-            )
+    def _vary(self, response: Any) -> None:
+        """Add ``Cookie`` to the response's ``Vary``, through its WSGI header list; a response
+        object without one (not a WebOb response) cannot carry it."""
+        headerlist = getattr(response, "headerlist", None)
+        if headerlist is not None:
+            self._codec.vary(headerlist)
 
-    def _drop_unwritable(self, error):
+    def _partitioned_kw(self) -> dict[str, bool]:
+        # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
+        # only when the option is on, so apps that leave it off see the call they always did.
+        return _PARTITIONED if self._cookie_partitioned else _NO_KW
+
+    def _drop_unwritable(self, error: Exception) -> None:
         factory = type(self)
         if not factory._reseal_warned:
             factory._reseal_warned = True
@@ -612,42 +625,11 @@ class EncryptedCookieSession(dict):
         dict.clear(self)
 
 
-class _LargestKeys:
-    """The session's largest keys, measured only if a log record or error is really written:
-    each key is sealed on its own to size it, which costs as much as writing the cookie."""
-
-    def __init__(self, session, count=3):
-        self.session = session
-        self.count = count
-
-    def __str__(self):
-        session = self.session
-        sizes = []
-        for key, value in dict.items(session):
-            try:
-                sizes.append((len(session._serializer.dumps({key: value})), key))
-            except Exception:  # a value this serializer cannot write at all
-                continue
-        sizes.sort(key=lambda pair: pair[0], reverse=True)
-        return ", ".join(f"{key!r} (~{size} bytes)" for size, key in sizes[: self.count]) or "none"
+_PARTITIONED = {"partitioned": True}
+_NO_KW: dict[str, bool] = {}
 
 
-# WebOb's own attributes. Where a request or response class still has them, the fast path
-# writes exactly what they would; anywhere else the app's own is called, as Pyramid's cookie
-# session does. Looked up when the first factory is made, not on import: importing WebOb warns
-# (it imports cgi) on Python 3.11+.
-_STOCK_COOKIES = _STOCK_SET_COOKIE = None
-
-
-def _load_stock():
-    global _STOCK_COOKIES, _STOCK_SET_COOKIE
-    from webob.request import BaseRequest
-    from webob.response import Response
-
-    _STOCK_COOKIES, _STOCK_SET_COOKIE = BaseRequest.cookies, Response.set_cookie
-
-
-def _delete_old_cookie(session, response):
+def _delete_old_cookie(session: EncryptedCookieSession, response: Any) -> None:
     """Expire the Pyramid signed cookie the session was moved from. Once per user, so always
     through the response's own ``delete_cookie`` (which calls its ``set_cookie``)."""
     name = session._delete_old_cookie
@@ -659,11 +641,11 @@ def _delete_old_cookie(session, response):
         response.set_cookie(name, None, path=path, domain=domain)
 
 
-def _delete_cookie(session, response):
+def _delete_cookie(session: EncryptedCookieSession, response: Any, webob: bool) -> None:
     """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
-    does, but with every attribute (a ``SameSite=None; secure`` cookie needs them to be
-    deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if getattr(type(response), "set_cookie", None) is _STOCK_SET_COOKIE:
+    does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
+    them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
+    if webob:
         response.headerlist.append(("Set-Cookie", session._codec.delete_header))
     else:
         response.set_cookie(
@@ -674,4 +656,6 @@ def _delete_cookie(session, response):
             secure=session._cookie_secure,
             httponly=session._cookie_httponly,
             samesite=session._cookie_samesite,
+            **session._partitioned_kw(),
         )
+    session._vary(response)

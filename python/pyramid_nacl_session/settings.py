@@ -77,6 +77,8 @@ OPTIONS: "dict[str, Optional[Check]]" = {
     "revocation_stale_after": as_positive_seconds,
     "revocation_resync": as_positive_seconds,
     "revocation_prefix": as_revocation_prefix,
+    "partitioned": as_bool,  # needs secure: checked by the factory, as samesite's is
+    "detect_changes": as_bool,
 }
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have

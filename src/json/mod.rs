@@ -13,7 +13,7 @@ mod read;
 mod write;
 
 pub use read::loads;
-pub use write::{dumps, escaped_len};
+pub use write::{dumps, dumps_session_state, escaped_len};
 
 use crate::envelope;
 

@@ -62,6 +62,15 @@ pub fn dumps(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Ok(out.0)
 }
 
+/// The state of a session as `dumps` writes it inside `[accessed, created, state]`: read from
+/// the dict's storage (a session subclass's accessors are not called), at the depth it has
+/// there. For `detect_changes`, which compares it with what a cookie held.
+pub fn dumps_session_state(state: &Bound<'_, PyDict>) -> PyResult<Vec<u8>> {
+    let mut out = Out(Vec::with_capacity(256));
+    write_dict(&mut out, state, 1)?;
+    Ok(out.0)
+}
+
 fn write_value(out: &mut Out, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
     // Exact types first: they are nearly everything a session holds, and a pointer compare each.
     if let Ok(s) = obj.cast_exact::<PyString>() {

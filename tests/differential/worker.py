@@ -177,6 +177,9 @@ def run_op(session, op):
             # A common app mistake: mutating a stored list without calling changed().
             dict.get(session, k, []).append(v)
             return None
+        if name == "adjust_timeout":  # 2.0 only
+            session.adjust_timeout_for_session(v)
+            return None
         if name == "new":
             return session.new
         if name == "created":
@@ -251,6 +254,7 @@ def cmd_request(msg):
         "status": res.status_int,
         "body": res.json if res.content_type == "application/json" else res.text,
         "set_cookie": res.headers.getall("Set-Cookie"),
+        "vary": res.headers.getall("Vary"),
     }
 
 

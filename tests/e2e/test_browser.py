@@ -43,9 +43,9 @@ if _missing:
     pytest.skip(_reason, allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from pyramid_nacl_session import EncryptedSerializer  # noqa: E402
@@ -170,13 +170,28 @@ def session_cookie(driver):
     return cookie["value"] if cookie else None
 
 
+def _gone(element):
+    """``staleness_of``, also when Chromium answers for a node of a document already replaced
+    with "Node with given id does not belong to the document" (a plain WebDriverException,
+    which ``staleness_of`` lets through), as it does now and then mid-navigation."""
+
+    def check(driver):
+        try:
+            element.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException among them
+            return True
+        return False
+
+    return check
+
+
 def submit(driver, button_id):
     """Click a form's submit button and wait for the next page: a click returns as soon as the
     event is dispatched, before the form's navigation has replaced the page."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.ID, button_id).click()
     wait = WebDriverWait(driver, 30)
-    wait.until(expected_conditions.staleness_of(page))
+    wait.until(_gone(page))
     # The old page is gone as soon as the next one is committed, which may still be loading.
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 

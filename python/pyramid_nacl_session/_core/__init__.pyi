@@ -104,8 +104,12 @@ class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
 
-# The request path's one crossing each way (src/session.rs): (state, renewed, created, reseal).
-_Read = tuple[dict[Any, Any], float, float, bool]
+# What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
+_Snapshot = object
+
+# The request path's one crossing each way (src/session.rs):
+# (state, renewed, created, reseal, snapshot); the snapshot is None without detect_changes.
+_Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None]
 
 @final
 class SessionCodec:
@@ -119,11 +123,31 @@ class SessionCodec:
         secure: bool,
         httponly: bool,
         samesite: str | None,
+        partitioned: bool = False,
+        detect_changes: bool = False,
     ) -> SessionCodec: ...
     def read_header(self, header: str | None) -> _Read | None: ...
     def read_value(self, value: str | bytes) -> _Read: ...
     def header(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
-    def value(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
+    # The stock write: adds Cookie to Vary, and returns the Set-Cookie header, or None when the
+    # snapshot shows nothing changed. max_age: the session's own, in place of the factory's.
+    def write(
+        self,
+        headerlist: list[tuple[str, str]],
+        accessed: float,
+        created: float,
+        state: dict[Any, Any],
+        max_age: int | None,
+        snapshot: _Snapshot | None,
+    ) -> str | None: ...
+    def vary(self, headerlist: list[tuple[str, str]]) -> None: ...
+    def value(
+        self,
+        accessed: float,
+        created: float,
+        state: dict[Any, Any],
+        snapshot: _Snapshot | None = None,
+    ) -> str | None: ...
     @property
     def overhead(self) -> int: ...
     @property

@@ -1,0 +1,73 @@
+"""Pyramid's ``manage_accessed`` and ``manage_changed``: the wrappers that make each of the
+session's dict and ISession methods note that it was read or changed."""
+
+import time
+from typing import Any, Callable, TypeVar, cast
+
+__all__ = ["accessor", "key_accessor", "mutator", "setter", "note_change"]
+
+#: A wrapper has the type of the method it wraps (dict.get's overloads, say).
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def note_access(session: Any) -> None:
+    """Reading the session notes the time, and reissues the cookie once ``reissue_time`` has
+    passed since it was issued. The first access also sets up the end of the request
+    (``Vary: Cookie``, and ``detect_changes``)."""
+    session.accessed = now = int(time.time())
+    # Once dirty, there is nothing left to schedule: skip the checks on every later access.
+    if not session._dirty:
+        if not session._watched:
+            session._watch()
+        reissue_time = session._reissue_time
+        if reissue_time is not None and now - session.renewed > reissue_time:
+            session._dirty = True
+
+
+def note_change(session: Any) -> None:
+    """Changing the session notes the time and sets the cookie."""
+    session.accessed = int(time.time())
+    if not session._app_changed:
+        session.changed()
+
+
+# The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
+# more than the bookkeeping itself (benchmarks/README.md, "Where the time goes").
+
+
+def accessor(method: _F) -> _F:
+    def accessed(session: Any, *args: Any, **kw: Any) -> Any:
+        note_access(session)
+        return method(session, *args, **kw)
+
+    return _named(accessed, method)
+
+
+def key_accessor(method: _F) -> _F:
+    def accessed(session: Any, key: Any) -> Any:
+        note_access(session)
+        return method(session, key)
+
+    return _named(accessed, method)
+
+
+def mutator(method: _F) -> _F:
+    def changed(session: Any, *args: Any, **kw: Any) -> Any:
+        note_change(session)
+        return method(session, *args, **kw)
+
+    return _named(changed, method)
+
+
+def setter(method: _F) -> _F:
+    def changed(session: Any, key: Any, value: Any) -> Any:
+        note_change(session)
+        return method(session, key, value)
+
+    return _named(changed, method)
+
+
+def _named(wrapper: Callable[..., Any], method: _F) -> _F:
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return cast(_F, wrapper)
