@@ -112,6 +112,7 @@ def property_app(tmp_path_factory):
     server.stop()
 
 
+@pytest.mark.redis  # property_app starts its own redis-server
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     renewed=st.floats(-1e10, 1e11, allow_nan=False),
@@ -243,6 +244,7 @@ def test_an_entry_redis_refuses_is_dropped_with_one_error_and_the_rest_go_on(
 # -- a burst of revocations is lost while Redis is healthy ------------------------------------
 
 
+@pytest.mark.slow
 def test_a_mass_logout_of_200000_sessions_reaches_redis_whole_and_a_new_worker_refuses_them(
     redis_server, apps
 ):
