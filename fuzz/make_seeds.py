@@ -136,5 +136,17 @@ if __name__ == "__main__":
     write("sealed_payload", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
     write("rewrite_bound", [*json_payloads(), *pickle_payloads(), *hostile_payloads()])
     write("find_cookie", headers())
+    # signed_payload: the first byte picks the hashalg (its value mod 5) and, with its top bit,
+    # the pickle reader instead of JSON.
+    write(
+        "signed_payload",
+        [
+            *((name, bytes([i % 5]) + data) for i, (name, data) in enumerate(json_payloads())),
+            *(
+                (name, bytes([0x80 | i % 5]) + data)
+                for i, (name, data) in enumerate([*pickle_payloads(), *hostile_payloads()])
+            ),
+        ],
+    )
     total = sum(p.stat().st_size for p in SEEDS.rglob("*") if p.is_file())
     print(f"{sum(1 for p in SEEDS.rglob('*') if p.is_file())} seed files, {total} bytes")

@@ -1,6 +1,7 @@
 //! Native core of pyramid_nacl_session: the cookie envelope, the serializers, keys, and the
 //! Cookie/Set-Cookie header work on the request path. The Python package wraps this for Pyramid.
 
+pub mod clock;
 pub mod cookie_header;
 pub mod envelope;
 pub mod errors;
@@ -23,7 +24,7 @@ use pyo3::prelude::*;
 // `&mut self`, no borrow flag to race on) and, but for RevocationSet, holds only what its
 // constructor set: keys, options, the cookie attributes, all read-only afterwards, so any
 // number of threads may share one. RevocationSet's table is behind a std Mutex
-// (src/revocation.rs). The JSON writer walks a dict with PyDict_Next inside a critical section
+// (src/revocation/mod.rs). The JSON writer walks a dict with PyDict_Next inside a critical section
 // on that dict (src/json/write.rs), as the free-threaded C API asks. No static is mutable.
 // tests/test_threads.py runs many threads over one factory, serializer and revocation set.
 #[pymodule(gil_used = false)]
@@ -46,11 +47,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<signed::SignedCookieReader>()?;
     m.add_class::<revocation::RevocationSet>()?;
     m.add_function(wrap_pyfunction!(revocation::new_session_id, m)?)?;
+    m.add_function(wrap_pyfunction!(revocation::is_session_id, m)?)?;
     // Rules both sides need, written once here (issue 18): the Python layer imports them.
     m.add("SESSION_ID_KEY", revocation::ID_STATE_KEY)?;
     m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
     m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
     m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;
+    m.add("CLOCK_SKEW", clock::CLOCK_SKEW)?;
+    m.add("REVOCATION_TAGS", revocation::TAGS)?;
     add_testing(m)
 }
 
@@ -62,6 +66,7 @@ fn add_testing(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let testing = PyModule::new(py, name)?;
     testing.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, &testing)?)?;
     testing.add_class::<set_cookie::CookieSpec>()?;
+    testing.add_function(wrap_pyfunction!(revocation::is_revoked, &testing)?)?;
     // An attribute, not `add`, which would list it in `_core.__all__`; and in `sys.modules`, so
     // that `from pyramid_nacl_session._core._testing import ...` works (an extension module has
     // no `__path__` to find submodules by).

@@ -9,7 +9,7 @@ use crate::errors::{
     bad_option, no_randomness, BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie,
     RefusedPickle,
 };
-use crate::{json, keys, safe_pickle};
+use crate::{clock, json, keys, safe_pickle};
 
 /// The inner serializer: how session state becomes the plaintext that is sealed.
 enum Format {
@@ -61,24 +61,72 @@ impl OpenedSession<'_> {
 }
 
 /// Pyramid's `renewed, created, state = value`, for a tuple or list of three, with finite times
-/// (NaN or infinite times would make the session outlive every timeout) and a dict state.
+/// (NaN or infinite times would make the session outlive every timeout), created no later than
+/// now plus the clock skew (a session created ahead would outlive `absolute_timeout` and every
+/// revocation: only a forger, or a badly wrong clock, writes one), and a dict state.
+/// `now` is read here, so every reader (ours and the signed one) applies the one rule.
 pub(crate) fn session_triple<'py>(
     value: &Bound<'py, PyAny>,
-) -> Option<(f64, f64, Bound<'py, PyDict>)> {
+) -> Result<(f64, f64, Bound<'py, PyDict>), BadTriple> {
     let items: Vec<Bound<'py, PyAny>> = if let Ok(t) = value.cast::<PyTuple>() {
         t.iter().collect()
     } else if let Ok(l) = value.cast::<PyList>() {
         l.iter().collect()
     } else {
-        return None;
+        return Err(BadTriple::NotASession);
     };
-    let [renewed, created, state] = <[_; 3]>::try_from(items).ok()?;
-    let time = |t: Bound<'py, PyAny>| t.extract::<f64>().ok().filter(|t| t.is_finite());
-    Some((
-        time(renewed)?,
-        time(created)?,
-        state.cast_into::<PyDict>().ok()?,
-    ))
+    let [renewed, created, state] =
+        <[_; 3]>::try_from(items).map_err(|_| BadTriple::NotASession)?;
+    let time = |t: Bound<'py, PyAny>| {
+        t.extract::<f64>()
+            .ok()
+            .filter(|t| t.is_finite())
+            .ok_or(BadTriple::NotASession)
+    };
+    let (renewed, created) = (time(renewed)?, time(created)?);
+    let state = state
+        .cast_into::<PyDict>()
+        .map_err(|_| BadTriple::NotASession)?;
+    let now = clock::now();
+    if !clock::not_future(created, now) {
+        return Err(BadTriple::InTheFuture);
+    }
+    // A renewal ahead of now stands for the creation: the timeout then counts from when the
+    // session began, never from a moment to come. (Refusing it would break Pyramid's own shared
+    // session tests, which carry one with `timeout=None`; taken so, it only shortens a session.)
+    let renewed = if clock::not_future(renewed, now) {
+        renewed
+    } else {
+        created
+    };
+    Ok((renewed, created, state))
+}
+
+/// Why a value is not a session we accept.
+pub(crate) enum BadTriple {
+    /// Not `(accessed, created, state)` with finite times and a dict.
+    NotASession,
+    /// Created after now plus `clock::CLOCK_SKEW`.
+    InTheFuture,
+}
+
+impl BadTriple {
+    /// The error for a cookie (`what`: "cookie" or "signed cookie") that held `value`.
+    pub(crate) fn error(&self, what: &str, value: &Bound<'_, PyAny>) -> PyErr {
+        match self {
+            BadTriple::NotASession => match value.get_type().name() {
+                Ok(name) => BadPayload::new_err(format!(
+                    "{what} holds a {name} where a Pyramid session (accessed, created, state) \
+                     belongs"
+                )),
+                Err(e) => e,
+            },
+            BadTriple::InTheFuture => BadPayload::new_err(format!(
+                "{what} holds a session created more than {} s ahead of this host's clock",
+                clock::CLOCK_SKEW
+            )),
+        }
+    }
 }
 
 fn is_exact_class(obj: &Bound<'_, PyAny>, module: &str, qualname: &str) -> PyResult<bool> {
@@ -248,12 +296,8 @@ impl EncryptedSerializer {
     ) -> PyResult<OpenedSession<'py>> {
         let (plaintext, key_index) = self.open_bytes(cookie)?;
         let (value, migrated) = self.deserialize(py, &plaintext)?;
-        let Some((renewed, created, state)) = session_triple(&value) else {
-            return Err(BadPayload::new_err(format!(
-                "cookie holds a {} where a Pyramid session (accessed, created, state) belongs",
-                value.get_type().name()?
-            )));
-        };
+        let (renewed, created, state) =
+            session_triple(&value).map_err(|e| e.error("cookie", &value))?;
         Ok(OpenedSession {
             state,
             renewed,

@@ -258,12 +258,8 @@ impl SignedCookieReader {
 }
 
 fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<SignedRead<'py>> {
-    let Some((renewed, created, state)) = session_triple(value) else {
-        return Err(BadPayload::new_err(format!(
-            "signed cookie holds a {} where a Pyramid session (accessed, created, state) belongs",
-            value.get_type().name()?
-        )));
-    };
+    let (renewed, created, state) =
+        session_triple(value).map_err(|e| e.error("signed cookie", value))?;
     Ok((state, renewed, created))
 }
 

@@ -5,10 +5,11 @@ import importlib
 
 import pyramid_nacl_session._core as core
 
-TEST_ONLY = ["find_cookie", "CookieSpec"]
+TEST_ONLY = ["find_cookie", "CookieSpec", "is_revoked"]
 
 
 def test_the_public_core_exports_no_test_only_name():
+    assert not hasattr(core.RevocationSet, "is_revoked")
     for name in TEST_ONLY:
         assert name not in core.__all__
         assert not hasattr(core, name)

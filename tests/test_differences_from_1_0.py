@@ -167,8 +167,9 @@ def test_cookie_values_both_read(sides, header):
         (math.nan, math.nan, {"user": "alice"}),
         (math.inf, NOW, {"user": "alice"}),
         (NOW, NOW, [("user", "alice")]),
+        (NOW, NOW + 10 * 365 * 24 * 3600, {"user": "alice"}),
     ],
-    ids=["nan_times", "infinite_time", "state_not_a_dict"],
+    ids=["nan_times", "infinite_time", "state_not_a_dict", "created_ten_years_ahead"],
 )
 def test_a_cookie_that_is_not_a_session_opens_as_a_fresh_session(sides, triple):
     # Only a key holder can make these. Under 1.0 a NaN or infinite time is a session that

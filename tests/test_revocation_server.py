@@ -165,3 +165,33 @@ def test_revoke_before_from_the_cli_refuses_every_earlier_session_on_both_server
     assert refused_eventually(b, first)
     later = log_in(b, "carol")
     assert user_on(a, later) == "carol"
+
+
+def test_a_cut_off_in_the_future_from_the_cli_is_refused_and_locks_no_one_out(fleet):
+    _, a, b, ini = fleet
+    alice = log_in(a, "alice")
+    for value in ("2099-01-01", "1e12"):
+        done = subprocess.run(
+            [sys.executable, "-m", "pyramid_nacl_session", "revoke", "--ini", str(ini)]
+            + ["before", value],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert user_on(b, alice) == "alice"
+
+
+def test_a_cut_off_in_the_future_written_into_redis_resets_each_server_once_not_for_ever(fleet):
+    import redis as redis_py
+
+    server, a, b, _ = fleet
+    before = log_in(a, "alice")
+    assert user_on(b, before) == "alice"
+    client = redis_py.Redis.from_url(server.url)
+    client.zadd("pyramid_nacl_session:revoked", {"b:": 4102444800.0})
+    client.publish("pyramid_nacl_session:events", "4102444800.0 b:")
+    assert refused_eventually(b, before)
+    time.sleep(0.05)
+    later = log_in(a, "bob")
+    time.sleep(2.5)  # two resyncs (revocation_resync = 1) read the entry again
+    assert user_on(a, later) == "bob" and user_on(b, later) == "bob"

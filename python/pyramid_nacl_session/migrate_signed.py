@@ -14,7 +14,13 @@ from typing import Any, Optional
 from ._core import DEFAULT_HASHALG, DEFAULT_SALT, SignedCookieReader
 from .options import OptionError, as_cookie_name, as_seconds
 
-__all__ = ["SignedMigration", "signed_migration", "MIGRATE_SIGNED_OPTIONS", "as_instant"]
+__all__ = [
+    "SignedMigration",
+    "signed_migration",
+    "read_signed",
+    "MIGRATE_SIGNED_OPTIONS",
+    "as_instant",
+]
 
 log = logging.getLogger("pyramid_nacl_session")
 
@@ -38,20 +44,26 @@ class SignedMigration:
 
     __slots__ = ("reader", "cookie_name", "timeout", "until", "_closed")
 
-    def __init__(self, reader, cookie_name, timeout, until):
+    def __init__(
+        self,
+        reader: SignedCookieReader,
+        cookie_name: str,
+        timeout: Optional[int],
+        until: Optional[float],
+    ) -> None:
         self.reader = reader
         self.cookie_name = cookie_name
         self.timeout = timeout
         self.until = until
         self._closed = False
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<SignedMigration cookie_name={self.cookie_name!r} {self.reader!r} "
             f"timeout={self.timeout} until={self.until}>"
         )
 
-    def is_open(self, now):
+    def is_open(self, now: float) -> bool:
         """Whether the window is still open at ``now``; logs once when it has just closed."""
         if self._closed:
             return False
@@ -65,9 +77,32 @@ class SignedMigration:
             return False
         return True
 
-    def in_time(self, renewed, now):
+    def in_time(self, renewed: float, now: float) -> bool:
         """The old factory's own check: past its timeout, the session was already empty."""
         return self.timeout is None or now - renewed <= self.timeout
+
+
+def read_signed(request: Any, migration: SignedMigration, now: float, stock: bool) -> Any:
+    """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, or
+    ``None``. Read as ours is read: from ``environ['HTTP_COOKIE']`` when ``stock`` (the request
+    class has WebOb's own ``cookies``), else through the app's own ``request.cookies``. A
+    session dated ahead of now is refused by the reader itself (``_core.CLOCK_SKEW``), so the
+    old factory's timeout and ``migrate_signed_until`` bound every session moved."""
+    if not migration.is_open(now):
+        return None
+    reader = migration.reader
+    # As for ours, an error from the app's own request.cookies is the app's: not caught here.
+    value = None if stock else request.cookies.get(migration.cookie_name)
+    try:
+        if stock:
+            moved = reader.read_header(request.environ.get("HTTP_COOKIE"), migration.cookie_name)
+        else:
+            moved = None if value is None else reader.read_value(value)
+    except ValueError:
+        return None  # tampered, another secret, or not a session: a fresh session
+    if moved is None or not migration.in_time(moved[1], now):
+        return None
+    return moved
 
 
 def signed_migration(
@@ -128,7 +163,7 @@ def check_needs_secret(given: "dict[str, bool]", names: "Optional[dict[str, str]
             )
 
 
-def as_signing_secret(value, name):
+def as_signing_secret(value: Any, name: str) -> "str | bytes":
     """The old factory's ``secret``: a non-empty str (or bytes), taken as it is."""
     if not isinstance(value, (bytes, str)):
         raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
@@ -137,14 +172,14 @@ def as_signing_secret(value, name):
     return value
 
 
-def as_salt(value, name):
+def as_salt(value: Any, name: str) -> "str | bytes":
     """The old factory's ``salt``, a str (or bytes); may be empty."""
     if not isinstance(value, (bytes, str)):
         raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
     return value
 
 
-def as_hashalg(value, name):
+def as_hashalg(value: Any, name: str) -> str:
     """One of ``SignedCookieReader.HASHALGS``, in any case (as ``hashlib.new`` takes it)."""
     if isinstance(value, str) and value.strip().lower() in SignedCookieReader.HASHALGS:
         return value.strip().lower()
@@ -153,7 +188,7 @@ def as_hashalg(value, name):
     )
 
 
-def as_signed_serializer(value, name):
+def as_signed_serializer(value: Any, name: str) -> str:
     """``'json'`` or ``'pickle'``; Pyramid's own serializer objects are taken by their class."""
     if isinstance(value, str) and value.strip().lower() in SignedCookieReader.SERIALIZERS:
         return value.strip().lower()
@@ -167,7 +202,7 @@ def as_signed_serializer(value, name):
     )
 
 
-def as_instant(value, name):
+def as_instant(value: Any, name: str) -> Optional[float]:
     """A moment as POSIX seconds, or ``None``: a ``datetime`` (naive means UTC), a ``date``
     (00:00 UTC that day), their ISO 8601 text (``2027-03-31``, ``2027-03-31T12:00Z``), or a
     number of POSIX seconds."""
@@ -195,12 +230,12 @@ def as_instant(value, name):
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.timezone.utc)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, datetime.date):
         midnight = datetime.datetime.combine(value, datetime.time(), datetime.timezone.utc)
         return midnight.timestamp()
     raise OptionError(name, f"expected a date, a datetime or ISO 8601 text, got {value!r}")
 
 
-def _utc_text(instant):
+def _utc_text(instant: float) -> str:
     return datetime.datetime.fromtimestamp(instant, datetime.timezone.utc).isoformat()

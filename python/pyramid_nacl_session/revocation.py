@@ -7,6 +7,8 @@ Redis holds one sorted set, ``<prefix>revoked``, scored by revocation time (seco
 epoch, the revoking host's clock). Its members say what was revoked:
 
 - ``s:<session id>``: one session (``invalidate()``, or the ``revoke session`` command);
+- ``c:<created>``: one session without an id (a cookie from before revocation was on, or moved
+  from a Pyramid signed cookie), named by its creation time, which every reissue keeps;
 - ``u:<user>``: every session of that user created before the score ("log out everywhere");
 - ``b:``: every session created before the score (an incident).
 
@@ -21,7 +23,12 @@ a revoked session) and checks it without leaving the process. Two background thr
 started on the first request it serves (so a ``gunicorn --preload`` master holds none, and a
 forked child starts its own), talk to Redis: one follows the channel and resyncs, one writes the
 revocations this process makes. The request path never waits on the network, with one exception:
-the first session checked in a process waits up to ``CONNECT_TIMEOUT`` for the first sync.
+the first session checked in a process waits for the first full load while it makes progress
+(a million entries load in about a second), or ``CONNECT_TIMEOUT`` when Redis does not answer.
+
+Times are never trusted beyond now plus ``CLOCK_SKEW`` (from ``_core``): a revocation call with a
+later time is refused with :class:`OptionError`; an entry from Redis or the channel with a later
+score stands for the moment this process first saw it.
 """
 
 import collections
@@ -29,16 +36,15 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 import redis
 
-from ._core import SESSION_ID_KEY, RevocationSet, new_session_id
+from ._core import CLOCK_SKEW, SESSION_ID_KEY, RevocationSet, new_session_id
 from .options import (
     REVOCATION_POLICIES,
     REVOCATION_POLICY,
-    REVOCATION_PREFIX,
     REVOCATION_RESYNC,
     REVOCATION_STALE_AFTER,
     OptionError,
@@ -48,41 +54,84 @@ from .options import (
     as_revocation_prefix,
     as_revocation_user,
 )
+from .revocation_entries import (
+    DEFAULT_PREFIX,
+    MAX_MESSAGE,
+    RedisURL,
+    before_member,
+    check_url,
+    created_member,
+    queue_writes,
+    revocation_time,
+    session_member,
+    user_member,
+    write_now,
+)
 
-__all__ = ["RevocationStore", "POLICIES", "SESSION_ID_KEY", "new_session_id"]
+__all__ = [
+    "RevocationStore",
+    "POLICIES",
+    "SESSION_ID_KEY",
+    "UNCHECKED",
+    "new_session_id",
+    "revocation_time",
+    "session_member",
+    "created_member",
+    "user_member",
+    "before_member",
+    "write_now",
+    "check_url",
+    "DEFAULT_PREFIX",
+    "RedisURL",
+]
 
 log = logging.getLogger("pyramid_nacl_session.revocation")
 
+#: What to do when the set cannot be kept current (options.py): serve with the last known set,
+#: or refuse every session that cannot be checked.
 POLICIES = REVOCATION_POLICIES
-DEFAULT_PREFIX = REVOCATION_PREFIX
 #: Seconds a Redis connection or command may take before it counts as failed.
 CONNECT_TIMEOUT = 1.0
 #: Re-read this many seconds before the last resync, so a writer whose clock lags ours (or a
 #: write that lands while we read) is still seen.
 SKEW_MARGIN = 120.0
-#: Revocations waiting for Redis beyond this many are dropped (oldest first), loudly; they still
-#: hold in the process that made them.
+#: Past this many revocations waiting for a Redis that answers, a revoking thread waits for the
+#: writer (back-pressure); none is ever dropped. While Redis is away they wait in memory.
 MAX_PENDING = 100_000
-#: Entries read from Redis per round trip when loading the set.
+#: Revocations sent to Redis in one pipeline.
+WRITE_BATCH = 10_000
+#: Entries read from Redis per round trip when loading the set (by rank: each page costs Redis
+#: O(log N + page), whatever the scores).
 SYNC_PAGE = 10_000
 #: Seconds between two "still failing" log lines.
 LOG_EVERY = 60.0
+#: Channel messages applied one by one before a flood is coalesced into one resync.
+FLOOD = 10_000
+#: Entries dated ahead of our clock remembered with the moment first seen (beyond: ignored).
+MAX_FUTURE = 10_000
 
 
-def check_url(url: Any, name: str) -> str:
-    """A ``redis://``, ``rediss://`` or ``unix://`` URL; raises ``ValueError`` naming ``name``."""
-    if not isinstance(url, str) or not url.strip():
-        raise OptionError(name, f"expected a redis:// URL, got {type(url).__name__}")
-    url = url.strip()
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise OptionError(name, "expected a redis://, rediss:// or unix:// URL")
-    try:
-        redis.ConnectionPool.from_url(url)
-    except ValueError:
-        # redis-py's message may quote the URL, password included: say only what is wrong.
-        raise OptionError(name, "not a URL redis-py can use") from None
-    return str(url)
+class _Unchecked:
+    """What ``RevocationStore.check`` returns under ``refuse`` when the set is stale."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNCHECKED"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: The session could not be checked (policy ``refuse``, set stale): refuse it for this request,
+#: but leave its cookie as it is.
+UNCHECKED = _Unchecked()
+
+
+def _is_fault(exc: BaseException) -> bool:
+    """Whether ``exc`` says Redis could not be reached (retry the batch later), rather than
+    that something in the batch was refused (drop it)."""
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
 
 
 class RevocationStore:
@@ -101,7 +150,7 @@ class RevocationStore:
       ``'serve'`` (default): when Redis cannot be reached, keep checking against the last known
       set and log an error every minute. ``'refuse'``: when the set has not been confirmed
       current for ``stale_after`` seconds, refuse every existing session (each request goes on
-      with a fresh one).
+      with a fresh one, and leaves the cookie as it is).
 
     ``stale_after``
       Seconds without a successful sync after which ``'refuse'`` refuses. Default: ``30``.
@@ -120,7 +169,7 @@ class RevocationStore:
         stale_after: float = REVOCATION_STALE_AFTER,
         resync: float = REVOCATION_RESYNC,
     ) -> None:
-        self.url = check_url(url, "revocation_url")
+        self.redis_url = RedisURL(check_url(url, "revocation_url"))
         self.max_age = int(max_age)
         self.prefix = prefix
         self.key = prefix + "revoked"
@@ -129,6 +178,8 @@ class RevocationStore:
         self.stale_after = float(stale_after)
         self.resync_interval = float(resync)
         self.set = RevocationSet(self.max_age)
+        #: Entries seen dated ahead of our clock: the moment each was first seen.
+        self._future_seen: dict[bytes, float] = {}
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
 
@@ -145,27 +196,33 @@ class RevocationStore:
         self._synced = threading.Event()
         self._stop = threading.Event()
         self._pending: collections.deque[tuple[str, float]] = collections.deque()
+        self._in_flight = 0
         self._wake = threading.Event()
+        self._drained = threading.Condition()
         self._last_sync: Optional[float] = None  # monotonic time of the last successful sync
+        self._progress: Optional[float] = None  # monotonic time the first load last moved on
         self._since: Optional[float] = None  # Redis time of the last sync, for the next one
         self._failing_since: Optional[float] = None
         self._last_log = 0.0
         self._threads: list[threading.Thread] = []
         self._pubsub: Any = None
+        #: Channel messages skipped (not ours) and clamped (dated ahead) since the last resync.
+        self._skipped = [0, 0]
 
     # -- the request path ------------------------------------------------------------------
 
     def check(self, state: dict[Any, Any], user: Any, created: float) -> Any:
         """The session's check, in one native call: takes the id out of ``state`` (as a cookie
         opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
-        ``False`` when the session must not be accepted, else its id (``None`` if it has none).
+        ``False`` when the session must not be accepted, :data:`UNCHECKED` when it cannot be
+        checked (``refuse``, set stale), else its id (``None`` if it has none).
         """
         if not self.running:
             self.start()
         if self.policy == "refuse":
             if self._stale():
                 state.pop(SESSION_ID_KEY, None)
-                return False
+                return UNCHECKED
             return self.set.check_state(state, user, created)
         # Once started under 'serve', the answer is the native set's: skip this frame from now on
         # (the instance attribute shadows this method until a fork resets it).
@@ -180,45 +237,64 @@ class RevocationStore:
 
     def revoke_session(self, sid: str, when: Optional[float] = None) -> None:
         """Revoke the session whose id is ``sid``; it holds here at once, everywhere within a
-        second of Redis receiving it."""
-        when = time.time() if when is None else float(when)
+        second of Redis receiving it. ``when`` (default now) may not be later than now."""
+        member, when = session_member(sid), revocation_time(when)
         self.set.revoke_session(sid, when)
-        self._send("s:" + sid, when)
+        self._send(member, when)
+
+    def revoke_created(self, created: float, when: Optional[float] = None) -> None:
+        """Revoke the session without an id that was created at ``created`` (every copy of its
+        cookie)."""
+        member, when = created_member(created), revocation_time(when)
+        self.set.revoke_created(float(created), when)
+        self._send(member, when)
 
     def revoke_user(self, user: Any, when: Optional[float] = None) -> None:
-        """Revoke every session of ``user`` created before ``when`` (default: now)."""
-        when = time.time() if when is None else float(when)
+        """Revoke every session of ``user`` created before ``when`` (default: now; never
+        later)."""
+        member, when = user_member(user), revocation_time(when)
         self.set.revoke_user(user, when)
-        self._send("u:" + str(user), when)
+        self._send(member, when)
 
     def revoke_before(self, when: Optional[float] = None) -> None:
-        """Revoke every session created before ``when`` (default: now)."""
-        when = time.time() if when is None else float(when)
+        """Revoke every session created before ``when`` (default: now; never later)."""
+        member, when = before_member(), revocation_time(when)
         self.set.revoke_before(when)
-        self._send("b:", when)
+        self._send(member, when)
 
     def _send(self, member: str, when: float) -> None:
         if not self.running:
             self.start()
         if len(self._pending) >= MAX_PENDING:
-            self._pending.popleft()
-            log.error("revocation: %d revocations wait for Redis; dropping the oldest", MAX_PENDING)
+            # Back-pressure while Redis answers: wait for the writer rather than drop anything.
+            with self._drained:
+                while (
+                    len(self._pending) >= MAX_PENDING
+                    and self._failing_since is None
+                    and not self._stop.is_set()
+                ):
+                    self._wake.set()
+                    self._drained.wait(CONNECT_TIMEOUT)
         self._pending.append((member, when))
         self._wake.set()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every revocation made here has reached Redis; ``False`` on timeout."""
+        """Wait until every revocation made here is in Redis; ``False`` on timeout."""
         deadline = time.monotonic() + timeout
-        while self._pending and time.monotonic() < deadline:
+        while self._pending or self._in_flight:
+            if time.monotonic() >= deadline:
+                return False
             self._wake.set()
             time.sleep(0.01)
-        return not self._pending
+        return True
 
     # -- background ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start this process's threads (once), then wait for the first sync, at most
-        ``CONNECT_TIMEOUT`` seconds."""
+        """Start this process's threads (once), then wait for the first full load: as long as
+        it moves on (a page at least every ``CONNECT_TIMEOUT``), or ``CONNECT_TIMEOUT`` when
+        Redis does not answer. Until then a session is checked against what is loaded so far;
+        under ``refuse`` it is refused."""
         with self._start_lock:
             if self.running:
                 return
@@ -229,8 +305,11 @@ class RevocationStore:
                 thread.start()
                 self._threads.append(thread)
             self.running = True
-        if not self._synced.wait(CONNECT_TIMEOUT):
-            self._failing("first sync", None)
+        while not self._synced.wait(CONNECT_TIMEOUT):
+            progress = self._progress
+            if progress is None or time.monotonic() - progress > CONNECT_TIMEOUT:
+                self._failing("first sync", None)
+                return
 
     def close(self) -> None:
         """Stop the threads (tests, and apps that make factories on the fly)."""
@@ -247,30 +326,36 @@ class RevocationStore:
         self.closed = True
 
     def _client(self) -> "redis.Redis":
-        return redis.Redis.from_url(
-            self.url,
-            socket_timeout=CONNECT_TIMEOUT,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            health_check_interval=0,
-        )
+        return self.redis_url.client(CONNECT_TIMEOUT)
 
     def _follow(self) -> None:
         """Subscribe, load everything, then apply messages and resync now and then; after any
-        failure, reconnect and load everything again."""
+        failure, reconnect and load everything again; after a flood of messages, reconnect and
+        read only what changed (the flood is then one resync, not a backlog)."""
+        full = True
         while not self._stop.is_set():
             client = pubsub = None
             try:
                 client = self._client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
                 # Subscribed before loading, so nothing revoked in between is missed.
                 pubsub.subscribe(self.channel)
                 self._pubsub = pubsub
-                self._sync(client, full=True)
+                self._sync(client, full=full or self._since is None)
+                full = True
                 next_sync = time.monotonic() + self.resync_interval
                 while not self._stop.is_set():
-                    message = pubsub.get_message(timeout=min(self.resync_interval, 0.5))
-                    if message is not None and message.get("type") == "message":
-                        self._apply_message(message["data"])
+                    if self._read_messages(pubsub) >= FLOOD:
+                        if not self._flooded:
+                            log.warning(
+                                "revocation: over %d messages at once on %s; resyncing instead "
+                                "(logged once per process)",
+                                FLOOD,
+                                self.channel,
+                            )
+                            self._flooded = True
+                        full = False
+                        break
                     if time.monotonic() >= next_sync:
                         self._sync(client, full=False)
                         next_sync = time.monotonic() + self.resync_interval
@@ -287,26 +372,93 @@ class RevocationStore:
                         except Exception:
                             pass
 
+    _flooded = False
+
+    def _read_messages(self, pubsub: Any) -> int:
+        """Apply the messages waiting (after waiting up to half a second for one), in one
+        native call; returns how many were read, at most ``FLOOD``."""
+        entries = []
+        junk = 0
+        count = 0
+        message = pubsub.get_message(timeout=min(self.resync_interval, 0.5))
+        while message is not None:
+            count += 1
+            if message.get("type") == "message":
+                data = message["data"]
+                if isinstance(data, bytes) and len(data) <= MAX_MESSAGE:
+                    score, _, member = data.partition(b" ")
+                    entries.append((member, score))
+                else:
+                    junk += 1
+            if count >= FLOOD:
+                break
+            message = pubsub.get_message(timeout=0)
+        if entries:
+            more, future = self._take(entries)
+            # Counted here, told once at the next resync: a flood must not become a log flood.
+            self._skipped[0] += junk + more
+            self._skipped[1] += future
+        else:
+            self._skipped[0] += junk
+        return count
+
+    def _take(self, entries: "Iterable[Any]") -> "tuple[int, int]":
+        """Apply entries received now; returns how many were junk and how many were dated ahead
+        of our clock, which stand for the moment this process first saw them (so a cut-off in
+        the future resets only the sessions made before it was seen, once)."""
+        now = time.time()
+        junk, future = self.set.apply_entries(entries, now)
+        if future:
+            seen = self._future_seen
+            clamped = []
+            for member, _ in future:
+                first = seen.get(member)
+                if first is None and len(seen) < MAX_FUTURE:
+                    first = seen[member] = now
+                if first is not None:
+                    clamped.append((member, first))
+            self.set.apply_entries(clamped, now)
+        return junk, len(future)
+
+    def _warn(self, junk: int, future: int, where: str) -> None:
+        """One warning for what a read skipped or clamped, however many entries it was."""
+        if junk:
+            log.warning("revocation: ignored %d %s that are not ours", junk, where)
+        if future:
+            log.warning(
+                "revocation: %d %s dated more than %g s ahead of this host's clock; each taken "
+                "as of when first seen",
+                future,
+                where,
+                CLOCK_SKEW,
+            )
+
     def _sync(self, client: "redis.Redis", full: bool) -> None:
+        """Read the entries added since the last sync (``full``: every live entry), newest
+        first, by rank: a page costs Redis O(log N + page) whatever the scores, and an entry
+        trimmed meanwhile (the oldest go) shifts no rank still to read."""
         seconds, micros = client.time()
         now = seconds + micros / 1e6
-        low: Any = "-inf" if full or self._since is None else self._since - SKEW_MARGIN
-        # In pages, so that loading a million entries never holds them all as Python objects.
-        # The next page starts at the last score seen (inclusive: applying twice is harmless);
-        # a page of one score only moves on by offset, so equal scores cannot loop for ever.
-        offset = 0
+        low = now - self.max_age if full or self._since is None else self._since - SKEW_MARGIN
+        junk = future = 0
+        start = 0
         while True:
-            page: Any = client.zrangebyscore(
-                self.key, low, "+inf", start=offset, num=SYNC_PAGE, withscores=True
+            # The raw reply, [member, score, ...] as bytes: redis-py's own pairing and float
+            # parsing cost more than the native set does with the whole page.
+            page: Any = client.execute_command(  # type: ignore[no-untyped-call]
+                "ZREVRANGE", self.key, start, start + SYNC_PAGE - 1, "WITHSCORES"
             )
-            for member, score in page:
-                self._apply(member.decode("utf-8", "replace"), score)
-            if len(page) < SYNC_PAGE:
+            count = len(page) // 2
+            if count:
+                more, ahead = self._take(page)
+                junk, future = junk + more, future + ahead
+                self._progress = time.monotonic()
+            if count < SYNC_PAGE or float(page[-1]) < low:
                 break
-            if page[0][1] == page[-1][1]:
-                offset += len(page)
-            else:
-                low, offset = page[-1][1], 0
+            start += count
+        self._warn(junk, future, f"entries in {self.key}")
+        (junk, future), self._skipped = self._skipped, [0, 0]
+        self._warn(junk, future, f"messages on {self.channel}")
         self._since = now
         self.set.sweep(time.time())
         self._last_sync = time.monotonic()
@@ -319,56 +471,77 @@ class RevocationStore:
             )
             self._failing_since = None
 
-    def _apply_message(self, data: bytes) -> None:
-        try:
-            score, member = data.decode("utf-8").split(" ", 1)
-            self._apply(member, float(score))
-        except (UnicodeDecodeError, ValueError):
-            log.warning("revocation: ignored a message that is not ours on %s", self.channel)
-
-    def _apply(self, member: str, when: float) -> None:
-        kind, _, name = member.partition(":")
-        try:
-            if kind == "s":
-                self.set.revoke_session(name, when)
-            elif kind == "u":
-                self.set.revoke_user(name, when)
-            elif kind == "b":
-                self.set.revoke_before(when)
-        except ValueError:
-            log.warning("revocation: ignored an entry that is not ours in %s", self.key)
-
     def _write(self) -> None:
-        """Move revocations made here into Redis: the entry, then the message."""
+        """Move revocations made here into Redis, a batch at a time: the entries, then the
+        messages. A batch Redis could not take (a fault) goes back to the front of the queue; a
+        batch it refused is sent again entry by entry, and an entry refused on its own is
+        dropped with one error, so nothing jams the ones behind it."""
         client = None
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
-            if not self._pending:
-                continue
+            while self._pending and not self._stop.is_set():
+                batch = self._take_batch()
+                try:
+                    if client is None:
+                        client = self._client()
+                    self._write_batch(client, batch)
+                except Exception as exc:
+                    self._pending.extendleft(reversed(batch))
+                    self._failing("write", exc)
+                    if client is not None:
+                        try:
+                            client.close()
+                        except Exception:
+                            pass
+                    client = None
+                    with self._drained:
+                        self._drained.notify_all()
+                    self._stop.wait(min(self.resync_interval, 1.0))
+                    self._wake.set()
+                    break
+                finally:
+                    self._in_flight = 0
+                with self._drained:
+                    self._drained.notify_all()
+
+    def _take_batch(self) -> "list[tuple[str, float]]":
+        batch: list[tuple[str, float]] = []
+        pending = self._pending
+        while pending and len(batch) < WRITE_BATCH:
+            batch.append(pending.popleft())
+        self._in_flight = len(batch)
+        return batch
+
+    def _write_batch(self, client: "redis.Redis", batch: "list[tuple[str, float]]") -> None:
+        """Write ``batch``; raises only for a fault (Redis unreachable)."""
+        try:
+            self._pipeline(client, batch)
+        except Exception as exc:
+            if _is_fault(exc):
+                raise
+        else:
+            return
+        dropped = 0
+        for entry in batch:
             try:
-                if client is None:
-                    client = self._client()
-                batch = list(self._pending)
-                pipe = client.pipeline(transaction=False)
-                horizon = time.time() - self.max_age
-                pipe.zadd(self.key, {m: w for m, w in batch}, gt=True)
-                pipe.zremrangebyscore(self.key, "-inf", f"({horizon}")
-                for member, when in batch:
-                    pipe.publish(self.channel, f"{when!r} {member}")
-                pipe.execute()
-                for _ in batch:
-                    self._pending.popleft()
+                self._pipeline(client, [entry])
             except Exception as exc:
-                self._failing("write", exc)
-                if client is not None:
-                    try:
-                        client.close()
-                    except Exception:
-                        pass
-                client = None
-                self._stop.wait(min(self.resync_interval, 1.0))
-                self._wake.set()
+                if _is_fault(exc):
+                    raise
+                dropped += 1
+                last = type(exc).__name__
+        if dropped:
+            log.error(
+                "revocation: Redis refused %d revocation(s) (%s); dropped, the rest went on",
+                dropped,
+                last,
+            )
+
+    def _pipeline(self, client: "redis.Redis", batch: "list[tuple[str, float]]") -> None:
+        pipe = client.pipeline(transaction=False)
+        queue_writes(pipe, self.key, self.channel, self.max_age, batch)
+        pipe.execute()
 
     def _failing(self, what: str, exc: Optional[BaseException]) -> None:
         now = time.monotonic()
@@ -392,21 +565,6 @@ class RevocationStore:
             )
 
 
-def write_now(
-    url: str, max_age: int, member: str, when: float, prefix: str = DEFAULT_PREFIX
-) -> None:
-    """Write one revocation to Redis and publish it, waiting for the answer (the CLI's way)."""
-    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        pipe = client.pipeline(transaction=False)
-        pipe.zadd(prefix + "revoked", {member: when}, gt=True)
-        pipe.zremrangebyscore(prefix + "revoked", "-inf", f"({time.time() - max_age}")
-        pipe.publish(prefix + "events", f"{when!r} {member}")
-        pipe.execute()
-    finally:
-        client.close()
-
-
 def from_options(
     url: Any,
     absolute_timeout: Optional[int],
@@ -415,7 +573,7 @@ def from_options(
     policy: Any = REVOCATION_POLICY,
     stale_after: Any = REVOCATION_STALE_AFTER,
     resync: Any = REVOCATION_RESYNC,
-    prefix: Any = REVOCATION_PREFIX,
+    prefix: Any = DEFAULT_PREFIX,
 ) -> "tuple[RevocationStore, Optional[UserGetter]]":
     """The store and user getter for a factory's ``revocation_*`` options, checked; each error
     names its option."""

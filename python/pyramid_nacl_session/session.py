@@ -21,7 +21,7 @@ from ._core import (
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
-from .migrate_signed import DEFAULT_TIMEOUT, signed_migration
+from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
     REVOCATION_POLICY,
     REVOCATION_PREFIX,
@@ -312,6 +312,10 @@ class EncryptedCookieSession(dict[Any, Any]):
     _revocation_user: Any = None
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
+    #: With revocation on, a session read from a cookie without an id: named by ``created``.
+    _named_by_created = False
+    #: Policy ``refuse`` could not check the cookie: this request neither writes nor deletes it.
+    _unchecked = False
 
     #: The response callback is registered: the session was accessed, changed or is resealed.
     _watched = False
@@ -360,7 +364,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             if TIMEOUT_KEY in state:
                 self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
-            moved = _read_signed(request, self._migrate_signed, now, webob)
+            moved = read_signed(request, self._migrate_signed, now, stock=webob)
             if moved is not None:
                 state, renewed, created = moved
                 new = False
@@ -368,16 +372,24 @@ class EncryptedCookieSession(dict[Any, Any]):
                 if self._migrate_signed.cookie_name != self._cookie_name:
                     self._delete_old_cookie = self._migrate_signed.cookie_name
         if not new and self.revocation is not None:
-            # One native call: takes the id out of the state, checks id, user and time. A
-            # session moved from a signed cookie has no id yet: checked by user and time.
+            # One native call: takes the id out of the state, checks id, user and time.
             sid = self.revocation.check(state, self._revocation_user, created)
             if sid is False:
                 state, renewed, created, new, reseal = {}, now, now, True, False
                 self._snapshot = self._own_timeout = None
             elif sid is None:
-                reseal = True  # from before revocation was on: reseal it with an id
-            else:
+                # Without an id (from before revocation was on, or a signed cookie): it stays
+                # without one, named by its creation time, which every copy of it shares, so
+                # that invalidate() revokes every copy, not only this browser's.
+                self._named_by_created = True
+            elif isinstance(sid, str):
                 self.session_id = sid
+            else:
+                # revocation.UNCHECKED: policy 'refuse' with a stale set. A fresh session for
+                # this request, and the user's cookie left as it is for when Redis answers.
+                state, renewed, created, new, reseal = {}, now, now, True, False
+                self._snapshot = self._own_timeout = None
+                self._unchecked = True
         timeout = self._own_timeout or self._timeout
         if timeout is not None and now - renewed > timeout:
             state = {}
@@ -387,6 +399,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             created = renewed = now
             new = True
             self.session_id = None
+            self._named_by_created = False
             self._snapshot = self._own_timeout = None
         self.created = created
         self.accessed = renewed
@@ -443,10 +456,13 @@ class EncryptedCookieSession(dict[Any, Any]):
         self.clear()
         self._invalidated = True
         self._own_timeout = None
-        self.created = time.time()
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
+        elif self._named_by_created:
+            self.revocation.revoke_created(self.created)
+            self._named_by_created = False
+        self.created = time.time()
 
     def adjust_timeout_for_session(self, seconds: int) -> None:
         """From now on, this session's inactivity timeout is ``seconds`` (in place of the
@@ -526,6 +542,9 @@ class EncryptedCookieSession(dict[Any, Any]):
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
+        if self._unchecked:
+            # The cookie may be perfectly good: once Redis answers, it is checked and served.
+            return False
         webob = stock.webob_response(response)
         if self._delete_old_cookie is not None:
             _delete_old_cookie(self, response)
@@ -536,8 +555,9 @@ class EncryptedCookieSession(dict[Any, Any]):
         try:
             # In the state for the cookie until the finally below takes them out: cheaper than
             # a copy, and dict(self) would go through every overridden accessor. In this order,
-            # the order they come back in when read.
-            if self.revocation is not None:
+            # the order they come back in when read. A session named by its creation time
+            # (read without an id) keeps none: see __init__.
+            if self.revocation is not None and not self._named_by_created:
                 dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
             if own_timeout is not None:
                 dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
@@ -615,26 +635,6 @@ class EncryptedCookieSession(dict[Any, Any]):
 
 _PARTITIONED = {"partitioned": True}
 _NO_KW: dict[str, bool] = {}
-
-
-def _read_signed(request: Any, migration: Any, now: float, webob: bool) -> Any:
-    """``(state, renewed, created)`` from a valid Pyramid signed cookie in the request, read as
-    ours is read (the app's own ``request.cookies`` where it has one), or ``None``."""
-    if not migration.is_open(now):
-        return None
-    reader = migration.reader
-    # As for ours, an error from the app's own request.cookies is the app's: not caught here.
-    value = None if webob else request.cookies.get(migration.cookie_name)
-    try:
-        if webob:
-            moved = reader.read_header(request.environ.get("HTTP_COOKIE"), migration.cookie_name)
-        else:
-            moved = None if value is None else reader.read_value(value)
-    except ValueError:
-        return None  # tampered, another secret, or not a session: a fresh session
-    if moved is None or not migration.in_time(moved[1], now):
-        return None
-    return moved
 
 
 def _delete_old_cookie(session: EncryptedCookieSession, response: Any) -> None:

@@ -4,7 +4,7 @@ A stub package only because the core has a submodule, ``_testing`` (stubs in _te
 run time ``_core`` is the one extension module, which Python finds before this directory.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, Literal, NoReturn, Protocol, final
 
 from typing_extensions import disjoint_base
@@ -25,10 +25,13 @@ __all__ = [
     "SignedCookieReader",
     "RevocationSet",
     "new_session_id",
+    "is_session_id",
     "SESSION_ID_KEY",
     "SESSION_ID_LENGTH",
     "DEFAULT_SALT",
     "DEFAULT_HASHALG",
+    "CLOCK_SKEW",
+    "REVOCATION_TAGS",
 ]
 
 # The state key a session id travels under in the cookie (hidden from the app; 1.0.0 reads it
@@ -38,6 +41,11 @@ SESSION_ID_LENGTH: Final[int]
 # Pyramid's SignedCookieSessionFactory defaults, for migrate_signed_* and decode --signed.
 DEFAULT_SALT: Final[str]
 DEFAULT_HASHALG: Final[str]
+# Seconds a time from a cookie, Redis or the channel may lie ahead of this host's clock
+# (src/clock.rs); a later one is refused (a cookie, a revocation call) or clamped (an entry).
+CLOCK_SKEW: Final[float]
+# The tags of the members in Redis: one session, one creation time, one user, everyone.
+REVOCATION_TAGS: Final[tuple[str, str, str, str]]
 
 # One key: 32 raw bytes (bytes, bytearray, memoryview) or 64 hex digits (str or bytes).
 _Key = bytes | bytearray | memoryview | str
@@ -174,9 +182,10 @@ class SignedCookieReader:
     def __copy__(self) -> NoReturn: ...
     def __deepcopy__(self, memo: Any, /) -> NoReturn: ...
 
-# The revocation set each worker mirrors (src/revocation.rs).
+# The revocation set each worker mirrors (src/revocation/).
 
 def new_session_id() -> str: ...
+def is_session_id(text: str) -> bool: ...
 
 @final
 class RevocationSet:
@@ -184,11 +193,15 @@ class RevocationSet:
     @property
     def max_age(self) -> int: ...
     def revoke_session(self, sid: str, revoked_at: float) -> bool: ...
+    def revoke_created(self, created: float, revoked_at: float) -> bool: ...
     def revoke_user(self, user: object, cutoff: float) -> bool: ...
+    # Entries as Redis returns them, received at now: (junk, entries dated ahead of now).
+    def apply_entries(
+        self, entries: Iterable[tuple[bytes, float | bytes]], now: float
+    ) -> tuple[int, list[tuple[bytes, float]]]: ...
     def revoke_before(self, cutoff: float) -> None: ...
     @property
     def before(self) -> float: ...
-    def is_revoked(self, sid: object, user: object, created: float) -> bool: ...
     # False for a revoked session, else its id (None when it has none); takes "_sid_" out.
     def check_state(
         self, state: dict[Any, Any], user: object, created: float
@@ -196,6 +209,8 @@ class RevocationSet:
     def sweep(self, now: float) -> int: ...
     @property
     def session_count(self) -> int: ...
+    @property
+    def created_count(self) -> int: ...
     @property
     def user_count(self) -> int: ...
     @property

@@ -10,7 +10,6 @@ import datetime
 import math
 from typing import Any
 
-from .._core import SESSION_ID_LENGTH
 from ..options import REVOCATION_PREFIX
 from .argv import Arguments
 from .base import EXIT_OK, Unreadable, UsageError, out
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.datetime.now(datetime.timezone.utc).timestamp()
     when, member = now, _member(args, options, where)
     if args.kind == "before" and args.value:
-        when = _moment(args.value, now)
+        when = _moment(args.value)
 
     from ..revocation import write_now
 
@@ -71,19 +70,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _member(args: argparse.Namespace, options: "dict[str, Any]", where: str) -> str:
-    """The Redis set member for what is revoked (the revocation API's encoding)."""
+    """The Redis set member for what is revoked, written by the revocation API's encoders."""
+    from ..revocation import before_member, session_member, user_member
+
     if args.kind == "before":
-        return "b:"
+        return before_member()
     value: str = args.value or ""
     if not value:
         raise UsageError(
             f"{args.kind}: give the {'session id' if args.kind == 'session' else 'user'}"
         )
-    if args.kind == "session":
-        if len(value) != SESSION_ID_LENGTH:
-            raise UsageError(f"session: give the session id ({SESSION_ID_LENGTH} characters)")
-        return "s:" + value
-    if options.get("revocation_user") is None:
+    if args.kind == "user" and options.get("revocation_user") is None:
         # The app's sessions carry no user, so no entry could ever match one: saying "revoked"
         # would report a logout that does not happen.
         raise UsageError(
@@ -91,12 +88,15 @@ def _member(args: argparse.Namespace, options: "dict[str, Any]", where: str) -> 
             "so revoking a user would change nothing; set revocation_user, or revoke a session "
             "or everything before a time"
         )
-    return "u:" + value
+    try:
+        return session_member(value) if args.kind == "session" else user_member(value)
+    except ValueError as e:  # refused by the revocation API (not an id, a name Redis cannot take)
+        raise UsageError(f"{args.kind}: the revocation was refused: {e}") from None
 
 
-def _moment(text: str, now: float) -> float:
+def _moment(text: str) -> float:
     """``before``'s VALUE as POSIX seconds: a number of seconds or ISO 8601 text (naive means
-    UTC), never after ``now``."""
+    UTC)."""
     try:
         moment = float(text)
     except ValueError:
@@ -111,8 +111,6 @@ def _moment(text: str, now: float) -> float:
         moment = parsed.timestamp()
     if not math.isfinite(moment):
         raise UsageError("before: expected an ISO 8601 time or seconds since the epoch")
-    if moment > now:
-        # Every session created until then, new logins too, would be refused, and removing the
-        # entry would not undo it in the workers that have it.
-        raise UsageError("before: that time is in the future; a revocation names a time up to now")
+    # A time after now is refused by write_now (revocation_time: the one rule, with its clock
+    # skew), before Redis is written.
     return moment
