@@ -1,5 +1,16 @@
 """Pyramid's ``manage_accessed`` and ``manage_changed``: the wrappers that make each of the
-session's dict and ISession methods note that it was read or changed."""
+session's dict and ISession methods note that it was read or changed.
+
+Reading the session notes the time, and reissues the cookie once ``reissue_time`` has passed
+since it was issued; the first access also sets up the end of the request (``Vary: Cookie``,
+and ``detect_changes``). Changing it notes the time and sets the cookie.
+
+Each wrapper does its bookkeeping inline: these run on every access to the session, and a call
+to a shared helper is a measurable part of a small request (benchmarks/README.md, "Vary, detect_changes and the request path").
+The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
+more than the bookkeeping itself. ``time.time`` is looked up on each call, so that a test (or
+an app) that patches it is obeyed.
+"""
 
 import time
 from typing import Any, Callable, TypeVar, cast
@@ -10,20 +21,6 @@ __all__ = ["accessor", "key_accessor", "mutator", "setter", "note_change"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def note_access(session: Any) -> None:
-    """Reading the session notes the time, and reissues the cookie once ``reissue_time`` has
-    passed since it was issued. The first access also sets up the end of the request
-    (``Vary: Cookie``, and ``detect_changes``)."""
-    session.accessed = now = int(time.time())
-    # Once dirty, there is nothing left to schedule: skip the checks on every later access.
-    if not session._dirty:
-        if not session._watched:
-            session._watch()
-        reissue_time = session._reissue_time
-        if reissue_time is not None and now - session.renewed > reissue_time:
-            session._dirty = True
-
-
 def note_change(session: Any) -> None:
     """Changing the session notes the time and sets the cookie."""
     session.accessed = int(time.time())
@@ -31,13 +28,16 @@ def note_change(session: Any) -> None:
         session.changed()
 
 
-# The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
-# more than the bookkeeping itself (benchmarks/README.md, "Where the time goes").
-
-
 def accessor(method: _F) -> _F:
     def accessed(session: Any, *args: Any, **kw: Any) -> Any:
-        note_access(session)
+        session.accessed = now = int(time.time())
+        # Once dirty, there is nothing left to schedule: skip the checks on every later access.
+        if not session._dirty:
+            if not session._watched:
+                session._watch()
+            reissue_time = session._reissue_time
+            if reissue_time is not None and now - session.renewed > reissue_time:
+                session._dirty = True
         return method(session, *args, **kw)
 
     return _named(accessed, method)
@@ -45,7 +45,13 @@ def accessor(method: _F) -> _F:
 
 def key_accessor(method: _F) -> _F:
     def accessed(session: Any, key: Any) -> Any:
-        note_access(session)
+        session.accessed = now = int(time.time())
+        if not session._dirty:
+            if not session._watched:
+                session._watch()
+            reissue_time = session._reissue_time
+            if reissue_time is not None and now - session.renewed > reissue_time:
+                session._dirty = True
         return method(session, key)
 
     return _named(accessed, method)
@@ -53,7 +59,9 @@ def key_accessor(method: _F) -> _F:
 
 def mutator(method: _F) -> _F:
     def changed(session: Any, *args: Any, **kw: Any) -> Any:
-        note_change(session)
+        session.accessed = int(time.time())
+        if not session._app_changed:
+            session.changed()
         return method(session, *args, **kw)
 
     return _named(changed, method)
@@ -61,7 +69,9 @@ def mutator(method: _F) -> _F:
 
 def setter(method: _F) -> _F:
     def changed(session: Any, key: Any, value: Any) -> Any:
-        note_change(session)
+        session.accessed = int(time.time())
+        if not session._app_changed:
+            session.changed()
         return method(session, key, value)
 
     return _named(changed, method)

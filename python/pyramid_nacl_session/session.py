@@ -47,6 +47,12 @@ __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
+#: WebOb's own ``request.cookies`` and ``response.set_cookie`` (stock.py), once a factory is
+#: made: the request path compares with them inline, a call each way being a measurable part
+#: of a small request.
+_webob_cookies: Any = None
+_webob_set_cookie: Any = None
+
 
 def EncryptedCookieSessionFactory(
     secret: "_Secret",
@@ -254,7 +260,9 @@ def EncryptedCookieSessionFactory(
     )
     # What the header holds besides the name and value: the "=" and the attributes.
     attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
-    stock.load()
+    # stock.py's two tests are made inline on the request path, against these globals.
+    global _webob_cookies, _webob_set_cookie
+    _webob_cookies, _webob_set_cookie = stock.load()
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
@@ -344,7 +352,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         reseal = False
         codec = self._codec
         opened = None
-        webob = stock.webob_request(request)
+        webob = getattr(type(request), "cookies", None) is _webob_cookies
         if webob:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
@@ -431,7 +439,9 @@ class EncryptedCookieSession(dict[Any, Any]):
         elif self._snapshot is None:
             written = False
         elif (
-            self.revocation is None and self._own_timeout is None and stock.webob_response(response)
+            self.revocation is None
+            and self._own_timeout is None
+            and getattr(type(response), "set_cookie", None) is _webob_set_cookie
         ):
             # detect_changes' usual case in one native call (Vary, and the comparison); only a
             # change, which is rare, takes the full write. A change made in place is the app's:
@@ -545,7 +555,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         if self._unchecked:
             # The cookie may be perfectly good: once Redis answers, it is checked and served.
             return False
-        webob = stock.webob_response(response)
+        webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
         if self._delete_old_cookie is not None:
             _delete_old_cookie(self, response)
         if self._invalidated and not dict.__len__(self):
@@ -563,8 +573,9 @@ class EncryptedCookieSession(dict[Any, Any]):
                 dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
             # The size browsers count: the cookie's name and value.
             if webob:
+                headerlist = response.headerlist
                 cookie = self._codec.write(
-                    response.headerlist, self.accessed, self.created, self, own_timeout, snapshot
+                    headerlist, self.accessed, self.created, self, own_timeout, snapshot
                 )
                 extra = self._header_extra
                 if own_timeout is not None:
@@ -591,7 +602,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
         if webob:
-            response.headerlist.append(("Set-Cookie", cookie))
+            headerlist.append(("Set-Cookie", cookie))
         else:
             response.set_cookie(
                 self._cookie_name,

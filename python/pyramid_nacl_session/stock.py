@@ -7,7 +7,7 @@ session does. WebOb's attributes are looked up when the first factory is made, n
 importing WebOb warns (it imports cgi) on Python 3.11+.
 """
 
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 __all__ = ["load", "webob_request", "webob_response"]
 
@@ -15,14 +15,18 @@ _COOKIES: Optional[Any] = None
 _SET_COOKIE: Optional[Any] = None
 
 
-def load() -> None:
-    """Look WebOb's own attributes up (once; the factory calls it)."""
+def load() -> Tuple[Any, Any]:
+    """Look WebOb's own attributes up (once; the factory calls it) and return them:
+    ``(BaseRequest.cookies, Response.set_cookie)``. The session class keeps them, and on the
+    request path makes the two tests below inline (``getattr(type(obj), name, None) is``
+    its copy): a call per request each way is a measurable part of a small request."""
     global _COOKIES, _SET_COOKIE
     if _COOKIES is None:
         from webob.request import BaseRequest
         from webob.response import Response
 
         _COOKIES, _SET_COOKIE = BaseRequest.cookies, Response.set_cookie
+    return _COOKIES, _SET_COOKIE
 
 
 def webob_request(request: Any) -> bool:
