@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 
@@ -264,13 +265,19 @@ pub fn add_vary_cookie(py: Python<'_>, headerlist: &Bound<'_, PyList>) -> PyResu
     let mut first = None;
     for (i, item) in headerlist.iter().enumerate() {
         let item = item.cast_into::<PyTuple>()?;
-        let name = item.get_item(0)?;
-        let name = name.cast::<PyString>()?.to_cow()?;
+        let name = item.get_borrowed_item(0)?;
+        let name = name.cast::<PyString>()?;
+        // Most names are longer: skip them before decoding (under abi3, a new bytes object).
+        if name.len()? != 4 {
+            continue;
+        }
+        let name = name.to_cow()?;
         if !name.eq_ignore_ascii_case("vary") {
             continue;
         }
-        let value = item.get_item(1)?;
-        let value = value.cast::<PyString>()?.to_cow()?;
+        let value = item.get_borrowed_item(1)?;
+        let value = value.cast::<PyString>()?;
+        let value = value.to_cow()?;
         if varies_on_cookie(&value) {
             return Ok(());
         }
@@ -285,7 +292,8 @@ pub fn add_vary_cookie(py: Python<'_>, headerlist: &Bound<'_, PyList>) -> PyResu
     }
     match first {
         Some((i, name, merged)) => headerlist.set_item(i, PyTuple::new(py, [name, merged])?),
-        None => headerlist.append(("Vary", "Cookie")),
+        // Interned: no new str objects on every response that read the session.
+        None => headerlist.append((intern!(py, "Vary"), intern!(py, "Cookie"))),
     }
 }
 
