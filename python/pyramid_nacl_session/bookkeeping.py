@@ -6,10 +6,10 @@ since it was issued; the first access also sets up the end of the request (``Var
 and ``detect_changes``). Changing it notes the time and sets the cookie.
 
 Each wrapper does its bookkeeping inline: these run on every access to the session, and a call
-to a shared helper is a measurable part of a small request (benchmarks/README.md, "Vary, detect_changes and the request path").
-The wrappers of the busiest methods take their exact arguments: passing ``*args, **kw`` costs
-more than the bookkeeping itself. ``time.time`` is looked up on each call, so that a test (or
-an app) that patches it is obeyed.
+to a shared helper is a measurable part of a small request (benchmarks/README.md, "Vary,
+detect_changes and the request path"). The wrappers of the busiest methods take their exact
+arguments: passing ``*args, **kw`` costs more than the bookkeeping itself. ``time.time`` is
+looked up on each call, so that a test (or an app) that patches it is obeyed.
 """
 
 import time

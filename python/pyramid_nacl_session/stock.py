@@ -7,7 +7,7 @@ session does. WebOb's attributes are looked up when the first factory is made, n
 importing WebOb warns (it imports cgi) on Python 3.11+.
 """
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional
 
 __all__ = ["load", "webob_request", "webob_response"]
 
@@ -15,11 +15,11 @@ _COOKIES: Optional[Any] = None
 _SET_COOKIE: Optional[Any] = None
 
 
-def load() -> Tuple[Any, Any]:
+def load() -> tuple[Any, Any]:
     """Look WebOb's own attributes up (once; the factory calls it) and return them:
-    ``(BaseRequest.cookies, Response.set_cookie)``. The session class keeps them, and on the
-    request path makes the two tests below inline (``getattr(type(obj), name, None) is``
-    its copy): a call per request each way is a measurable part of a small request."""
+    ``(BaseRequest.cookies, Response.set_cookie)``. session.py keeps them and makes the two
+    tests below inline on the request path: a call per request each way is a measurable part
+    of a small request."""
     global _COOKIES, _SET_COOKIE
     if _COOKIES is None:
         from webob.request import BaseRequest
