@@ -4,7 +4,9 @@ Pyramid app, and the check for the example app. Fixtures stay in conftest.py."""
 import base64
 import os
 import pickle
+import threading
 import time
+import traceback
 
 import pytest
 from nacl.secret import SecretBox
@@ -90,3 +92,23 @@ def require_examples():
         if os.environ.get("CI") == "true" or os.environ.get("CI_REQUIRE_EXAMPLES") == "1":
             pytest.fail(f"CI requires the example app, and this {reason}", pytrace=False)
         pytest.skip(reason, allow_module_level=True)
+
+
+def run_together(count, work):
+    """Run ``work(index)`` in ``count`` threads released at once; re-raise the first failure."""
+    barrier = threading.Barrier(count)
+    failures = []
+
+    def body(index):
+        try:
+            barrier.wait()
+            work(index)
+        except BaseException:
+            failures.append(traceback.format_exc())
+
+    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures[0]

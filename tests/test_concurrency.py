@@ -6,7 +6,6 @@ Free-threaded CPython: tests/test_threads.py, run by CI's free-threaded 3.14t jo
 import base64
 import os
 import sys
-import threading
 import traceback
 
 import pytest
@@ -14,7 +13,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
 
-from .helpers import SECRET, session_app, set_cookie_value
+from .helpers import SECRET, run_together, session_app, set_cookie_value
 
 THREADS = 16
 CYCLES_PER_THREAD = 1500
@@ -27,26 +26,6 @@ def busy_switching():
     sys.setswitchinterval(1e-6)
     yield
     sys.setswitchinterval(before)
-
-
-def run_together(count, work):
-    """Run ``work(index)`` in ``count`` threads released at once; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    failures = []
-
-    def body(index):
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException:
-            failures.append(traceback.format_exc())
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures[0]
 
 
 @pytest.mark.parametrize("serializer", ["pickle", "json"])

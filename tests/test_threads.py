@@ -12,7 +12,6 @@ import subprocess
 import sys
 import sysconfig
 import threading
-import traceback
 
 import pytest
 from pyramid.config import Configurator
@@ -22,6 +21,7 @@ from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSeriali
 from pyramid_nacl_session._core import RevocationSet, new_session_id
 from pyramid_nacl_session._core._testing import is_revoked
 
+from .helpers import run_together
 from .redis_server import RedisServer
 
 SECRET = bytes(range(32))
@@ -44,26 +44,6 @@ def redis_server(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
     server.stop()
-
-
-def run_together(count, work):
-    """Run ``work(index)`` in ``count`` threads released at once; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    failures = []
-
-    def body(index):
-        try:
-            barrier.wait()
-            work(index)
-        except BaseException:
-            failures.append(traceback.format_exc())
-
-    threads = [threading.Thread(target=body, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not failures, failures[0]
 
 
 def revoking_app(url):

@@ -16,8 +16,8 @@ from .._core import (
     SignedCookieReader,
 )
 from .base import EXIT_OK, SIGNED_ENV_VAR, Unreadable, UsageError, print_json
-from .decode import cookie_value, report
 from .ini import app_options
+from .report import cookie_value, report
 
 
 def run(args: argparse.Namespace) -> int:
