@@ -217,6 +217,25 @@ impl SessionCodec {
             .map(Some)
     }
 
+    /// ``detect_changes``' usual end of request on a stock WebOb response, in one crossing
+    /// with three arguments (this runs on every request that only read the session): adds
+    /// ``Cookie`` to the ``Vary`` of ``headerlist``, and says whether ``state`` is still what
+    /// ``snapshot`` was opened from. When not, the caller writes the cookie.
+    fn unchanged(
+        &self,
+        py: Python<'_>,
+        headerlist: &Bound<'_, PyList>,
+        state: &Bound<'_, PyDict>,
+        snapshot: &Bound<'_, Snapshot>,
+    ) -> PyResult<bool> {
+        add_vary_cookie(py, headerlist)?;
+        let snap = snapshot.get();
+        let (renewed, created) = (snap.renewed.bind(py), snap.created.bind(py));
+        self.serializer
+            .get()
+            .same_state(py, &snap.plaintext, renewed, created, state)
+    }
+
     /// Adds ``Cookie`` to the ``Vary`` of ``headerlist`` (a WSGI header list), unless a
     /// ``Vary`` header already names it or is ``*``.
     fn vary(&self, py: Python<'_>, headerlist: &Bound<'_, PyList>) -> PyResult<()> {

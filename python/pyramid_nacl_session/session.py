@@ -446,12 +446,11 @@ class EncryptedCookieSession(dict[Any, Any]):
             # detect_changes' usual case in one native call (Vary, and the comparison); only a
             # change, which is rare, takes the full write. A change made in place is the app's:
             # if it cannot be written, the app hears of it, as after changed().
-            cookie = self._codec.write(
-                response.headerlist, self.accessed, self.created, self, None, self._snapshot
-            )
-            if cookie is not None:
+            if self._codec.unchanged(response.headerlist, self, self._snapshot):
+                written = True
+            else:
                 self._app_changed = True
-            written = cookie is None or self._set_cookie(response)
+                written = self._set_cookie(response)
         else:
             written = self._set_cookie(response, self._snapshot)
         if not written:

@@ -140,6 +140,9 @@ class SessionCodec:
         max_age: int | None,
         snapshot: _Snapshot | None,
     ) -> str | None: ...
+    def unchanged(
+        self, headerlist: list[tuple[str, str]], state: dict[Any, Any], snapshot: _Snapshot
+    ) -> bool: ...
     def vary(self, headerlist: list[tuple[str, str]]) -> None: ...
     def value(
         self,
