@@ -33,6 +33,7 @@ Placeholders are substituted, and nothing else: the names in ``PLACEHOLDERS`` (e
 or a test value), and Redis's default address, which becomes a test redis-server's.
 """
 
+import ast
 import json
 import os
 import re
@@ -384,3 +385,47 @@ KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 def test_no_real_looking_key_is_printed(path):
     """A key in the docs gets copied; the docs show placeholders and commands that make keys."""
     assert KEY_LIKE.findall(path.read_text(encoding="utf-8")) == []
+
+
+def python_blocks(path):
+    """(line, source, shown) for each python block of a document that runs, in order; ``shown``
+    is False for an invisible block. A block a skip directive covers is left out."""
+    blocks, skip_next, skipping = [], False, False
+    for example in parse(path):
+        region = example.region
+        if isinstance(region.evaluator, Skipper):
+            action = example.parsed[0]
+            skip_next = action == "next"
+            skipping = {"start": True, "end": False}.get(action, skipping)
+            continue
+        skipped, skip_next = skip_next or skipping, False
+        if isinstance(region.evaluator, PythonEvaluator) and not skipped:
+            shown = not region.lexemes.get("directive", "").startswith("invisible")
+            blocks.append((example.line, region.parsed, shown))
+    return blocks
+
+
+def used_names(tree):
+    return {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    }
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_printed_function_and_class_is_used_by_a_later_block(path):
+    """A printed block that only defines a function runs without running the function: some later
+    block (an invisible one, usually, wiring it into an app) must call or reference each function
+    and class a printed block defines, or the block must be marked as not run."""
+    blocks = python_blocks(path)
+    unused = []
+    for n, (line, source, shown) in enumerate(blocks):
+        if not shown:
+            continue
+        later = set().union(*(used_names(ast.parse(s)) for _, s, _ in blocks[n + 1 :]))
+        for node in ast.parse(source).body:
+            defines = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            if isinstance(node, defines) and node.name not in later:
+                unused.append(f"line {line}: {node.name}")
+    assert unused == [], f"{path.name}: defined and never called or referenced after: {unused}"
