@@ -34,6 +34,7 @@ or a test value), and Redis's default address, which becomes a test redis-server
 """
 
 import ast
+import importlib.util
 import json
 import os
 import re
@@ -377,14 +378,45 @@ def test_no_code_block_escapes_the_tests(path):
 KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [*DOCUMENTS, *sorted((ROOT / "examples").glob("*.ini"))],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
-def test_no_real_looking_key_is_printed(path):
-    """A key in the docs gets copied; the docs show placeholders and commands that make keys."""
-    assert KEY_LIKE.findall(path.read_text(encoding="utf-8")) == []
+def tracked_files():
+    """Every file of the clone that git tracks: what a reader browses and copies from."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, stdout=subprocess.PIPE, check=True
+    ).stdout.decode()
+    return [ROOT / name for name in listed.split("\0") if name]
+
+
+def test_no_real_looking_key_is_printed():
+    """A key in the docs, an example or a benchmark gets copied: they show placeholders and
+    commands that make keys. Tests may hold keys (known test vectors); lock files hold checksums;
+    Rust test modules, from ``#[cfg(test)]`` on, are tests."""
+    found = []
+    for path in tracked_files():
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith("tests/") or path.name == "Cargo.lock" or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if path.suffix == ".rs":
+            text = text.split("#[cfg(test)]", 1)[0]
+        found += [f"{name}: {key}" for key in KEY_LIKE.findall(text)]
+    assert found == []
+
+
+def test_the_load_benchmark_serves_its_baseline_with_a_key_it_makes(tmp_path):
+    """benchmarks/load/baseline.ini names no key; the load script puts a new one in its copy."""
+    spec = importlib.util.spec_from_file_location("load_run", ROOT / "benchmarks/load/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    assert run.KEY_PLACEHOLDER in run.BASELINE_INI.read_text()
+    first = run.serve_ini(run.BASELINE_INI, 6544, 4, tmp_path)
+    second = run.serve_ini(run.BASELINE_INI, 6545, 4, tmp_path)
+    assert KEY_LIKE.findall(first.read_text()) != KEY_LIKE.findall(second.read_text())
+    browser = TestApp(get_app(str(first), "main"))
+    assert browser.get("/").status_int == 200
+    assert "demo_session" in browser.cookies
 
 
 def python_blocks(path):
