@@ -445,11 +445,9 @@ def used_names(tree):
     }
 
 
-@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_printed_function_and_class_is_used_by_a_later_block(path):
-    """A printed block that only defines a function runs without running the function: some later
-    block (an invisible one, usually, wiring it into an app) must call or reference each function
-    and class a printed block defines, or the block must be marked as not run."""
+def unused_definitions(path):
+    """Functions and classes a printed python block defines that no later block of the document
+    calls or references, as ``line N: name``."""
     blocks = python_blocks(path)
     unused = []
     for n, (line, source, shown) in enumerate(blocks):
@@ -460,4 +458,26 @@ def test_every_printed_function_and_class_is_used_by_a_later_block(path):
             defines = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
             if isinstance(node, defines) and node.name not in later:
                 unused.append(f"line {line}: {node.name}")
+    return unused
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_printed_function_and_class_is_used_by_a_later_block(path):
+    """A printed block that only defines a function runs without running the function: some later
+    block (an invisible one, usually, wiring it into an app) must call or reference each function
+    and class a printed block defines, or the block must be marked as not run."""
+    unused = unused_definitions(path)
     assert unused == [], f"{path.name}: defined and never called or referenced after: {unused}"
+
+
+def test_the_unused_definition_check_sees_what_it_should(tmp_path):
+    doc = tmp_path / "doc.rst"
+    doc.write_text(
+        ".. code-block:: python\n\n    def used(): pass\n\n    def unused(): pass\n\n"
+        "    class Model: pass\n\n"
+        '.. skip: next "not run"\n\n.. code-block:: python\n\n    def skipped(): pass\n\n'
+        ".. invisible-code-block: python\n\n    def hidden(): pass\n\n    used()\n"
+        "    assert isinstance(None, Model)\n\n"
+        ".. code-block:: python\n\n    def last(): pass\n"
+    )
+    assert unused_definitions(doc) == ["line 1: unused", "line 22: last"]
