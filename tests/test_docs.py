@@ -9,7 +9,10 @@ How each kind of block runs:
 ``python``
     Executed. Names a block takes from its surroundings (``config``, ``request``...) are set by
     an invisible block just before it (``.. invisible-code-block: python`` in reST,
-    ``<!-- invisible-code-block: python`` in Markdown), which readers do not see.
+    ``<!-- invisible-code-block: python`` in Markdown), which readers do not see. A function or
+    class a printed block defines must be called or referenced by a later block (an invisible
+    one that wires it into an app and checks what the prose says it does), or it would be
+    defined and never run.
 ``ini``
     Written to a file and loaded as pserve loads it, with ``pyramid.paster.get_app``
     (PasteDeploy); the app then serves two requests, and the second must see the session the
