@@ -97,11 +97,11 @@ def eventually(predicate):
     return False
 
 
-def session_cookie(state, created=None):
-    """A cookie of ours sealed with KEY; issued ten seconds ago, so a read reissues it."""
+def session_cookie(state):
+    """A cookie of ours sealed with KEY, created now and issued ten seconds ago (so a read
+    reissues it)."""
     now = time.time()
-    created = now if created is None else created
-    return EncryptedSerializer(KEY, "json").dumps((now - 10, created, state)).decode()
+    return EncryptedSerializer(KEY, "json").dumps((now - 10, now, state)).decode()
 
 
 def signed_cookie(user):
@@ -110,7 +110,7 @@ def signed_cookie(user):
     from pyramid.session import SignedCookieSessionFactory
 
     config = Configurator()
-    config.set_session_factory(SignedCookieSessionFactory(OLD_SECRET, serializer=JSONish()))
+    config.set_session_factory(SignedCookieSessionFactory(OLD_SECRET))
 
     def login(request):
         request.session["user"] = user
@@ -121,16 +121,6 @@ def signed_cookie(user):
     app = TestApp(config.make_wsgi_app())
     app.get("/login")
     return app.cookies["session"]
-
-
-class JSONish:
-    """Pyramid's JSON serializer for a signed session (its tuple comes back as a list)."""
-
-    def dumps(self, value):
-        return json.dumps(value).encode()
-
-    def loads(self, value):
-        return json.loads(value)
 
 
 @pytest.fixture
