@@ -9,7 +9,10 @@ How each kind of block runs:
 ``python``
     Executed. Names a block takes from its surroundings (``config``, ``request``...) are set by
     an invisible block just before it (``.. invisible-code-block: python`` in reST,
-    ``<!-- invisible-code-block: python`` in Markdown), which readers do not see.
+    ``<!-- invisible-code-block: python`` in Markdown), which readers do not see. A function or
+    class a printed block defines must be called or referenced by a later block (an invisible
+    one that wires it into an app and checks what the prose says it does), or it would be
+    defined and never run.
 ``ini``
     Written to a file and loaded as pserve loads it, with ``pyramid.paster.get_app``
     (PasteDeploy); the app then serves two requests, and the second must see the session the
@@ -33,6 +36,8 @@ Placeholders are substituted, and nothing else: the names in ``PLACEHOLDERS`` (e
 or a test value), and Redis's default address, which becomes a test redis-server's.
 """
 
+import ast
+import importlib.util
 import json
 import os
 import re
@@ -376,11 +381,106 @@ def test_no_code_block_escapes_the_tests(path):
 KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [*DOCUMENTS, *sorted((ROOT / "examples").glob("*.ini"))],
-    ids=lambda p: str(p.relative_to(ROOT)),
-)
-def test_no_real_looking_key_is_printed(path):
-    """A key in the docs gets copied; the docs show placeholders and commands that make keys."""
-    assert KEY_LIKE.findall(path.read_text(encoding="utf-8")) == []
+def tracked_files():
+    """Every file of the clone that git tracks: what a reader browses and copies from."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, stdout=subprocess.PIPE, check=True
+    ).stdout.decode()
+    return [ROOT / name for name in listed.split("\0") if name]
+
+
+def test_no_real_looking_key_is_printed():
+    """A key in the docs, an example or a benchmark gets copied: they show placeholders and
+    commands that make keys. Tests may hold keys (known test vectors); lock files hold checksums;
+    Rust test modules, from ``#[cfg(test)]`` on, are tests."""
+    found = []
+    for path in tracked_files():
+        name = path.relative_to(ROOT).as_posix()
+        if name.startswith("tests/") or path.name == "Cargo.lock" or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        if path.suffix == ".rs":
+            text = text.split("#[cfg(test)]", 1)[0]
+        found += [f"{name}: {key}" for key in KEY_LIKE.findall(text)]
+    assert found == []
+
+
+def test_the_load_benchmark_serves_its_baseline_with_a_key_it_makes(tmp_path):
+    """benchmarks/load/baseline.ini names no key; the load script puts a new one in its copy."""
+    spec = importlib.util.spec_from_file_location("load_run", ROOT / "benchmarks/load/run.py")
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    assert run.KEY_PLACEHOLDER in run.BASELINE_INI.read_text()
+    first = run.serve_ini(run.BASELINE_INI, 6544, 4, tmp_path)
+    second = run.serve_ini(run.BASELINE_INI, 6545, 4, tmp_path)
+    assert KEY_LIKE.findall(first.read_text()) != KEY_LIKE.findall(second.read_text())
+    browser = TestApp(get_app(str(first), "main"))
+    assert browser.get("/").status_int == 200
+    assert "demo_session" in browser.cookies
+
+
+def python_blocks(path):
+    """(line, source, shown) for each python block of a document that runs, in order; ``shown``
+    is False for an invisible block. A block a skip directive covers is left out."""
+    blocks, skip_next, skipping = [], False, False
+    for example in parse(path):
+        region = example.region
+        if isinstance(region.evaluator, Skipper):
+            action = example.parsed[0]
+            skip_next = action == "next"
+            skipping = {"start": True, "end": False}.get(action, skipping)
+            continue
+        skipped, skip_next = skip_next or skipping, False
+        if isinstance(region.evaluator, PythonEvaluator) and not skipped:
+            shown = not region.lexemes.get("directive", "").startswith("invisible")
+            blocks.append((example.line, region.parsed, shown))
+    return blocks
+
+
+def used_names(tree):
+    return {
+        node.id if isinstance(node, ast.Name) else node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Name, ast.Attribute))
+    }
+
+
+def unused_definitions(path):
+    """Functions and classes a printed python block defines that no later block of the document
+    calls or references, as ``line N: name``."""
+    blocks = python_blocks(path)
+    unused = []
+    for n, (line, source, shown) in enumerate(blocks):
+        if not shown:
+            continue
+        later = set().union(*(used_names(ast.parse(s)) for _, s, _ in blocks[n + 1 :]))
+        for node in ast.parse(source).body:
+            defines = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            if isinstance(node, defines) and node.name not in later:
+                unused.append(f"line {line}: {node.name}")
+    return unused
+
+
+@pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_printed_function_and_class_is_used_by_a_later_block(path):
+    """A printed block that only defines a function runs without running the function: some later
+    block (an invisible one, usually, wiring it into an app) must call or reference each function
+    and class a printed block defines, or the block must be marked as not run."""
+    unused = unused_definitions(path)
+    assert unused == [], f"{path.name}: defined and never called or referenced after: {unused}"
+
+
+def test_the_unused_definition_check_sees_what_it_should(tmp_path):
+    doc = tmp_path / "doc.rst"
+    doc.write_text(
+        ".. code-block:: python\n\n    def used(): pass\n\n    def unused(): pass\n\n"
+        "    class Model: pass\n\n"
+        '.. skip: next "not run"\n\n.. code-block:: python\n\n    def skipped(): pass\n\n'
+        ".. invisible-code-block: python\n\n    def hidden(): pass\n\n    used()\n"
+        "    assert isinstance(None, Model)\n\n"
+        ".. code-block:: python\n\n    def last(): pass\n"
+    )
+    assert unused_definitions(doc) == ["line 1: unused", "line 22: last"]

@@ -40,6 +40,8 @@ ROOT = HERE.parent.parent
 LUA = HERE / "sessions.lua"
 DEV_INI = ROOT / "examples" / "development.ini"
 BASELINE_INI = HERE / "baseline.ini"
+# baseline.ini names no key (one printed in the tree gets copied); each server gets its own.
+KEY_PLACEHOLDER = "KEY_MADE_BY_RUN_PY"
 BASELINE_VENV = HERE / ".venv-baseline"
 LABELS = {"ours": "ours", "baseline": "1.0.0"}
 
@@ -132,8 +134,11 @@ def free_port():
 
 
 def serve_ini(source, port, threads, directory):
-    """A copy of the .ini whose [server:main] listens on the given loopback port."""
-    text = Path(source).read_text()
+    """A copy of the .ini whose [server:main] listens on the given loopback port, with a new key
+    in place of KEY_PLACEHOLDER."""
+    from pyramid_nacl_session import generate_secret
+
+    text = Path(source).read_text().replace(KEY_PLACEHOLDER, generate_secret().decode())
     server = (
         f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\n"
         f"threads = {threads}\n\n"

@@ -294,22 +294,26 @@ class RevocationStore:
         """Start this process's threads (once), then wait for the first full load: as long as
         it moves on (a page at least every ``CONNECT_TIMEOUT``), or ``CONNECT_TIMEOUT`` when
         Redis does not answer. Until then a session is checked against what is loaded so far;
-        under ``refuse`` it is refused."""
+        under ``refuse`` it is refused. Every thread that asks meanwhile waits with the first."""
         with self._start_lock:
             if self.running:
                 return
-            for target in (self._follow, self._write):
-                thread = threading.Thread(
-                    target=target, name=f"revocation-{target.__name__[1:]}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
+            if not self._threads:
+                for target in (self._follow, self._write):
+                    thread = threading.Thread(
+                        target=target, name=f"revocation-{target.__name__[1:]}", daemon=True
+                    )
+                    thread.start()
+                    self._threads.append(thread)
+            # Running only once the load is done or given up on, and waited for under the lock:
+            # the other first requests of a threaded server wait here too, instead of checking
+            # a half-loaded set.
+            while not self._synced.wait(CONNECT_TIMEOUT):
+                progress = self._progress
+                if progress is None or time.monotonic() - progress > CONNECT_TIMEOUT:
+                    self._failing("first sync", None)
+                    break
             self.running = True
-        while not self._synced.wait(CONNECT_TIMEOUT):
-            progress = self._progress
-            if progress is None or time.monotonic() - progress > CONNECT_TIMEOUT:
-                self._failing("first sync", None)
-                return
 
     def close(self) -> None:
         """Stop the threads (tests, and apps that make factories on the fly)."""

@@ -1,0 +1,317 @@
+"""Issue 16's attacks where crossing processes matters, each on real pserve processes
+(tests/revocation_app.py under waitress) sharing one real redis-server, over HTTP on 127.0.0.1:
+what process A revokes must hold in process B, including a B started afterwards."""
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from webtest import TestApp
+
+from pyramid_nacl_session import EncryptedSerializer, generate_secret
+from pyramid_nacl_session._core import SESSION_ID_KEY, new_session_id
+
+from .redis_server import RedisServer, free_port
+from .test_server import stop
+
+pytest.importorskip("waitress")
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = generate_secret()  # one key for every process of a test, as in a fleet
+OLD_SECRET = "the old signing secret of a Pyramid signed cookie"
+REVOKED = "pyramid_nacl_session:revoked"
+
+#: How long to poll for what the docs say happens within a second, or for a server to start: a
+#: guard against a hang on a loaded machine, not a speed bound (the suite asserts none).
+PATIENCE = 30
+
+
+def ini(tmp_path, name, port, redis_url, **settings):
+    lines = {
+        "use": "call:tests.revocation_app:main",
+        "session.secret": KEY.decode(),
+        "session.serializer": "json",
+        "session.absolute_timeout": "3600",
+        "session.revocation_url": redis_url,
+        "session.revocation_user": "user",
+        "session.revocation_resync": "1",
+        "session.migrate_signed_secret": OLD_SECRET,
+    }
+    lines.update({f"session.{k}": str(v) for k, v in settings.items()})
+    text = "[app:main]\n" + "".join(f"{k} = {v}\n" for k, v in lines.items())
+    text += f"\n[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 4\n"
+    path = tmp_path / f"{name}.ini"
+    path.write_text(text)
+    return path
+
+
+def request(port, path, cookie=None, body=None, timeout=PATIENCE):
+    """``(status, json, set_cookie)``: one request to the server on ``port``; ``set_cookie`` is
+    the new cookie value, "" when the response deletes it, None when it writes none."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Cookie": f"session={cookie}"} if cookie else {}
+    method = "GET" if body is None else "POST"
+    if body is not None:
+        body = json.dumps(body)  # ASCII: a lone surrogate travels as its \u escape
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = json.loads(response.read())
+        set_cookie = response.getheader("Set-Cookie")
+        if set_cookie is not None:
+            set_cookie = set_cookie.split(";", 1)[0].split("=", 1)[1].strip('"')
+        return response.status, data, set_cookie
+    finally:
+        conn.close()
+
+
+def user_on(port, cookie):
+    status, data, _ = request(port, "/whoami", cookie)
+    assert status == 200
+    return data["user"]
+
+
+def log_in(port, user):
+    status, data, cookie = request(port, f"/login?user={user}")
+    assert status == 200 and data["user"] == user and cookie
+    return cookie
+
+
+def eventually(predicate):
+    """Whether ``predicate`` comes true, polled every 20 ms for up to PATIENCE seconds."""
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def session_cookie(state):
+    """A cookie of ours sealed with KEY, created now and issued ten seconds ago (so a read
+    reissues it)."""
+    now = time.time()
+    return EncryptedSerializer(KEY, "json").dumps((now - 10, now, state)).decode()
+
+
+def signed_cookie(user):
+    """A cookie from a real app on Pyramid's SignedCookieSessionFactory (under OLD_SECRET)."""
+    from pyramid.config import Configurator
+    from pyramid.session import SignedCookieSessionFactory
+
+    config = Configurator()
+    config.set_session_factory(SignedCookieSessionFactory(OLD_SECRET))
+
+    def login(request):
+        request.session["user"] = user
+        return {}
+
+    config.add_route("login", "/login")
+    config.add_view(login, route_name="login", renderer="json")
+    app = TestApp(config.make_wsgi_app())
+    app.get("/login")
+    return app.cookies["session"]
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """One redis-server; yields ``(redis, start)``, where ``start(name, **settings)`` runs a
+    pserve process of the app on it and returns its port. Everything stops at the end."""
+    server = RedisServer(tmp_path).start()
+    procs = []
+
+    def start(name, **settings):
+        port = free_port()
+        path = ini(tmp_path, name, port, server.url, **settings)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env["PYTHONPATH"] = str(ROOT)  # for tests.revocation_app, and nothing else
+        log = open(tmp_path / f"{name}.log", "w+")
+        cmd = [sys.executable, "-m", "pyramid.scripts.pserve", str(path)]
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((proc, log))
+        if not eventually(lambda: proc.poll() is not None or _listening(port)):
+            pytest.fail(f"{name} did not start")
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"{name} did not start:\n{log.read()[-3000:]}")
+        return port
+
+    try:
+        yield server, start
+    finally:
+        for proc, log in procs:
+            stop(proc, log)
+        server.stop()
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+# -- sessions without an id survive logout ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["written before revocation was on", "Pyramid signed cookie"])
+def test_a_logout_in_a_of_a_session_without_an_id_makes_a_stolen_copy_fail_in_b(fleet, kind):
+    _, start = fleet
+    a, b = start("a"), start("b")
+    if kind == "Pyramid signed cookie":
+        cookie = signed_cookie("alice")
+    else:
+        cookie = session_cookie({"user": "alice"})
+    # The browser uses it on A, which rewrites it (still without an id); the thief's copy works
+    # on B, for now.
+    _, data, rewritten = request(a, "/whoami", cookie)
+    assert data["user"] == "alice" and rewritten and rewritten != cookie
+    assert SESSION_ID_KEY not in EncryptedSerializer(KEY, "json").loads(rewritten)[2]
+    assert user_on(b, cookie) == "alice"
+    _, _, deleted = request(a, "/logout", rewritten)
+    assert deleted == ""
+    assert user_on(a, cookie) is None
+    assert eventually(lambda: user_on(b, cookie) is None), "B still accepts the stolen copy"
+    assert user_on(b, rewritten) is None
+    # Only that session: a new login of the same user, on either process, works on the other.
+    assert user_on(a, log_in(b, "alice")) == "alice"
+
+
+# -- a burst of revocations is lost while Redis is healthy ------------------------------------
+
+
+@pytest.mark.slow
+def test_a_mass_logout_of_200000_sessions_in_a_is_all_seen_by_a_new_process_b(fleet):
+    server, start = fleet
+    a = start("a")
+    status, data, _ = request(a, "/mass-logout?n=200000&step=997", timeout=150)
+    assert status == 200 and data["flushed"] is True
+    assert redis.Redis.from_url(server.url).zcard(REVOKED) == 200_000
+    sample = data["sample"]
+    assert len(sample) == 201
+    b = start("b")
+    kept = session_cookie({"user": "carol", SESSION_ID_KEY: new_session_id()})
+    assert user_on(b, kept) == "carol"
+    accepted = [
+        sid for sid in sample if user_on(b, session_cookie({"user": "x", SESSION_ID_KEY: sid}))
+    ]
+    assert accepted == []
+
+
+# -- one bad name jams every later logout -----------------------------------------------------
+
+
+def test_a_user_name_that_cannot_be_encoded_is_refused_in_a_and_a_later_logout_reaches_b(fleet):
+    server, start = fleet
+    a, b = start("a"), start("b")
+    alice = log_in(a, "alice")
+    assert user_on(b, alice) == "alice"
+    status, data, _ = request(a, "/revoke-user", alice, {"user": "\ud800"})
+    assert (status, data) == (400, {"refused": "user"})
+    status, data, _ = request(a, "/revoke-user", alice, {"user": "x" * 5000})
+    assert (status, data) == (400, {"refused": "user"})
+    assert redis.Redis.from_url(server.url).zcard(REVOKED) == 0
+    _, _, deleted = request(a, "/logout", alice)
+    assert deleted == ""
+    assert eventually(lambda: user_on(b, alice) is None), "the logout in A never reached B"
+    # And a good name after the bad ones goes through too.
+    bob = log_in(b, "bob")
+    status, data, _ = request(a, "/revoke-user", None, {"user": "bob"})
+    assert (status, data) == (200, {"flushed": True})
+    assert eventually(lambda: user_on(b, bob) is None)
+
+
+# -- refuse destroys sessions -----------------------------------------------------------------
+
+
+def test_refuse_with_redis_stopped_refuses_in_b_but_keeps_the_cookie_which_works_again(fleet):
+    server, start = fleet
+    a = start("a")
+    b = start("b", revocation_policy="refuse", revocation_stale_after=1)
+    alice = log_in(a, "alice")
+    assert user_on(b, alice) == "alice"
+    server.stop()
+    assert eventually(lambda: user_on(b, alice) is None), "B never saw Redis go away"
+    # Requests that read, write and invalidate the session neither overwrite nor delete it.
+    for path in ("/whoami", "/login?user=mallory", "/logout"):
+        status, _, set_cookie = request(b, path, alice)
+        assert status == 200 and set_cookie is None, (path, set_cookie)
+    server.start()  # the same port, empty: nothing was revoked
+    assert eventually(lambda: user_on(b, alice) == "alice"), "the session never came back"
+    assert user_on(a, alice) == "alice"
+
+
+# -- a new worker is blind while it loads -----------------------------------------------------
+
+
+def fill(url, count, now):
+    """``count`` revoked sessions newer than anything else in the set, sharing ten scores (the
+    case that was quadratic), written in pipelined chunks."""
+    client = redis.Redis.from_url(url)
+    for _ in range(count // 10_000):
+        entries = {f"s:{new_session_id()}": now - (i % 10) for i in range(10_000)}
+        client.zadd(REVOKED, entries)
+    return client.zcard(REVOKED)
+
+
+@pytest.mark.slow
+def test_a_new_process_b_refuses_on_its_first_requests_what_a_revoked_before_a_large_set(fleet):
+    server, start = fleet
+    a = start("a")
+    victims = [log_in(a, f"user{i}") for i in range(4)]
+    for cookie in victims:
+        request(a, "/logout", cookie)
+    client = redis.Redis.from_url(server.url)
+    assert eventually(lambda: client.zcard(REVOKED) == len(victims))
+    # Backdate them a minute: loaded newest first, they come last, after the large set.
+    client.zadd(REVOKED, {m: s - 60 for m, s in client.zrange(REVOKED, 0, -1, withscores=True)})
+    assert fill(server.url, 500_000, time.time()) == 500_000 + len(victims)
+    kept = log_in(a, "carol")
+    b = start("b")
+    # B's very first requests, at once: each waits for the first full load (docs/revocation.rst,
+    # How it works), so none accepts a session whose entry is the last one loaded.
+    results = {}
+
+    def ask(i, cookie):
+        results[i] = user_on(b, cookie)
+
+    threads = [threading.Thread(target=ask, args=(i, c)) for i, c in enumerate(victims + [kept])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE * 2)
+    assert results == {0: None, 1: None, 2: None, 3: None, 4: "carol"}
+
+
+def test_a_new_process_while_redis_does_not_answer_serves_or_refuses_as_its_policy_says(fleet):
+    # Redis frozen when B starts: the first load gives up after a second without an answer;
+    # then (docs/revocation.rst, How it works) ``serve`` checks against what it has, nothing,
+    # and ``refuse`` refuses without touching the cookie. Once Redis answers, both know.
+    server, start = fleet
+    a = start("a")
+    alice, carol = log_in(a, "alice"), log_in(a, "carol")
+    request(a, "/logout", alice)
+    client = redis.Redis.from_url(server.url)
+    assert eventually(lambda: client.zcard(REVOKED) == 1)
+    serve, refuse = start("serve"), start("refuse", revocation_policy="refuse")
+    server.pause()
+    try:
+        assert request(serve, "/whoami", alice)[1]["user"] == "alice"  # blind, as documented
+        status, data, set_cookie = request(refuse, "/whoami", carol)
+        assert (status, data["user"], set_cookie) == (200, None, None)
+    finally:
+        server.resume()
+    assert eventually(lambda: user_on(serve, alice) is None)
+    assert eventually(lambda: user_on(refuse, carol) == "carol")
+    assert user_on(refuse, alice) is None and user_on(serve, carol) == "carol"
