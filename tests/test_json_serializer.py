@@ -137,6 +137,19 @@ def test_lone_surrogates_are_escaped_and_read_back(serializer):
     assert serializer.loads(serializer.dumps(value)) == value
 
 
+@pytest.mark.parametrize(
+    "char", ["\x00", "\x1f", " ", "\x7f", '"', "\\", "\n", "\u00ed", "\ud7ff", "\ud800", "\u2028"]
+)
+def test_each_character_is_written_as_json_writes_it_wherever_it_stands(serializer, char):
+    # The writer skips plain text a machine word at a time: a character that needs escaping
+    # (or one whose bytes look like it) must be found at every offset in and across words.
+    for at in range(18):
+        value = "abcdefghijklmnopqr"[:at] + char + "stuvwxyz0123456789"[at:]
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        expected = expected.replace("\ud800", "\\ud800").encode("utf-8")
+        assert open_with_pynacl(serializer.dumps(value)) == expected, at
+
+
 def test_duplicate_keys_last_value_wins(serializer):
     got = serializer.loads(seal_with_pynacl(b'{"a": 1, "b": 2, "a": 3}'))
     assert list(got.items()) == [("a", 3), ("b", 2)]
