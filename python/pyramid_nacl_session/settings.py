@@ -6,8 +6,6 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
-from pyramid.path import DottedNameResolver
-
 from .migrate_signed import (
     as_hashalg,
     as_instant,
@@ -199,7 +197,7 @@ def _serializer(key: str, value: Any) -> Any:
     if name in ("json", "pickle"):
         return name
     try:
-        obj = DottedNameResolver().resolve(name)
+        obj = _resolve(name)
     except (ImportError, ValueError) as e:
         raise OptionError(
             key, f"expected json, pickle or a dotted name, got {name!r} ({e})"
@@ -213,7 +211,7 @@ def _revocation_user(key: str, value: Any) -> Any:
     if not isinstance(name, str) or ":" not in name:
         return as_revocation_user(name, key)
     try:
-        return as_revocation_user(DottedNameResolver().resolve(name), key)
+        return as_revocation_user(_resolve(name), key)
     except (ImportError, ValueError) as e:
         raise OptionError(key, f"expected a state key or module:callable ({e})") from None
 
@@ -224,3 +222,15 @@ def _text(value: Any, key: str) -> Optional[str]:
     if value is None:
         return None
     raise OptionError(key, f"expected text, got {type(value).__name__}")
+
+
+def _resolve(name: str) -> Any:
+    """The object a dotted name names, as Pyramid resolves it.
+
+    Imported here, not at the top: pyramid.path imports pkg_resources, which is slow to import
+    and, with setuptools 67 to 81, prints a deprecation warning on every start (into the
+    command line's stderr too). Only a setting that names an object needs it.
+    """
+    from pyramid.path import DottedNameResolver
+
+    return DottedNameResolver().resolve(name)

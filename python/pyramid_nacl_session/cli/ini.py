@@ -4,6 +4,7 @@ a setting means."""
 
 import configparser
 import os
+import warnings
 from collections.abc import Mapping
 from typing import Any, Optional
 
@@ -14,7 +15,12 @@ from .base import UsageError
 
 def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str]":
     """The app's settings from a Paste .ini file, and how to name where they came from."""
-    from pyramid.paster import get_appsettings
+    with warnings.catch_warnings():
+        # pyramid.paster imports pkg_resources (through pyramid.asset), which setuptools 67 to
+        # 81 warns about, as a UserWarning attributed to Pyramid's module, on every start: not
+        # the operator's to act on, and it would land in the output of `decode` and `revoke`.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"pyramid\.")
+        from pyramid.paster import get_appsettings
 
     if not os.path.isfile(path.split("#", 1)[0]):
         raise UsageError("--ini: no such file")  # not the path: maybe a key typed there
