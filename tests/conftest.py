@@ -1,6 +1,7 @@
 """Fixtures, settings and markers for the whole suite; plain helpers live in tests/helpers.py."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,13 @@ def sides():
     yield ours, base
     ours.close()
     base.close()
+
+
+@pytest.fixture
+def busy_switching():
+    """Make the interpreter switch threads as often as it can, so calls really interleave (on a
+    GIL build; a free-threaded one runs them at once anyway)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    yield
+    sys.setswitchinterval(before)

@@ -5,7 +5,6 @@ Free-threaded CPython: tests/test_threads.py, run by CI's free-threaded 3.14t jo
 
 import base64
 import os
-import sys
 import traceback
 
 import pytest
@@ -17,15 +16,6 @@ from .helpers import SECRET, run_together, session_app, set_cookie_value
 
 THREADS = 16
 CYCLES_PER_THREAD = 1500
-
-
-@pytest.fixture
-def busy_switching():
-    """Make the interpreter switch threads as often as it can, so calls really interleave."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(before)
 
 
 @pytest.mark.parametrize("serializer", ["pickle", "json"])

@@ -31,15 +31,6 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 @pytest.fixture
-def busy_switching():
-    """On a GIL build, switch threads as often as the interpreter can."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    yield
-    sys.setswitchinterval(before)
-
-
-@pytest.fixture
 def redis_server(tmp_path):
     server = RedisServer(tmp_path).start()
     yield server
