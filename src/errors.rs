@@ -49,25 +49,26 @@ create_exception!(
     "The cookie holds a pickle that the plain-data reader (``migrate_pickle``) refuses: it names \
      code, is not plain data, or would expand far beyond what a cookie can hold."
 );
-create_exception!(
-    pyramid_nacl_session,
-    CookieTooLarge,
-    PyValueError,
-    "The session does not fit in one cookie (browsers drop cookies over 4096 bytes)."
-);
 
 /// The error for a failed read of the operating system's CSPRNG (keys and nonces alike).
 pub fn no_randomness(e: getrandom::Error) -> PyErr {
     PyOSError::new_err(format!("no OS randomness: {e}"))
 }
 
-// The one public error for bad options is defined in Python (options.py, where the Python-side
-// checks raise it) and imported here, as pyca/cryptography imports its exceptions: one class, so
-// `except OptionError` catches what either side raises, and `.option` is set by its constructor.
-pyo3::import_exception!(pyramid_nacl_session.options, OptionError);
+// The two errors both sides raise are defined in Python (errors.py) and imported here, as
+// pyca/cryptography imports its exceptions: one class each, so `except OptionError` catches what
+// either side raises, and `.option` (or `.size` and `.limit`) is set by its one constructor.
+pyo3::import_exception!(pyramid_nacl_session.errors, OptionError);
+pyo3::import_exception!(pyramid_nacl_session.errors, CookieTooLarge);
 
-/// A bad option value: an :class:`OptionError` naming `option`, with `reason` saying what is
-/// wrong (never the value itself when it may be a secret).
+/// A bad option value (or argument): an :class:`OptionError` naming `option`, with `reason`
+/// saying what is wrong, never the value itself (it may be a key in the wrong place). Every
+/// bad option the core judges is raised through here.
 pub fn bad_option(option: &str, reason: String) -> PyErr {
     OptionError::new_err((option.to_owned(), reason))
+}
+
+/// A session that does not fit: :class:`CookieTooLarge` with its `size` (at least) and `limit`.
+pub fn too_large(message: String, size: usize, limit: usize) -> PyErr {
+    CookieTooLarge::new_err((message, size, limit))
 }

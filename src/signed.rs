@@ -23,14 +23,16 @@
 use base64::Engine;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 use zeroize::Zeroizing;
 
 use crate::cookie_header::find_cookie;
 use crate::envelope::{B64, MAX_INPUT_LEN};
-use crate::errors::{BadPayload, BadSignature, CookieTooShort, MalformedCookie, RefusedPickle};
+use crate::errors::{
+    bad_option, BadPayload, BadSignature, CookieTooShort, MalformedCookie, RefusedPickle,
+};
 use crate::serializer::session_triple;
 use crate::{json, safe_pickle};
 
@@ -176,10 +178,8 @@ pub fn salted_secret(
         } else if let Ok(s) = obj.cast::<PyString>() {
             texts.push(Ok(Zeroizing::new(s.to_cow()?.into_owned())));
         } else {
-            return Err(PyTypeError::new_err(format!(
-                "{name}: expected str or bytes, got {}",
-                obj.get_type().name()?
-            )));
+            let type_name = obj.get_type().name()?;
+            return Err(bad_option(name, format!("expected str or bytes, got {type_name}")));
         }
     }
     let latin1 = texts.iter().all(|t| {
@@ -280,23 +280,19 @@ impl SignedCookieReader {
         };
         let secret_is_empty = secret.len().is_ok_and(|n| n == 0);
         if secret_is_empty {
-            return Err(PyValueError::new_err("secret: empty"));
+            return Err(bad_option("secret", "empty".into()));
         }
         let key = salted_secret(&salt, secret)?;
         let alg = HashAlg::from_name(hashalg).ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "hashalg: expected one of {}, got {hashalg:?}",
-                SIGNED_HASHALGS.join(", ")
-            ))
+            bad_option(
+                "hashalg",
+                format!("expected one of {}", SIGNED_HASHALGS.join(", ")),
+            )
         })?;
         let pickle = match serializer {
             "json" => false,
             "pickle" => true,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "serializer: expected json or pickle, got {other:?}"
-                )))
-            }
+            _ => return Err(bad_option("serializer", "expected json or pickle".into())),
         };
         Ok(SignedCookieReader { key, alg, pickle })
     }

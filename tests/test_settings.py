@@ -11,7 +11,7 @@ from pyramid_nacl_session import (
     OptionError,
     session_factory_from_settings,
 )
-from pyramid_nacl_session.settings import OPTIONS
+from pyramid_nacl_session.registry import OPTIONS
 
 from .helpers import OTHER_SECRET, SECRET, nacl_open, session_app, set_cookie_value
 
@@ -95,18 +95,18 @@ class UpperJSON:
         ({}, "session.secret: missing"),
         (
             {"session.timeout": "soon"},
-            "session.timeout: expected a number of seconds or None, got 'soon'",
+            "session.timeout: expected a number of seconds (0 or more) or None",
         ),
         ({"session.max_age": "-1"}, "session.max_age: expected a number of seconds"),
         (
             {"pynacl.session.secure": "ture"},
-            "pynacl.session.secure: expected true or false, got 'ture'",
+            "pynacl.session.secure: expected true or false",
         ),
         ({"session.samesite": "Loose"}, "session.samesite: expected one of Strict, Lax, None"),
-        ({"session.samesite": "None"}, "session.samesite: SameSite=None needs secure = true"),
+        ({"session.samesite": "None"}, "session.samesite: SameSite=None needs session.secure = true"),
         (
             {"session.serializer": "yaml"},
-            "session.serializer: expected json, pickle or a dotted name",
+            "session.serializer: expected json, pickle or the dotted name of a serializer",
         ),
         (
             {"session.serializer": "pickle", "session.migrate_pickle": "true"},
@@ -117,8 +117,8 @@ class UpperJSON:
             "session.timout: not a pyramid_nacl_session setting; did you mean session.timeout?",
         ),
         ({"session.cookie_name": "a b"}, "session.cookie_name: expected a cookie name"),
-        ({"session.cookie_name": "path"}, "session.cookie_name: 'path' is a cookie attribute's"),
-        ({"session.cookie_name": "$x"}, "session.cookie_name: '$x' is a cookie attribute's"),
+        ({"session.cookie_name": "path"}, "session.cookie_name: a cookie attribute's name"),
+        ({"session.cookie_name": "$x"}, "session.cookie_name: a cookie attribute's name (or starts with $)"),
         ({"session.timeout": "1.5"}, "session.timeout: expected a whole number of seconds"),
         ({"session.path": "/\u20ac"}, "session.path: expected latin-1 text"),
         (
@@ -248,7 +248,7 @@ def test_an_inline_comment_in_an_ini_value_stops_the_app_naming_the_setting(
     assert "inline comment" in info.value.reason and "own" in info.value.reason
 
 
-@pytest.mark.parametrize("option", sorted(OPTIONS))
+@pytest.mark.parametrize("option", [o.name for o in OPTIONS if not o.as_written])
 def test_every_setting_refuses_an_inline_comment_without_showing_the_value(option):
     key = f"session.{option}"
     value = f"{HEX}   # the production key" if option == "secret" else "x\t# why"

@@ -4,7 +4,7 @@ error and the warning say about the largest keys."""
 import logging
 from typing import Any
 
-from ._core import CookieTooLarge
+from .errors import CookieTooLarge
 
 __all__ = ["COOKIE_LIMIT", "WARN_SIZE", "check_size"]
 
@@ -21,12 +21,12 @@ def check_size(session: Any, size: int) -> None:
     """Raise ``CookieTooLarge`` for a cookie (name and value) of ``size`` bytes over the limit;
     under it, log the warning once per factory (the session's class) and process."""
     if size > COOKIE_LIMIT:
-        error = CookieTooLarge(
+        raise CookieTooLarge(
             f"session cookie {session._cookie_name!r} is {size} bytes (name and value), over "
-            f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(session)}"
+            f"the {COOKIE_LIMIT}-byte limit browsers keep; largest keys: {_LargestKeys(session)}",
+            size,
+            COOKIE_LIMIT,
         )
-        error.size, error.limit = size, COOKIE_LIMIT  # type: ignore[attr-defined]
-        raise error
     factory = type(session)
     if not factory._size_warned:
         factory._size_warned = True

@@ -3,12 +3,10 @@ where it travels in the sealed state."""
 
 from typing import Any, Optional
 
-from .options import OptionError, as_seconds
+from .options import MAX_AGE_LIMIT, OptionError, as_seconds
 
 __all__ = ["MAX_AGE_LIMIT", "TIMEOUT_KEY", "as_own_timeout", "read_own_timeout", "max_age_len"]
 
-#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
-MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
 #: Where a session's own timeout travels in the sealed state: a plain key, so that 1.0 reads
 #: such a cookie (as one more key) and a rollback keeps every session. Reserved, as Pyramid's
 #: ``_csrft_`` is.
@@ -20,7 +18,7 @@ def as_own_timeout(seconds: Any) -> int:
     ``MAX_AGE_LIMIT``; anything else raises :class:`OptionError` (a ``ValueError``)."""
     checked: Optional[int] = as_seconds(seconds, "seconds", most=MAX_AGE_LIMIT)
     if not checked:
-        raise OptionError("seconds", f"expected at least 1 second, got {seconds!r}")
+        raise OptionError("seconds", "expected at least 1 second")
     return checked
 
 

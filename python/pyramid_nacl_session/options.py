@@ -1,41 +1,62 @@
-"""Checks for every session option, so that bad configuration fails when the app starts.
+"""The checks the option records (registry.py) are made of, so that bad configuration fails
+when the app starts.
 
-This is the one place their rules live, whichever way an option arrives (a keyword from Python
-code, or a setting's text from an .ini file): the core writes the Set-Cookie header from what these
-return without checking again. Each check takes the option's value and the name to blame
-(``timeout`` from Python code, ``session.timeout`` from an .ini file) and returns the value in
-its working form; a bad value raises :class:`OptionError`, which carries that name.
+Each check takes the option's value and the name to blame (``timeout`` from Python code,
+``session.timeout`` from an .ini file) and returns the value in its working form; a bad value
+raises :class:`OptionError`, which carries that name. The same check runs whichever way the
+option arrives, so a setting's text and the Python value mean the same; the core writes the
+Set-Cookie header from what these return without checking again. No message quotes the value:
+a key pasted into the wrong line must not reach the logs.
 """
 
+import datetime
 import math
 import re
 from typing import Any, Callable, Optional, Union
 
 from pyramid.settings import falsey, truthy
 
+from ._core import SignedCookieReader
+from .errors import OptionError
+
 __all__ = [
     "OptionError",
     "as_bool",
     "as_seconds",
+    "as_max_age",
     "as_positive_seconds",
     "as_samesite",
     "as_cookie_name",
+    "as_optional_cookie_name",
     "as_cookie_attr",
     "as_cookie_path",
     "as_cookie_domain",
+    "as_text",
     "as_revocation_policy",
     "as_revocation_prefix",
     "as_revocation_user",
+    "as_serializer",
+    "as_signed_serializer",
+    "as_signing_secret",
+    "as_salt",
+    "as_hashalg",
+    "as_instant",
+    "as_partitioned",
+    "as_is",
+    "resolve",
     "REVOCATION_POLICIES",
     "REVOCATION_POLICY",
     "REVOCATION_STALE_AFTER",
     "REVOCATION_RESYNC",
     "REVOCATION_PREFIX",
+    "MAX_AGE_LIMIT",
     "UserGetter",
-    "as_partitioned",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
+#: What the old signed cookie factory may have used (``migrate_signed_*``), from the core.
+SIGNED_HASHALGS = SignedCookieReader.HASHALGS
+SIGNED_SERIALIZERS = SignedCookieReader.SERIALIZERS
 
 #: What to do when the revocation set cannot be kept current: serve with the last known set,
 #: or refuse every session that cannot be checked.
@@ -69,26 +90,6 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
 _DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*\.?")
 
 
-class OptionError(ValueError):
-    """A bad option value, raised when the factory is made (from Python code or an .ini file).
-
-    ``option`` is the name it was given under (a keyword such as ``timeout``, or the setting such
-    as ``session.timeout``); ``reason`` is the message without that name. The native core raises
-    this same class.
-    """
-
-    def __init__(self, option: str, reason: str) -> None:
-        super().__init__(f"{option}: {reason}")
-        #: The keyword or setting the value was given under.
-        self.option = option
-        #: The message without the option's name, for re-raising under another name.
-        self.reason = reason
-
-    def __reduce__(self) -> "tuple[type[OptionError], tuple[str, str]]":
-        # Picklable (multiprocessing, logging handlers) with both arguments.
-        return (type(self), (self.option, self.reason))
-
-
 def as_bool(value: Any, name: str) -> bool:
     """``True``/``False``, or a string that ``pyramid.settings.asbool`` knows; anything else fails
     instead of silently meaning ``False``. A string is read as a word, so ``'false'`` is false."""
@@ -102,7 +103,7 @@ def as_bool(value: Any, name: str) -> bool:
             return True
         if word in falsey:
             return False
-    raise OptionError(name, f"expected true or false, got {value!r}")
+    raise OptionError(name, "expected true or false")
 
 
 def as_seconds(value: Any, name: str, most: Optional[int] = None) -> Optional[int]:
@@ -124,46 +125,57 @@ def as_seconds(value: Any, name: str, most: Optional[int] = None) -> Optional[in
         if real is not None and math.isfinite(real) and real.is_integer():
             number = int(real)
         elif real is not None:
-            raise OptionError(name, f"expected a whole number of seconds, got {value!r}")
+            raise OptionError(name, "expected a whole number of seconds")
     if number is None or number < 0:
-        raise OptionError(name, f"expected a number of seconds or None, got {value!r}")
+        raise OptionError(name, "expected a number of seconds (0 or more) or None")
     if most is not None and number > most:
-        raise OptionError(name, f"at most {most} seconds, got {value!r}")
+        raise OptionError(name, f"at most {most} seconds")
     return number
 
 
-def as_samesite(value: Any, name: str, secure: bool) -> Optional[str]:
-    """``'Strict'``, ``'Lax'``, ``'None'`` (which needs ``secure``), or ``None`` for no attribute.
+def as_max_age(value: Any, name: str) -> Optional[int]:
+    """A cookie's ``Max-Age``: :func:`as_seconds`, at most a hundred years."""
+    return as_seconds(value, name, most=MAX_AGE_LIMIT)
 
-    The value is written as given, as WebOb does; the check ignores case.
+
+def as_samesite(value: Any, name: str) -> Optional[str]:
+    """``'Strict'``, ``'Lax'``, ``'None'``, or ``None`` (or an empty string) for no attribute.
+
+    The value is written as given, as WebOb does; the check ignores case. That ``'None'`` needs
+    ``secure`` is a rule between options (registry.py).
     """
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if not isinstance(value, str) or value.capitalize() not in SAMESITE_VALUES:
-        raise OptionError(name, f"expected one of Strict, Lax, None (or no value), got {value!r}")
-    if value.lower() == "none" and not secure:
-        raise OptionError(
-            name, "SameSite=None needs secure = true (browsers drop such cookies otherwise)"
-        )
-    return value
+    if not isinstance(value, str) or value.strip().capitalize() not in SAMESITE_VALUES:
+        raise OptionError(name, "expected one of Strict, Lax, None (or no value)")
+    return value.strip()
 
 
 def as_cookie_name(value: Any, name: str) -> str:
     """A name WebOb both writes and reads back: a token that is not an attribute's name and does
     not start with ``$``."""
     if not isinstance(value, str) or not _COOKIE_NAME.fullmatch(value):
-        raise OptionError(name, f"expected a cookie name (letters, digits, -_.), got {value!r}")
+        raise OptionError(name, "expected a cookie name (letters, digits, -_.)")
     if value.startswith("$") or value.lower() in _RESERVED_NAMES:
         raise OptionError(
             name,
-            f"{value!r} is a cookie attribute's name, so browsers' cookies of that name are "
-            "never read back; choose another",
+            "a cookie attribute's name (or starts with $), so browsers' cookies of that name "
+            "are never read back; choose another",
         )
     return value
 
 
+def as_optional_cookie_name(value: Any, name: str) -> Optional[str]:
+    """:func:`as_cookie_name`, or ``None`` (an empty string too) for another option's value."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return as_cookie_name(value, name)
+
+
 #: Browsers ignore a cookie attribute longer than this (RFC 6265bis 5.6).
 ATTRIBUTE_LIMIT = 1024
+#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
+MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
 
 
 def as_cookie_attr(value: Any, name: str) -> Optional[str]:
@@ -176,9 +188,7 @@ def as_cookie_attr(value: Any, name: str) -> Optional[str]:
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
-        raise OptionError(
-            name, f"expected latin-1 text (as WebOb writes it), got {value!r}"
-        ) from None
+        raise OptionError(name, "expected latin-1 text (as WebOb writes it)") from None
     if len(value) > ATTRIBUTE_LIMIT:
         raise OptionError(
             name, f"at most {ATTRIBUTE_LIMIT} characters (browsers ignore longer attributes)"
@@ -191,9 +201,7 @@ def as_cookie_path(value: Any, name: str) -> Optional[str]:
     ``;``, which a browser would reject or cut it at."""
     path = as_cookie_attr(value, name)
     if path is not None and _BAD_PATH_CHAR.search(path):
-        raise OptionError(
-            name, f"a cookie path holds no whitespace, control character or ';', got {path!r}"
-        )
+        raise OptionError(name, "a cookie path holds no whitespace, control character or ';'")
     return path
 
 
@@ -201,9 +209,7 @@ def as_cookie_domain(value: Any, name: str) -> Optional[str]:
     """A Domain attribute (see :func:`as_cookie_attr`): a host name or an IPv4 address."""
     domain = as_cookie_attr(value, name)
     if domain is not None and not _DOMAIN.fullmatch(domain):
-        raise OptionError(
-            name, f"expected a host name (letters, digits, '-' and dots), got {domain!r}"
-        )
+        raise OptionError(name, "expected a host name (letters, digits, '-' and dots)")
     return domain
 
 
@@ -218,15 +224,24 @@ def as_positive_seconds(value: Any, name: str) -> float:
         except ValueError:
             pass
     if number is None or not math.isfinite(number) or number <= 0:
-        raise OptionError(name, f"expected a positive number of seconds, got {value!r}")
+        raise OptionError(name, "expected a positive number of seconds")
     return number
 
 
+def as_text(value: Any, name: str) -> Optional[str]:
+    """Text with the whitespace around it taken off, or ``None`` for ``None`` or empty text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    raise OptionError(name, f"expected text, got {type(value).__name__}")
+
+
 def as_revocation_policy(value: Any, name: str) -> str:
-    """``'serve'`` or ``'refuse'``."""
-    word = value.strip() if isinstance(value, str) else value
+    """``'serve'`` or ``'refuse'``, in any case."""
+    word = value.strip().lower() if isinstance(value, str) else value
     if word not in REVOCATION_POLICIES:
-        raise OptionError(name, f"expected serve or refuse, got {value!r}")
+        raise OptionError(name, "expected serve or refuse")
     return str(word)
 
 
@@ -236,7 +251,7 @@ def as_revocation_prefix(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise OptionError(name, "expected a non-empty string")
     if any(char.isspace() or not char.isprintable() for char in value):
-        raise OptionError(name, f"expected no whitespace or control characters, got {value!r}")
+        raise OptionError(name, "expected no whitespace or control characters")
     return value
 
 
@@ -245,22 +260,130 @@ UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
 
 
 def as_revocation_user(value: Any, name: str) -> Optional[UserGetter]:
-    """A state key (str), a callable taking the session's state dict, or ``None`` (as is a blank
-    string, so that an empty setting means none)."""
+    """A state key (str), ``module:callable`` (a colon marks the dotted name of a callable), a
+    callable taking the session's state dict, or ``None`` (as is a blank string, so that an
+    empty setting means none)."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value.strip() or None
+        key = value.strip()
+        if ":" not in key:
+            return key or None
+        value = resolve(key, name, "a state key or module:callable")
     if callable(value):
         return value  # type: ignore[no-any-return]
     raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
 
 
-def as_partitioned(value: object, name: str, secure: bool) -> bool:
-    """``partitioned`` as a boolean; ``True`` needs ``secure``, as browsers do (CHIPS)."""
-    partitioned: bool = as_bool(value, name)
-    if partitioned and not secure:
+def as_serializer(value: Any, name: str) -> Any:
+    """``None`` (pickle, as 1.0), ``'json'`` or ``'pickle'`` in any case, the dotted name of an
+    object (or class, made without arguments) with ``loads`` and ``dumps``, or such an object.
+    Whether an object has them is for the core to judge (``EncryptedSerializer``)."""
+    if not isinstance(value, str):
+        return value
+    word = value.strip()
+    if word.lower() in ("json", "pickle"):
+        return word.lower()
+    obj = resolve(word, name, "json, pickle or the dotted name of a serializer")
+    return obj() if isinstance(obj, type) else obj
+
+
+def as_signed_serializer(value: Any, name: str) -> str:
+    """``'json'`` or ``'pickle'`` in any case; Pyramid's own serializer objects are taken by
+    their class."""
+    if isinstance(value, str) and value.strip().lower() in SIGNED_SERIALIZERS:
+        return value.strip().lower()
+    cls = type(value)
+    if (cls.__module__, cls.__qualname__) == ("webob.cookies", "JSONSerializer"):
+        return "json"
+    if (cls.__module__, cls.__qualname__) == ("pyramid.session", "PickleSerializer"):
+        return "pickle"
+    raise OptionError(name, "expected json or pickle (the old factory's serializer)")
+
+
+def as_signing_secret(value: Any, name: str) -> "Optional[str | bytes]":
+    """The old factory's ``secret``: ``None`` (off), or a non-empty str (or bytes) taken as it
+    is, spaces and all."""
+    if value is None:
+        return None
+    if not isinstance(value, (bytes, str)):
+        raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
+    if not value:
+        raise OptionError(name, "empty")
+    return value
+
+
+def as_salt(value: Any, name: str) -> "str | bytes":
+    """The old factory's ``salt``, a str (or bytes); may be empty."""
+    if not isinstance(value, (bytes, str)):
+        raise OptionError(name, f"expected str or bytes, got {type(value).__name__}")
+    return value
+
+
+def as_hashalg(value: Any, name: str) -> str:
+    """One of :data:`SIGNED_HASHALGS`, in any case (as ``hashlib.new`` takes it)."""
+    if isinstance(value, str) and value.strip().lower() in SIGNED_HASHALGS:
+        return value.strip().lower()
+    raise OptionError(name, f"expected one of {', '.join(SIGNED_HASHALGS)}")
+
+
+def as_instant(value: Any, name: str) -> Optional[float]:
+    """A moment as POSIX seconds, or ``None``: a ``datetime`` (naive means UTC), a ``date``
+    (00:00 UTC that day), their ISO 8601 text (``2027-03-31``, ``2027-03-31T12:00Z``), or a
+    number of POSIX seconds."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if math.isfinite(value):
+            return float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"  # fromisoformat takes no Z before Python 3.11
+        try:
+            value = (
+                datetime.date.fromisoformat(text)
+                if len(text) == 10
+                else datetime.datetime.fromisoformat(text)
+            )
+        except ValueError:
+            raise OptionError(
+                name, "expected a date or time in ISO 8601 (2027-03-31 or 2027-03-31T12:00Z)"
+            ) from None
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return float(value.timestamp())
+    if isinstance(value, datetime.date):
+        midnight = datetime.datetime.combine(value, datetime.time(), datetime.timezone.utc)
+        return midnight.timestamp()
+    raise OptionError(name, "expected a date, a datetime or ISO 8601 text")
+
+
+def as_partitioned(value: object, name: str) -> bool:
+    """``partitioned`` as a boolean (that ``True`` needs ``secure`` is a rule between options)."""
+    return as_bool(value, name)
+
+
+def as_is(value: Any, name: str) -> Any:
+    """Taken as given: a value only the core can judge (the keys, which it parses itself)."""
+    return value
+
+
+def resolve(dotted: str, name: str, expected: str) -> Any:
+    """The object a dotted name names, as Pyramid resolves it; :class:`OptionError` naming
+    ``name`` when it cannot be imported (the name is not quoted: it may be a key in the wrong
+    line).
+
+    Imported here, not at the top: pyramid.path imports pkg_resources, which is slow to import
+    and, with setuptools 67 to 81, prints a deprecation warning on every start (into the
+    command line's stderr too). Only a setting that names an object needs it.
+    """
+    from pyramid.path import DottedNameResolver
+
+    try:
+        return DottedNameResolver().resolve(dotted)
+    except (ImportError, ValueError, AttributeError) as e:
         raise OptionError(
-            name, "Partitioned needs secure = true (browsers drop such cookies otherwise)"
-        )
-    return partitioned
+            name, f"expected {expected}; the name cannot be imported ({type(e).__name__})"
+        ) from None

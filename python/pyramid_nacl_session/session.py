@@ -3,13 +3,15 @@
 import binascii
 import logging
 import os
+import textwrap
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from pyramid.interfaces import ISession
 from zope.interface import implementer
 
-from . import stock
+from . import webob_own
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
@@ -18,27 +20,12 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
-from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
+from .access_tracking import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
-from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
-from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
-from .options import (
-    REVOCATION_POLICY,
-    REVOCATION_PREFIX,
-    REVOCATION_RESYNC,
-    REVOCATION_STALE_AFTER,
-    OptionError,
-    as_bool,
-    as_cookie_domain,
-    as_cookie_name,
-    as_cookie_path,
-    as_partitioned,
-    as_positive_seconds,
-    as_revocation_policy,
-    as_revocation_prefix,
-    as_samesite,
-    as_seconds,
-)
+from .lifetime import TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
+from .migrate_signed import read_signed, signed_migration
+from .options import REVOCATION_POLICY, REVOCATION_PREFIX, REVOCATION_RESYNC, REVOCATION_STALE_AFTER
+from .registry import blaming, check_all, docstring
 
 if TYPE_CHECKING:
     from ._core import _Secret, _SerializerArg
@@ -47,7 +34,7 @@ __all__ = ["EncryptedCookieSessionFactory"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
-#: WebOb's own ``request.cookies`` and ``response.set_cookie`` (stock.py), once a factory is
+#: WebOb's own ``request.cookies`` and ``response.set_cookie`` (webob_own.py), once a factory is
 #: made: the request path compares with them inline, a call each way being a measurable part
 #: of a small request.
 _webob_cookies: Any = None
@@ -75,7 +62,7 @@ def EncryptedCookieSessionFactory(
     migrate_signed_hashalg: str = DEFAULT_HASHALG,
     migrate_signed_serializer: Any = "json",
     migrate_signed_cookie_name: Optional[str] = None,
-    migrate_signed_timeout: Optional[int] = DEFAULT_TIMEOUT,
+    migrate_signed_timeout: Optional[int] = 1200,
     migrate_signed_until: Any = None,
     revocation_url: Optional[str] = None,
     revocation_user: Any = None,
@@ -86,130 +73,33 @@ def EncryptedCookieSessionFactory(
     partitioned: bool = False,
     detect_changes: bool = True,
 ) -> Callable[[Any], Any]:
-    """Return a Pyramid session factory whose sessions live in one encrypted cookie.
+    # The options' rules, defaults and docs are their records' (registry.py); this signature
+    # spells the same defaults for readers and type checkers, and a test holds the two equal.
+    return make_factory(check_all(locals()))
+
+
+EncryptedCookieSessionFactory.__doc__ = f"""Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
     Use it with :meth:`pyramid.config.Configurator.set_session_factory`. Sessions behave as
     Pyramid's cookie sessions do (timeouts, reissue, flash queues, CSRF tokens); the state is
     serialized, then sealed with NaCl secretbox, so the client can neither read nor forge it.
-    The cookie must stay under 4096 bytes, so keep sessions small.
+    The cookie must stay under 4096 bytes, so keep sessions small. The first twelve options
+    may be given by position, as in 1.0; the others are keyword-only. A bad value raises
+    :class:`~pyramid_nacl_session.OptionError` naming the option, when the factory is made.
 
-    ``secret``
-      32 random bytes or 64 hex digits (from :func:`generate_secret` or ``print_secret``), or a
-      list of them: the first seals new cookies, every one opens them (key rotation).
+{textwrap.indent(docstring(), "    ")}"""
 
-    ``cookie_name``
-      The name of the session cookie. Default: ``'session'``.
 
-    ``max_age``
-      The cookie's ``Max-Age`` in seconds. Default: ``None`` (browser scope).
+def make_factory(o: "dict[str, Any]", names: "Mapping[str, str]" = {}, prefix: str = "") -> Any:
+    """The factory for options already checked (:func:`registry.check_all`); an error the core
+    or the revocation store raises names the option as ``names`` and ``prefix`` say."""
+    with blaming(names, prefix):
+        return _make_factory(o)
 
-    ``path``
-      The cookie's ``Path``. Default: ``'/'``.
 
-    ``domain``
-      The cookie's ``Domain``. Default: ``None`` (no domain).
-
-    ``secure``
-      Send the cookie only over HTTPS. Default: ``False``.
-
-    ``httponly``
-      Hide the cookie from JavaScript. Default: ``False``.
-
-    ``timeout``
-      Seconds of inactivity after which the session is emptied; ``None`` for never.
-      Default: ``1200``.
-
-    ``reissue_time``
-      Seconds since the cookie was last issued after which reading the session issues it
-      again; ``0`` reissues on every request that touches the session, ``None`` never.
-      Default: ``0``.
-
-    ``set_on_exception``
-      Set the cookie even when the view raised. Default: ``True``.
-
-    ``serializer``
-      ``None`` or ``'pickle'`` (pickle, as in 1.0), ``'json'`` (JSON done natively), or any
-      object with ``loads`` and ``dumps``. Default: ``None``.
-
-    ``samesite``
-      The cookie's ``SameSite``: ``'Strict'``, ``'Lax'``, ``'None'`` (needs ``secure``) or
-      ``None`` for no attribute. Default: ``'Lax'``.
-
-    ``absolute_timeout``
-      Seconds since the session was created after which it is reset, however active it is.
-      Default: ``None`` (no limit).
-
-    ``migrate_pickle``
-      With ``serializer='json'``, also read cookies that hold a pickle of plain data (from 1.0
-      or from pickle mode) without running pickle code, and rewrite them as JSON.
-      Default: ``False``.
-
-    ``migrate_signed_secret``
-      The ``secret`` of a Pyramid ``SignedCookieSessionFactory`` this app is moving off: a
-      request without a readable cookie of ours that brings a cookie signed with it (verified,
-      and inside ``migrate_signed_timeout``) gets that session, resealed as ours on the same
-      response. Default: ``None`` (off). See :ref:`from-signed-cookies`.
-
-    ``migrate_signed_salt``, ``migrate_signed_hashalg``
-      The old factory's ``salt`` and ``hashalg`` (``sha512``, ``sha384``, ``sha256``,
-      ``sha224`` or ``sha1``). Default: Pyramid's, ``'pyramid.session.'`` and ``'sha512'``.
-
-    ``migrate_signed_serializer``
-      The old factory's serializer: ``'json'`` (Pyramid 2's default) or ``'pickle'`` (Pyramid
-      1.x, or ``PickleSerializer``), read as plain data without running pickle code.
-      Default: ``'json'``.
-
-    ``migrate_signed_cookie_name``
-      The old factory's ``cookie_name``; where it differs from ours, the response also deletes
-      the old cookie (with this factory's ``path`` and ``domain``). Default: ``cookie_name``.
-
-    ``migrate_signed_timeout``
-      The old factory's ``timeout``: an old cookie last renewed longer ago is not read.
-      Default: ``1200``, Pyramid's.
-
-    ``migrate_signed_until``
-      When the window closes: a ``datetime`` (naive means UTC), a ``date`` (00:00 UTC) or ISO
-      8601 text. From then on the other ``migrate_signed_*`` options are ignored and a warning
-      is logged. Default: ``None`` (open until the options are removed).
-    ``revocation_url``
-      A Redis URL: turns on revocation (see the Revoking sessions chapter). Each session then
-      carries an id, ``invalidate()`` revokes it, and every worker refuses revoked sessions
-      within a second. Needs ``absolute_timeout`` and redis-py (``pyramid-nacl-session[redis]``).
-      Default: ``None`` (off; nothing is imported and the request path does not change).
-
-    ``revocation_user``
-      How a session names its user, for "log out everywhere": a state key, or a callable that
-      takes the session's state dict and returns the user (a str, or anything ``str()`` names).
-      Default: ``None``.
-
-    ``revocation_policy``
-      ``'serve'``: when Redis cannot be reached, check against the last known set and log errors.
-      ``'refuse'``: refuse every existing session once the set has not been confirmed current
-      for ``revocation_stale_after`` seconds. Default: ``'serve'``.
-
-    ``revocation_stale_after``
-      Seconds without a successful sync after which ``'refuse'`` refuses. Default: ``30``.
-
-    ``revocation_resync``
-      Seconds between two resyncs with Redis. Default: ``5``.
-
-    ``revocation_prefix``
-      Prefix of the Redis keys and channel; one per app. Default: ``'pyramid_nacl_session:'``.
-
-    ``partitioned``
-      Add the ``Partitioned`` attribute (CHIPS) to the cookie and to its deletion, so that a
-      browser keeps a separate cookie per top-level site when the app is embedded in another
-      site's frame. Needs ``secure``. Default: ``False``.
-
-    ``detect_changes``
-      At the end of a request that read the session without changing it through its methods,
-      write the cookie if the state still differs from what was read (a list in it changed in
-      place, without ``changed()``). Default: ``True``.
-    """
-    encrypted = EncryptedSerializer(
-        secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
-    )
-    if serializer is None:
+def _make_factory(o: "dict[str, Any]") -> Any:
+    encrypted = EncryptedSerializer(o["secret"], o["serializer"], migrate_pickle=o["migrate_pickle"])
+    if o["serializer"] is None:
         # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:
         # said once, here, when the factory is made, and never on a request.
         log.warning(
@@ -217,35 +107,24 @@ def EncryptedCookieSessionFactory(
             "can run code on this server; set serializer = json (and migrate_pickle = true to "
             "keep the sessions already in browsers)"
         )
-    secure = as_bool(secure, "secure")
-    partitioned = as_partitioned(partitioned, "partitioned", secure)
     # Pyramid's own names for the options, read by the path that calls the app's set_cookie (and
     # set per instance by Pyramid's shared session tests).
     attrs: dict[str, Any] = {
-        "_cookie_name": as_cookie_name(cookie_name, "cookie_name"),
-        "_cookie_max_age": as_seconds(max_age, "max_age", most=MAX_AGE_LIMIT),
-        "_cookie_path": as_cookie_path(path, "path"),
-        "_cookie_domain": as_cookie_domain(domain, "domain"),
-        "_cookie_secure": secure,
-        "_cookie_httponly": as_bool(httponly, "httponly"),
-        "_cookie_samesite": as_samesite(samesite, "samesite", secure),
-        "_cookie_on_exception": as_bool(set_on_exception, "set_on_exception"),
-        "_timeout": as_seconds(timeout, "timeout"),
-        "_reissue_time": as_seconds(reissue_time, "reissue_time"),
-        "_absolute_timeout": as_seconds(absolute_timeout, "absolute_timeout"),
+        "_cookie_name": o["cookie_name"],
+        "_cookie_max_age": o["max_age"],
+        "_cookie_path": o["path"],
+        "_cookie_domain": o["domain"],
+        "_cookie_secure": o["secure"],
+        "_cookie_httponly": o["httponly"],
+        "_cookie_samesite": o["samesite"],
+        "_cookie_on_exception": o["set_on_exception"],
+        "_timeout": o["timeout"],
+        "_reissue_time": o["reissue_time"],
+        "_absolute_timeout": o["absolute_timeout"],
         "_serializer": encrypted,
-        "_cookie_partitioned": partitioned,
+        "_cookie_partitioned": o["partitioned"],
     }
-    attrs["_migrate_signed"] = signed_migration(
-        migrate_signed_secret,
-        migrate_signed_salt,
-        migrate_signed_hashalg,
-        migrate_signed_serializer,
-        migrate_signed_cookie_name,
-        migrate_signed_timeout,
-        migrate_signed_until,
-        default_cookie_name=attrs["_cookie_name"],
-    )
+    attrs["_migrate_signed"] = signed_migration(o)
     attrs["_codec"] = SessionCodec(
         encrypted,
         attrs["_cookie_name"],
@@ -255,38 +134,22 @@ def EncryptedCookieSessionFactory(
         attrs["_cookie_secure"],
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
-        partitioned,
-        as_bool(detect_changes, "detect_changes"),
+        o["partitioned"],
+        o["detect_changes"],
     )
     # What the header holds besides the name and value: the "=" and the attributes.
     attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
-    # stock.py's two tests are made inline on the request path, against these globals.
+    # The two tests of webob_own.py are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
-    _webob_cookies, _webob_set_cookie = stock.load()
-    if revocation_url is not None:
+    _webob_cookies, _webob_set_cookie = webob_own.load()
+    if o["revocation_url"] is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
 
-        attrs["revocation"], user = from_options(
-            revocation_url,
-            attrs["_absolute_timeout"],
-            user=revocation_user,
-            policy=revocation_policy,
-            stale_after=revocation_stale_after,
-            resync=revocation_resync,
-            prefix=revocation_prefix,
-        )
+        attrs["revocation"] = from_options(o)
+        user = o["revocation_user"]
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
-    else:
-        # Checked all the same, as the settings reader checks them: one rule for an option
-        # whichever way it comes, set to be used or not yet.
-        as_revocation_policy(revocation_policy, "revocation_policy")
-        as_positive_seconds(revocation_stale_after, "revocation_stale_after")
-        as_positive_seconds(revocation_resync, "revocation_resync")
-        as_revocation_prefix(revocation_prefix, "revocation_prefix")
-        if revocation_user is not None:
-            raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -549,7 +412,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         """
         if not self._cookie_on_exception:
             exception = getattr(self.request, "exception", None)
-            if exception is not None:  # dont set a cookie during exceptions
+            if exception is not None:  # no cookie for a response to an exception
                 return False
         if self._unchecked:
             # The cookie may be perfectly good: once Redis answers, it is checked and served.

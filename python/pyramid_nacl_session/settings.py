@@ -1,83 +1,24 @@
 """The settings reader: ``session_factory_from_settings`` makes the factory from an app's
-``session.*`` settings."""
+``session.*`` settings, through the same option records (registry.py) as the factory's
+keywords."""
 
 import difflib
 import re
 from collections.abc import Mapping
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
-from .migrate_signed import (
-    as_hashalg,
-    as_instant,
-    as_salt,
-    as_signed_serializer,
-    as_signing_secret,
-    check_needs_secret,
-)
-from .options import (
-    OptionError,
-    as_bool,
-    as_cookie_domain,
-    as_cookie_name,
-    as_cookie_path,
-    as_positive_seconds,
-    as_revocation_policy,
-    as_revocation_prefix,
-    as_revocation_user,
-    as_samesite,
-    as_seconds,
-)
-from .session import EncryptedCookieSessionFactory
+from .errors import OptionError
+from .registry import BY_NAME, check_all
+from .session import make_factory
 
-__all__ = ["session_factory_from_settings", "read_settings", "PREFIXES", "OPTIONS"]
+__all__ = ["session_factory_from_settings", "read_settings", "PREFIXES"]
 
 #: Settings are read under either prefix; ``pynacl.session.*`` wins over ``session.*``.
 PREFIXES = ("session.", "pynacl.session.")
 
-#: How to make a key, for the messages about a missing one.
-MAKE_A_KEY = "make one with the command pyramid-nacl-session secret"
-
 #: What configparser would take for an inline comment, were it told to look for them: PasteDeploy
 #: does not, so ``/app   # where it lives`` arrives as the value, comment and all.
 INLINE_COMMENT = re.compile(r"\s[#;]")
-
-Check = Callable[[Any, str], Any]
-
-#: Every option, with how its setting's text is turned into the factory's argument: the same
-#: checks (options.py) the factory applies to Python keywords.
-OPTIONS: "dict[str, Optional[Check]]" = {
-    "secret": None,  # handled by _secret
-    "cookie_name": as_cookie_name,
-    "max_age": as_seconds,
-    "path": as_cookie_path,
-    "domain": as_cookie_domain,
-    "secure": as_bool,
-    "httponly": as_bool,
-    "timeout": as_seconds,
-    "reissue_time": as_seconds,
-    "set_on_exception": as_bool,
-    "serializer": None,  # handled by _serializer
-    "samesite": None,  # needs secure; handled below
-    "absolute_timeout": as_seconds,
-    "migrate_pickle": as_bool,
-    "migrate_signed_secret": as_signing_secret,
-    "migrate_signed_salt": as_salt,
-    "migrate_signed_hashalg": as_hashalg,
-    "migrate_signed_serializer": as_signed_serializer,
-    "migrate_signed_cookie_name": as_cookie_name,
-    "migrate_signed_timeout": as_seconds,
-    "migrate_signed_until": as_instant,
-    # The URL is checked by the factory (revocation.py), which needs redis-py to do it and is
-    # imported only when revocation_url is set.
-    "revocation_url": lambda value, key: _text(value, key),
-    "revocation_user": None,  # handled by _revocation_user
-    "revocation_policy": as_revocation_policy,
-    "revocation_stale_after": as_positive_seconds,
-    "revocation_resync": as_positive_seconds,
-    "revocation_prefix": as_revocation_prefix,
-    "partitioned": as_bool,  # needs secure: checked by the factory, as samesite's is
-    "detect_changes": as_bool,
-}
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have
 #: left behind; named so the error can say what they are.
@@ -99,75 +40,50 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
     """Return a session factory configured by ``session.*`` (or ``pynacl.session.*``) settings,
     as read from a Paste .ini file.
 
-    ``session.secret`` holds one or more keys as 64 hex digits, separated by whitespace or
-    newlines (the first seals, all open). Booleans take true/false/yes/no/on/off/1/0; times are
-    whole seconds or ``none``; ``session.serializer`` is ``json``, ``pickle`` or the dotted name
-    of an object (or class) with ``loads`` and ``dumps``. A value holding an inline comment
-    (``/app   # where it lives``) is refused: PasteDeploy would keep the comment in the value.
-    A bad value raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
+    Each setting's text goes through its option's one check, as a keyword of
+    :func:`~pyramid_nacl_session.EncryptedCookieSessionFactory` does (docs/options.rst says how
+    each is read). A value holding an inline comment (``/app   # where it lives``) is refused:
+    PasteDeploy would keep the comment in the value. A bad value raises
+    :class:`~pyramid_nacl_session.OptionError` naming the setting.
     """
     options, names = read_settings(settings)
-    try:
-        return EncryptedCookieSessionFactory(**options)
-    except OptionError as e:
-        # Left to check here: secret, serializer, migrate_pickle and revocation_url, and the
-        # rules between options. The error names the keyword; blame the setting instead.
-        if e.option in names:
-            raise OptionError(names[e.option], e.reason) from None
-        if e.option in OPTIONS:  # a setting another one needs (absolute_timeout, for revocation)
-            raise OptionError(PREFIXES[0] + e.option, e.reason) from None
-        raise
+    factory: Callable[[Any], Any] = make_factory(options, names, PREFIXES[0])
+    return factory
 
 
 def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[str, str]]":
-    """The factory's keyword arguments from an app's ``session.*`` and ``pynacl.session.*``
-    settings, each checked as the factory checks it, and the setting each option was read from.
+    """Every option's checked value (the defaults for those not set) from an app's
+    ``session.*`` and ``pynacl.session.*`` settings, and the setting each given one was read
+    from.
 
     The app (:func:`session_factory_from_settings`) and the command line read settings through
     this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
     """
-    found = {}  # option -> (setting name, value)
+    given: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for prefix in PREFIXES:
         for key, value in settings.items():
             if not key.startswith(prefix):
                 continue
-            option = key[len(prefix) :]
-            if option not in OPTIONS:
-                raise OptionError(key, "not a pyramid_nacl_session setting" + _hint(prefix, option))
-            if isinstance(value, str) and INLINE_COMMENT.search(value):
-                # Never the value in the message: it may be a key.
+            option = BY_NAME.get(key[len(prefix) :])
+            if option is None:
                 raise OptionError(
-                    key,
-                    "holds an inline comment (whitespace, then '#' or ';'), which PasteDeploy "
-                    "keeps as part of the value; put the comment on a line of its own",
+                    key, "not a pyramid_nacl_session setting" + _hint(prefix, key[len(prefix) :])
                 )
-            found[option] = (key, value)
-
-    if "secret" not in found:
-        raise OptionError("session.secret", f"missing; {MAKE_A_KEY}")
-    if "migrate_signed_secret" not in found:
-        check_needs_secret(
-            {option: option.startswith("migrate_signed_") for option in found},
-            {option: key for option, (key, _) in found.items()}
-            | {"migrate_signed_secret": "session.migrate_signed_secret"},
-        )
-    options: dict[str, Any] = {}
-    for option, (key, value) in found.items():
-        check = OPTIONS[option]
-        if option == "secret":
-            options[option] = _secret(key, value)
-        elif option == "serializer":
-            options[option] = _serializer(key, value)
-        elif option == "revocation_user":
-            options[option] = _revocation_user(key, value)
-        elif check is not None:
-            options[option] = check(value, key)
-    if "samesite" in found:
-        key, value = found["samesite"]
-        # An empty setting means no SameSite attribute; "None" means SameSite=None, as in 1.0.
-        value = None if isinstance(value, str) and not value.strip() else value
-        options["samesite"] = as_samesite(value, key, options.get("secure", False))
-    return options, {option: key for option, (key, _) in found.items()}
+            if isinstance(value, str):
+                if not option.as_written and INLINE_COMMENT.search(value):
+                    # Never the value in the message: it may be a key.
+                    raise OptionError(
+                        key,
+                        "holds an inline comment (whitespace, then '#' or ';'), which "
+                        "PasteDeploy keeps as part of the value; put the comment on a line of "
+                        "its own",
+                    )
+                if option.from_text is not None:
+                    value = option.from_text(value, key)
+            given[option.name] = value
+            names[option.name] = key
+    return check_all(given, names, PREFIXES[0]), names
 
 
 def _hint(prefix: str, option: str) -> str:
@@ -176,61 +92,5 @@ def _hint(prefix: str, option: str) -> str:
             f"; {prefix}{option} looks like a {FOREIGN[option]} setting left behind, which this "
             "package does not use: remove it"
         )
-    close = difflib.get_close_matches(option, OPTIONS, n=1)
+    close = difflib.get_close_matches(option, BY_NAME, n=1)
     return f"; did you mean {prefix}{close[0]}?" if close else ""
-
-
-def _secret(key: str, value: Any) -> Any:
-    """Hex keys separated by whitespace; bytes pass through as 1.0 allowed (raw or hex)."""
-    if isinstance(value, str):
-        keys = value.split()
-        if not keys:
-            raise OptionError(key, f"empty; {MAKE_A_KEY}")
-        return keys if len(keys) > 1 else keys[0]
-    return value
-
-
-def _serializer(key: str, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    name = value.strip()
-    if name in ("json", "pickle"):
-        return name
-    try:
-        obj = _resolve(name)
-    except (ImportError, ValueError) as e:
-        raise OptionError(
-            key, f"expected json, pickle or a dotted name, got {name!r} ({e})"
-        ) from None
-    return obj() if isinstance(obj, type) else obj
-
-
-def _revocation_user(key: str, value: Any) -> Any:
-    """A state key, or ``module:callable`` (a colon marks a dotted name to resolve)."""
-    name = value.strip() if isinstance(value, str) else value
-    if not isinstance(name, str) or ":" not in name:
-        return as_revocation_user(name, key)
-    try:
-        return as_revocation_user(_resolve(name), key)
-    except (ImportError, ValueError) as e:
-        raise OptionError(key, f"expected a state key or module:callable ({e})") from None
-
-
-def _text(value: Any, key: str) -> Optional[str]:
-    if isinstance(value, str):
-        return value.strip() or None
-    if value is None:
-        return None
-    raise OptionError(key, f"expected text, got {type(value).__name__}")
-
-
-def _resolve(name: str) -> Any:
-    """The object a dotted name names, as Pyramid resolves it.
-
-    Imported here, not at the top: pyramid.path imports pkg_resources, which is slow to import
-    and, with setuptools 67 to 81, prints a deprecation warning on every start (into the
-    command line's stderr too). Only a setting that names an object needs it.
-    """
-    from pyramid.path import DottedNameResolver
-
-    return DottedNameResolver().resolve(name)

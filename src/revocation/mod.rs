@@ -24,13 +24,12 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString};
 
 use crate::clock;
-use crate::errors::no_randomness;
+use crate::errors::{bad_option, no_randomness};
 use table::{Key, Mixer, Table};
 
 pub const ID_LEN: usize = 16;
@@ -91,9 +90,10 @@ fn created_key(created: f64) -> Key {
 }
 
 fn bad_id() -> PyErr {
-    PyValueError::new_err(format!(
-        "session id: expected {ID_TEXT_LEN} characters of URL-safe base64"
-    ))
+    bad_option(
+        "session",
+        format!("expected a session id ({ID_TEXT_LEN} characters of URL-safe base64)"),
+    )
 }
 
 /// A revocation time as whole seconds, rounded up so an entry never expires early; at least 1,
@@ -289,7 +289,7 @@ impl RevocationSet {
     /// every reissue keeps that time), revoked at ``revoked_at``.
     fn revoke_created(&self, created: f64, revoked_at: f64) -> PyResult<bool> {
         if !created.is_finite() {
-            return Err(PyValueError::new_err("created: expected a finite time"));
+            return Err(bad_option("created", "expected a finite time".into()));
         }
         let value = whole_seconds(revoked_at);
         Ok(self
@@ -301,9 +301,7 @@ impl RevocationSet {
     /// Revokes every session of ``user`` created before ``cutoff``; the latest cutoff wins.
     fn revoke_user(&self, user: &Bound<'_, PyAny>, cutoff: f64) -> PyResult<bool> {
         if !(cutoff.is_finite() && cutoff > 0.0) {
-            return Err(PyValueError::new_err(
-                "cutoff: expected a positive finite time",
-            ));
+            return Err(bad_option("cutoff", "expected a positive finite time".into()));
         }
         let key = Self::user_key(user)?;
         Ok(self
@@ -315,7 +313,7 @@ impl RevocationSet {
     /// Revokes every session created before ``cutoff``; the latest cutoff wins.
     fn revoke_before(&self, cutoff: f64) -> PyResult<()> {
         if !cutoff.is_finite() {
-            return Err(PyValueError::new_err("cutoff: expected a finite time"));
+            return Err(bad_option("cutoff", "expected a finite time".into()));
         }
         self.lock()
             .insert(&self.index_hasher, Entry::Before(cutoff));

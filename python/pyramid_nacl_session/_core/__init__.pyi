@@ -21,6 +21,7 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
+    "OptionError",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
@@ -102,7 +103,9 @@ class DecryptionFailed(CookieError): ...
 class BadPayload(CookieError): ...
 class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
-class CookieTooLarge(ValueError): ...
+# Defined in Python (errors.py) and imported by the core, so both sides raise the one class.
+from pyramid_nacl_session.errors import CookieTooLarge as CookieTooLarge
+from pyramid_nacl_session.errors import OptionError as OptionError
 
 # What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
 _Snapshot = object
