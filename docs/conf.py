@@ -6,6 +6,11 @@ The package must be importable (``maturin develop``): the API pages are read fro
 
 from importlib.metadata import version as _version
 
+from docutils import nodes
+from docutils.parsers.rst import Directive
+from docutils.statemachine import StringList
+from sphinx.util.nodes import nested_parse_with_titles
+
 project = "pyramid_nacl_session"
 author = "Agendaless Consulting and contributors"
 copyright = "Agendaless Consulting, the Pylons Project and contributors"
@@ -40,5 +45,19 @@ def _strip_native_signature(app, what, name, obj, options, lines):
         del lines[0]
 
 
+class _Options(Directive):
+    """``.. pyramid-nacl-options::``: the options page's list, a section per option, made from
+    the options' records (pyramid_nacl_session/registry.py), so the page cannot drift from
+    them."""
+
+    def run(self):
+        from pyramid_nacl_session.registry import rst
+
+        node = nodes.Element()
+        nested_parse_with_titles(self.state, StringList(rst(), "registry.py"), node)
+        return node.children
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _strip_native_signature)
+    app.add_directive("pyramid-nacl-options", _Options)

@@ -4,6 +4,7 @@ Pyramid app, and the check for the example app. Fixtures stay in conftest.py."""
 import base64
 import os
 import pickle
+import socket
 import threading
 import time
 import traceback
@@ -15,6 +16,27 @@ from webtest import TestApp
 
 SECRET = bytes(range(32))
 OTHER_SECRET = bytes(range(100, 132))
+
+
+def free_port():
+    """A TCP port on the loopback interface that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(predicate, timeout=30.0, interval=0.01):
+    """Poll ``predicate`` until it returns something true, and return that; fail the test when
+    ``timeout`` seconds pass first. The one way the suite waits for another thread or process:
+    a bound on how long, never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"not true within {timeout} s: {getattr(predicate, '__name__', predicate)}")
+        time.sleep(interval)
 
 
 def nacl_seal(secret, payload):

@@ -2,80 +2,38 @@
 browser does with the session cookie (HttpOnly, SameSite, deletion, key rotation) and the
 login form's CSRF protection.
 
-Needs Debian's chromium and chromium-driver and the selenium package (scripts/install-browser).
-Without them the module is skipped, unless CI_REQUIRE_BROWSER=1 asks for a failure instead.
+Needs what chromium.py names; skipped without it, unless CI_REQUIRE_BROWSER=1.
 """
 
-import configparser
-import importlib.util
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-INI = Path(__file__).resolve().parents[2] / "examples" / "development.ini"
+from ..helpers import free_port
+from .chromium import require_browser
 
+require_browser()
 
-def _missing_browser_parts():
-    missing = []
-    if importlib.util.find_spec("selenium") is None:
-        missing.append("the selenium package")
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (shutil.which(path) and os.access(path, os.X_OK)):
-            missing.append(path)
-    return missing
-
-
-_missing = _missing_browser_parts()
-if _missing:
-    _reason = f"browser tests need {', '.join(_missing)}; run scripts/install-browser"
-    if os.environ.get("CI_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CI_REQUIRE_BROWSER=1 but {_reason}", pytrace=False)
-    pytest.skip(_reason, allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from pyramid_nacl_session import EncryptedSerializer, generate_secret  # noqa: E402
-
-
-def _app_settings():
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(INI)
-    return parser["app:main"]
-
-
-SETTINGS = _app_settings()
-COOKIE = SETTINGS["session.cookie_name"]
-# The example reads its keys from the file demo.secret_file names (beside the .ini): the copy
-# served here gets these two, the first sealing, so that rotation is seen at work.
-FIRST_KEY, SECOND_KEY = generate_secret().decode(), generate_secret().decode()
-OTHER_KEY = bytes(range(7, 39))
-
-
-def seal(key, state):
-    now = time.time()
-    return EncryptedSerializer(key, "json").dumps((now, now, state)).decode("ascii")
-
-
-def opens(key, cookie):
-    """The session state in ``cookie`` if ``key`` opens it, else None."""
-    try:
-        return EncryptedSerializer(key, "json").loads(cookie)[2]
-    except ValueError:
-        return None
+from .chromium import (  # noqa: E402
+    COOKIE,
+    FIRST_KEY,
+    INI,
+    OTHER_KEY,
+    SECOND_KEY,
+    log_in,
+    opens,
+    seal,
+    session_cookie,
+    submit,
+    visits,
+    who,
+)
 
 
 def _ini_listening_on(port):
@@ -94,18 +52,12 @@ def _ini_listening_on(port):
     return "".join(lines)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
     """The example app served by pserve from a copy of development.ini on a free port."""
     tmp = tmp_path_factory.mktemp("pserve")
     ini = tmp / "development.ini"
-    port = _free_port()
+    port = free_port()
     ini.write_text(_ini_listening_on(port))
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
     pserve = Path(sys.executable).with_name("pserve")
@@ -133,77 +85,6 @@ def base_url(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def browser(tmp_path, monkeypatch):
-    """Headless Chromium with a fresh profile, run by the system chromedriver."""
-    # The driver and browser paths are given, so Selenium Manager has nothing to find; offline
-    # mode makes sure it never tries the network if a Selenium release consults it anyway.
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # CI runs as root, where Chromium's sandbox cannot start
-        "--disable-dev-shm-usage",  # containers often have a tiny /dev/shm
-        "--disable-gpu",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(arg)
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def who(driver):
-    return driver.find_element(By.ID, "who").text
-
-
-def visits(driver):
-    return int(driver.find_element(By.ID, "visits").text)
-
-
-def session_cookie(driver):
-    cookie = driver.get_cookie(COOKIE)
-    return cookie["value"] if cookie else None
-
-
-def _gone(element):
-    """``staleness_of``, also when Chromium answers for a node of a document already replaced
-    with "Node with given id does not belong to the document" (a plain WebDriverException,
-    which ``staleness_of`` lets through), as it does now and then mid-navigation."""
-
-    def check(driver):
-        try:
-            element.is_enabled()
-        except WebDriverException:  # StaleElementReferenceException among them
-            return True
-        return False
-
-    return check
-
-
-def submit(driver, button_id):
-    """Click a form's submit button and wait for the next page: a click returns as soon as the
-    event is dispatched, before the form's navigation has replaced the page."""
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button_id).click()
-    wait = WebDriverWait(driver, 30)
-    wait.until(_gone(page))
-    # The old page is gone as soon as the next one is committed, which may still be loading.
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
-
-
-def log_in(driver, base_url, username="ann", password="demo"):
-    driver.get(base_url + "/")
-    driver.find_element(By.ID, "username").send_keys(username)
-    driver.find_element(By.ID, "password").send_keys(password)
-    submit(driver, "login")
 
 
 def test_login_is_kept_across_reloads_and_the_visit_counter_grows(browser, base_url):

@@ -15,14 +15,16 @@ from pathlib import Path
 
 import pytest
 
-# Skips this module as it skips that one when the browser parts are missing.
-from .test_browser import (
+from ..helpers import free_port
+from .chromium import require_browser
+
+require_browser()
+
+from .chromium import (  # noqa: E402
     COOKIE,
     FIRST_KEY,
     INI,
     SECOND_KEY,
-    _free_port,
-    browser,  # noqa: F401 (the fixture, under the name pytest knows)
     log_in,
     opens,
     session_cookie,
@@ -49,7 +51,7 @@ def _listening_on(path, port):
 def _serve(tmp, name):
     """pserve on a copy of examples/<name> (next to a copy of development.ini, which
     migrate-signed.ini builds on); returns the process and its URL."""
-    port = _free_port()
+    port = free_port()
     for ini in ("development.ini", name):
         (tmp / ini).write_text(_listening_on(EXAMPLES / ini, port))
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
@@ -72,12 +74,6 @@ def _serve(tmp, name):
                 proc.terminate()
                 pytest.fail(f"pserve did not answer on {url} in 30 s:\n{log_path.read_text()}")
             time.sleep(0.1)
-
-
-@pytest.fixture
-def chromium(browser):  # noqa: F811 (the fixture imported above)
-    """test_browser.py's headless Chromium."""
-    return browser
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,10 @@ from pyramid.config import Configurator
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 
-# Skips this module as it skips that one when the browser parts are missing.
-from .test_browser import (
-    _free_port,
-    browser,  # noqa: F401 (the fixture, under the name pytest knows)
-)
+from ..helpers import SECRET, free_port
+from .chromium import require_browser
 
-SECRET = bytes(range(32))
+require_browser()
 
 
 def _app(partitioned):
@@ -51,7 +48,7 @@ def _app(partitioned):
 def _serve(partitioned):
     from waitress.server import create_server
 
-    port = _free_port()
+    port = free_port()
     server = create_server(_app(partitioned), host="127.0.0.1", port=port, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -70,12 +67,6 @@ def base_url():
 @pytest.fixture(scope="module")
 def unpartitioned_url():
     yield from _serve(partitioned=False)
-
-
-@pytest.fixture
-def chromium(browser):  # noqa: F811 (the fixture imported above)
-    """test_browser.py's headless Chromium."""
-    return browser
 
 
 def shown(driver):
