@@ -103,7 +103,10 @@ class UpperJSON:
             "pynacl.session.secure: expected true or false",
         ),
         ({"session.samesite": "Loose"}, "session.samesite: expected one of Strict, Lax, None"),
-        ({"session.samesite": "None"}, "session.samesite: SameSite=None needs session.secure = true"),
+        (
+            {"session.samesite": "None"},
+            "session.samesite: SameSite=None needs session.secure = true",
+        ),
         (
             {"session.serializer": "yaml"},
             "session.serializer: expected json, pickle or the dotted name of a serializer",
@@ -118,7 +121,10 @@ class UpperJSON:
         ),
         ({"session.cookie_name": "a b"}, "session.cookie_name: expected a cookie name"),
         ({"session.cookie_name": "path"}, "session.cookie_name: a cookie attribute's name"),
-        ({"session.cookie_name": "$x"}, "session.cookie_name: a cookie attribute's name (or starts with $)"),
+        (
+            {"session.cookie_name": "$x"},
+            "session.cookie_name: a cookie attribute's name (or starts with $)",
+        ),
         ({"session.timeout": "1.5"}, "session.timeout: expected a whole number of seconds"),
         ({"session.path": "/\u20ac"}, "session.path: expected latin-1 text"),
         (

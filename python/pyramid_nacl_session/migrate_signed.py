@@ -20,6 +20,7 @@ __all__ = [
 
 log = logging.getLogger("pyramid_nacl_session")
 
+
 class SignedMigration:
     """The configured move: where the old cookie is, how to verify it, and until when."""
 

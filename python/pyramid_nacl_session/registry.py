@@ -146,8 +146,12 @@ def _given(value: Any) -> bool:
     return value is not None
 
 
-def _signed(name: str, default: Any, check: Callable[[Any, str], Any], doc: str, **kw: Any) -> Option:
-    return Option(name, default, check, doc, needs=_needs_signing_secret(name, default, check), **kw)
+def _signed(
+    name: str, default: Any, check: Callable[[Any, str], Any], doc: str, **kw: Any
+) -> Option:
+    return Option(
+        name, default, check, doc, needs=_needs_signing_secret(name, default, check), **kw
+    )
 
 
 #: Every option, in the order of the factory's signature.
@@ -425,12 +429,13 @@ def blaming(names: Mapping[str, str], prefix: str = "") -> Iterator[None]:
 
 
 def check_all(
-    given: Mapping[str, Any], names: Mapping[str, str] = {}, prefix: str = ""
+    given: Mapping[str, Any], names: Optional[Mapping[str, str]] = None, prefix: str = ""
 ) -> "dict[str, Any]":
     """Every option's working value: each given one (others take their default) through its
     record's check, then the rules between them. Errors name the option as it was given
     (``names``, else ``prefix + option``: see :func:`blaming`)."""
     checked: dict[str, Any] = {}
+    names = names or {}
     with blaming(names, prefix):
         for option in OPTIONS:
             value = given.get(option.name, option.default)
@@ -441,9 +446,7 @@ def check_all(
             rule = option.needs
             if rule is not None and rule.when(checked[option.name]) and not checked[rule.other]:
                 culprit = rule.other if rule.blame_other else option.name
-                reason = rule.reason.replace(
-                    rule.other, names.get(rule.other, prefix + rule.other)
-                )
+                reason = rule.reason.replace(rule.other, names.get(rule.other, prefix + rule.other))
                 raise OptionError(culprit, reason)
     return checked
 

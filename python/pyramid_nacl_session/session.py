@@ -75,11 +75,13 @@ def EncryptedCookieSessionFactory(
 ) -> Callable[[Any], Any]:
     # The options' rules, defaults and docs are their records' (registry.py); this signature
     # spells the same defaults for readers and type checkers, and a test holds the two equal.
-    return make_factory(check_all(locals()))
+    factory: Callable[[Any], Any] = make_factory(check_all(locals()))
+    return factory
 
 
-EncryptedCookieSessionFactory.__doc__ = f"""Return a Pyramid session factory whose sessions live in one encrypted cookie.
-
+EncryptedCookieSessionFactory.__doc__ = (
+    "Return a Pyramid session factory whose sessions live in one encrypted cookie.\n"
+    """
     Use it with :meth:`pyramid.config.Configurator.set_session_factory`. Sessions behave as
     Pyramid's cookie sessions do (timeouts, reissue, flash queues, CSRF tokens); the state is
     serialized, then sealed with NaCl secretbox, so the client can neither read nor forge it.
@@ -87,18 +89,23 @@ EncryptedCookieSessionFactory.__doc__ = f"""Return a Pyramid session factory who
     may be given by position, as in 1.0; the others are keyword-only. A bad value raises
     :class:`~pyramid_nacl_session.OptionError` naming the option, when the factory is made.
 
-{textwrap.indent(docstring(), "    ")}"""
+""" + textwrap.indent(docstring(), "    ")
+)
 
 
-def make_factory(o: "dict[str, Any]", names: "Mapping[str, str]" = {}, prefix: str = "") -> Any:
+def make_factory(
+    o: "dict[str, Any]", names: "Optional[Mapping[str, str]]" = None, prefix: str = ""
+) -> Any:
     """The factory for options already checked (:func:`registry.check_all`); an error the core
     or the revocation store raises names the option as ``names`` and ``prefix`` say."""
-    with blaming(names, prefix):
+    with blaming(names or {}, prefix):
         return _make_factory(o)
 
 
 def _make_factory(o: "dict[str, Any]") -> Any:
-    encrypted = EncryptedSerializer(o["secret"], o["serializer"], migrate_pickle=o["migrate_pickle"])
+    encrypted = EncryptedSerializer(
+        o["secret"], o["serializer"], migrate_pickle=o["migrate_pickle"]
+    )
     if o["serializer"] is None:
         # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:
         # said once, here, when the factory is made, and never on a request.

@@ -46,13 +46,9 @@ if _missing:
         pytest.fail(f"CI_REQUIRE_BROWSER=1 but {_reason}", pytrace=False)
     pytest.skip(_reason, allow_module_level=True)
 
-from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-from pyramid_nacl_session import EncryptedSerializer, generate_secret  # noqa: E402
 
 
 def require_browser():
@@ -137,5 +133,3 @@ def log_in(driver, base_url, username="ann", password="demo"):
     driver.find_element(By.ID, "username").send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password)
     submit(driver, "login")
-
-

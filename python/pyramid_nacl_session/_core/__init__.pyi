@@ -9,6 +9,10 @@ from typing import Any, Final, Literal, NoReturn, Protocol, final
 
 from typing_extensions import disjoint_base
 
+# Defined in Python (errors.py) and imported by the core, so both sides raise the one class.
+from pyramid_nacl_session.errors import CookieTooLarge as CookieTooLarge
+from pyramid_nacl_session.errors import OptionError as OptionError
+
 # PyO3 builds __all__ from what #[pymodule] adds, in that order.
 __all__ = [
     "EncryptedSerializer",
@@ -103,9 +107,6 @@ class DecryptionFailed(CookieError): ...
 class BadPayload(CookieError): ...
 class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
-# Defined in Python (errors.py) and imported by the core, so both sides raise the one class.
-from pyramid_nacl_session.errors import CookieTooLarge as CookieTooLarge
-from pyramid_nacl_session.errors import OptionError as OptionError
 
 # What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
 _Snapshot = object
