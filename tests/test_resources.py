@@ -1,8 +1,7 @@
-"""Memory stays flat over a million cookies, and hostile cookies cost bounded time.
+"""Memory stays flat over a million cookies, and hostile cookies are refused without harm.
 
-Time is bounded as a ratio to a baseline timed in the same test on the same machine (the suite
-asserts no wall-clock time: a loaded machine slows both sides alike); the figures themselves are
-measured in benchmarks/."""
+What hostile cookies cost in time is measured, never asserted here: benchmarks/hostile_cookies.py
+times each against its baseline (opening a valid cookie, flat data of the same size)."""
 
 import base64
 import os
@@ -89,26 +88,6 @@ def test_rejected_cookies_keep_memory_flat():
     assert growth < FLAT, f"resident memory grew {growth / 2**20:.1f} MiB over {count} cycles"
 
 
-def per_call(call, calls=20, runs=5):
-    """Seconds per ``call()``: the best of ``runs`` runs of ``calls`` calls, so that a busy
-    machine inflates neither side of a ratio."""
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
-
-
-def raises(error, s, cookie):
-    def call():
-        with pytest.raises(error):
-            s.loads(cookie)
-
-    return call
-
-
 def largest_cookie(s):
     """A valid cookie of ``s`` that fills a browser's 4096 bytes, give or take a block."""
     text = "x" * (PLAINTEXT_MAX - 40)
@@ -117,64 +96,30 @@ def largest_cookie(s):
     return cookie
 
 
-#: A refusal may cost at most this many times what opening a valid cookie of the same size does
-#: (measured: 0.6 to 0.8 for a cookie that does not authenticate, 0.4 to 0.7 for one that is not
-#: base64); a refusal that read its input several times over, or quadratically, would be past it.
-REFUSAL_VS_OPENING = 4
-
-
 @pytest.mark.parametrize("serializer", ["pickle", "json"])
-def test_garbage_cookies_of_the_largest_size_cost_no_more_than_opening_a_valid_one(serializer):
+def test_garbage_cookies_of_the_largest_size_are_refused_with_their_error(serializer):
+    # What each costs next to opening a valid cookie: benchmarks/hostile_cookies.py.
     s = EncryptedSerializer(SECRET, serializer)
-    valid = largest_cookie(s)
-    baseline = per_call(lambda: s.loads(valid))
+    assert s.loads(largest_cookie(s)) is not None
     random_b64 = base64.urlsafe_b64encode(os.urandom(COOKIE_MAX * 3 // 4))
-    assert len(random_b64) == COOKIE_MAX
     for cookie, error in [
         (random_b64, DecryptionFailed),
         (random_b64.decode(), DecryptionFailed),
         (b"A" * (COOKIE_MAX - 1) + b"*", MalformedCookie),
         ("\u00e9" * COOKIE_MAX, MalformedCookie),
     ]:
-        ratio = per_call(raises(error, s, cookie)) / baseline
-        assert ratio < REFUSAL_VS_OPENING, f"{error.__name__}: {ratio:.1f}x opening a valid cookie"
+        with pytest.raises(error):
+            s.loads(cookie)
 
 
-def test_the_largest_valid_cookie_costs_at_most_in_proportion_to_its_size():
+def test_a_cookie_over_the_input_bound_is_refused_as_malformed_whatever_it_holds():
+    # Over the core's 1 MiB input bound, refused on its length alone: valid base64 of random
+    # bytes would otherwise fail authentication (DecryptionFailed) after being read.
     s = EncryptedSerializer(SECRET, "json")
-    value = "x" * (PLAINTEXT_MAX - 2)  # a JSON string: its quotes fill the rest
-    cookie = s.dumps(value)
-    assert len(cookie) == COOKIE_MAX
-    small = s.dumps("x")
-    size_ratio = len(cookie) / len(small)
-    # A call's fixed cost weighs on a small cookie, so linear work stays under the size ratio
-    # (measured: 23x for 71x the size); work quadratic in the size would be far over it.
-    ratio = per_call(lambda: s.loads(cookie)) / per_call(lambda: s.loads(small))
-    assert ratio < size_ratio, f"{ratio:.1f}x a {len(small)}-byte cookie; sizes {size_ratio:.0f}x"
-
-
-def test_a_cookie_over_the_input_bound_is_refused_before_it_is_read():
-    # Over the core's 1 MiB input bound: refused on its length alone, so 10 MB of garbage costs
-    # no more than the 4 KB that browsers send (measured: 0.45x; reading it would be ~2500x).
-    s = EncryptedSerializer(SECRET, "json")
-    huge = base64.urlsafe_b64encode(os.urandom(7_500_000))
-    cookie_sized = base64.urlsafe_b64encode(os.urandom(COOKIE_MAX * 3 // 4))
-    baseline = per_call(raises(DecryptionFailed, s, cookie_sized))
-    ratio = per_call(raises(MalformedCookie, s, huge)) / baseline
-    assert ratio < REFUSAL_VS_OPENING, f"{ratio:.1f}x refusing a 4 KB cookie"
-
-
-def test_cookies_under_the_input_bound_cost_linear_time_to_refuse():
-    # Under the bound: base64 and one MAC pass. Ten times the input costs about ten times the
-    # time (measured: 9.8x, and 4.1x for bad base64); quadratic work would cost a hundred times.
-    s = EncryptedSerializer(SECRET, "json")
-    small = base64.urlsafe_b64encode(os.urandom(75_000))
-    big = base64.urlsafe_b64encode(os.urandom(750_000))
-    for suffix, error in [(b"", DecryptionFailed), (b"*", MalformedCookie)]:
-        ratio = per_call(raises(error, s, big + suffix), calls=3) / per_call(
-            raises(error, s, small + suffix), calls=3
-        )
-        assert ratio < 30, f"{error.__name__}: 10x the input took {ratio:.1f}x the time"
+    with pytest.raises(MalformedCookie):
+        s.loads(base64.urlsafe_b64encode(os.urandom(7_500_000)))
+    with pytest.raises(DecryptionFailed):
+        s.loads(base64.urlsafe_b64encode(os.urandom(750_000)))
 
 
 def nested_json(depth):
@@ -199,21 +144,6 @@ DEEPEST_JSON = PLAINTEXT_MAX // 2
 DEEPEST_PICKLE = (PLAINTEXT_MAX - 3) // 2
 
 
-def flat_plaintext(plaintext):
-    """The same lists as ``nested_json``/``nested_pickle`` made, side by side in one list
-    rather than nested: as many objects to build, without the depth."""
-    if plaintext.startswith(b"["):
-        count = len(plaintext) // 2
-        return b"[" + b"[]," * (count - 2) + b"[]]"
-    count = (len(plaintext) - 3) // 2
-    return b"\x80\x04](" + b"]" * (count - 1) + b"e."
-
-
-#: Nesting may cost at most this many times the same lists side by side (measured: 0.2 to 2
-#: across the cases); a decoder that walked its nesting more than once per level would not.
-NESTED_VS_FLAT = 10
-
-
 @pytest.mark.parametrize(
     "serializer, migrate_pickle, plaintext, depth",
     [
@@ -231,25 +161,19 @@ NESTED_VS_FLAT = 10
         "pickle-deepest",
     ],
 )
-def test_deepest_nesting_a_cookie_can_hold_costs_no_more_than_flat_data_of_its_size(
+def test_the_deepest_nesting_a_cookie_can_hold_is_read_or_refused_every_time(
     serializer, migrate_pickle, plaintext, depth
 ):
+    # What it costs next to flat data of its size: benchmarks/hostile_cookies.py.
     s = EncryptedSerializer(SECRET, serializer, migrate_pickle=migrate_pickle)
     cookie = nacl_seal(SECRET, plaintext)
     assert len(cookie) <= COOKIE_MAX
-    flat = nacl_seal(SECRET, flat_plaintext(plaintext))
-    baseline = per_call(lambda: s.loads(flat))
-
     outcomes = []
-
-    def call():
+    for _ in range(3):
         try:
             outcomes.append(depth_of(s.loads(cookie)))
         except BadPayload:  # a decoder's depth limit: the request gets a fresh session
             outcomes.append("refused")
-
-    ratio = per_call(call) / baseline
-    assert ratio < NESTED_VS_FLAT, f"{ratio:.1f}x the same lists unnested"
     assert set(outcomes) in ({depth}, {"refused"})
     if depth <= 64 and not migrate_pickle:
         assert outcomes[0] == depth  # shallow nesting is ordinary data
