@@ -49,6 +49,40 @@ def secret():
     return SECRET
 
 
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (tests/redis_server.py), stopped at its end."""
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The URL of this test's redis-server."""
+    return redis_server.url
+
+
+@pytest.fixture
+def apps():
+    """``make(url, **options) -> (app, factory)``: apps with revocation on
+    (tests/revocation_apps.py), their revocation threads closed at the test's end."""
+    from .revocation_apps import make_app
+
+    made = []
+
+    def make(url, **options):
+        app, factory = make_app(url, **options)
+        made.append(factory)
+        return app, factory
+
+    yield make
+    for factory in made:
+        factory.revocation.close()
+
+
 _UNAVAILABLE = []
 
 

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from .helpers import free_port
+
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
 )
@@ -20,12 +22,6 @@ def require_redis_server():
         if os.environ.get("CI_REQUIRE_REDIS") == "1":
             pytest.fail("CI_REQUIRE_REDIS=1 but redis-server is not installed")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RedisServer:

@@ -785,15 +785,6 @@ def revoke_ini(tmp_path, url, *lines):
 NOBODY = "redis://127.0.0.1:1/0"  # nothing listens: a revocation that got this far exits 1
 
 
-@pytest.fixture
-def redis_url(tmp_path):
-    from .redis_server import RedisServer
-
-    server = RedisServer(tmp_path).start()
-    yield server.url
-    server.stop()
-
-
 def revoked(url):
     import redis
 

@@ -16,7 +16,7 @@ from webtest import TestApp
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 from pyramid_nacl_session._core._testing import CookieSpec, find_cookie
 
-SECRET = bytes(range(32))
+from .helpers import SECRET
 
 
 def webob_get(header, name):

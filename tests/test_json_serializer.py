@@ -20,7 +20,8 @@ from webob.cookies import JSONSerializer
 
 from pyramid_nacl_session import BadPayload, EncryptedSerializer
 
-SECRET = bytes(range(32))
+from .helpers import SECRET
+
 MAX_DEPTH = 255
 
 

@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import pyramid_nacl_session
 from pyramid_nacl_session import BadPayload, EncryptedSerializer
 
-SECRET = bytes(range(32))
+from .helpers import SECRET
+
 PROTOCOLS = [2, 3, 4, 5]
 SERIALIZER = EncryptedSerializer(SECRET, "json", migrate_pickle=True)
 

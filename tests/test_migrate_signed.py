@@ -761,7 +761,7 @@ def test_with_revocation_a_moved_session_stays_without_an_id_and_a_revoked_user_
     tmp_path,
 ):
     from .redis_server import RedisServer
-    from .test_revocation import make_app
+    from .revocation_apps import make_app
 
     cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
     server = RedisServer(tmp_path).start()
@@ -790,7 +790,7 @@ def test_with_revocation_a_moved_session_stays_without_an_id_and_a_revoked_user_
 def test_with_revocation_logging_out_of_a_moved_session_ends_the_old_signed_cookie_too(tmp_path):
     # A signed cookie carries no session id: a stolen copy used to survive invalidate() there.
     from .redis_server import RedisServer
-    from .test_revocation import make_app
+    from .revocation_apps import make_app
 
     cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
     server = RedisServer(tmp_path).start()

@@ -18,20 +18,8 @@ from pyramid_nacl_session._core import CLOCK_SKEW, new_session_id
 from pyramid_nacl_session._core._testing import is_revoked
 from pyramid_nacl_session.options import OptionError
 
-from .test_revocation import (
-    MAX_AGE,
-    SECRET,
-    apps,
-    as_thief,
-    cookie_of,
-    make_app,
-    run_cli,
-    wait_for,
-    write_ini,
-)
-from .test_revocation import redis_server as redis_server  # the fixture
-
-__all__ = ["apps", "redis_server"]
+from .helpers import SECRET, eventually
+from .revocation_apps import MAX_AGE, as_thief, cookie_of, make_app, run_cli, write_ini
 
 KEY = "pyramid_nacl_session:revoked"
 CHANNEL = "pyramid_nacl_session:events"
@@ -187,7 +175,7 @@ def test_a_future_cut_off_already_in_redis_resets_only_the_sessions_made_before_
     assert seen(worker, after) == "bob"
     # Resyncs read the entry again (resync is 1 s): it still stands for when it was first seen.
     resynced = factory.revocation._last_sync
-    assert wait_for(lambda: factory.revocation._last_sync != resynced, 3) is not None
+    assert eventually(lambda: factory.revocation._last_sync != resynced)
     client.publish(CHANNEL, "4102444800.0 b:")
     time.sleep(0.2)
     assert seen(worker, after) == "bob"
@@ -286,7 +274,7 @@ def test_refuse_refuses_a_session_while_redis_is_away_but_never_overwrites_the_c
     app.get("/login", params={"user": "alice"})
     cookie = cookie_of(app)
     redis_server.stop()
-    assert wait_for(factory.revocation._stale, 5) is not None
+    assert eventually(factory.revocation._stale)
     browser = as_thief(app, cookie)
     assert browser.get("/whoami").json["user"] is None  # refused: cannot be checked
     response = browser.get("/login", params={"user": "bob"})  # a request that writes
@@ -295,7 +283,7 @@ def test_refuse_refuses_a_session_while_redis_is_away_but_never_overwrites_the_c
     response = browser.get("/logout")
     assert "Set-Cookie" not in response.headers
     redis_server.start()
-    assert wait_for(lambda: not factory.revocation._stale(), 10) is not None
+    assert eventually(lambda: not factory.revocation._stale())
     assert browser.get("/whoami").json["user"] == "alice"
 
 
@@ -348,7 +336,7 @@ def test_junk_entries_in_redis_give_one_warning_per_resync_not_one_per_entry(
     _, factory = apps(redis_server.url)
     factory.revocation.start()
     synced = factory.revocation._last_sync
-    assert wait_for(lambda: factory.revocation._last_sync != synced, 3) is not None
+    assert eventually(lambda: factory.revocation._last_sync != synced)
     junk = [r for r in caplog.records if "not ours" in r.getMessage()]
     assert 1 <= len(junk) <= 3, len(junk)
     assert "4000" in junk[0].getMessage()
@@ -369,7 +357,7 @@ def test_a_flood_of_messages_is_coalesced_and_an_oversized_one_ignored(redis_ser
     pipe.execute()
     app.get("/logout")
     assert factory.revocation.flush()
-    assert wait_for(lambda: seen(worker, cookie) is None, 10) is not None
+    assert eventually(lambda: seen(worker, cookie) is None)
     warnings = [r for r in caplog.records if r.name == "pyramid_nacl_session.revocation"]
     assert len(warnings) <= 10, len(warnings)
 

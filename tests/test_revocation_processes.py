@@ -1,4 +1,4 @@
-"""Issue 16's attacks where crossing processes matters, each on real pserve processes
+"""Attacks where crossing processes matters, each on real pserve processes
 (tests/revocation_app.py under waitress) sharing one real redis-server, over HTTP on 127.0.0.1:
 what process A revokes must hold in process B, including a B started afterwards."""
 
@@ -19,8 +19,9 @@ from webtest import TestApp
 from pyramid_nacl_session import EncryptedSerializer, generate_secret
 from pyramid_nacl_session._core import SESSION_ID_KEY, new_session_id
 
-from .redis_server import RedisServer, free_port
-from .test_server import stop
+from .helpers import eventually, free_port
+from .redis_server import RedisServer
+from .servers import stop
 
 pytest.importorskip("waitress")
 pytestmark = pytest.mark.redis
@@ -85,16 +86,6 @@ def log_in(port, user):
     status, data, cookie = request(port, f"/login?user={user}")
     assert status == 200 and data["user"] == user and cookie
     return cookie
-
-
-def eventually(predicate):
-    """Whether ``predicate`` comes true, polled every 20 ms for up to PATIENCE seconds."""
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def session_cookie(state):

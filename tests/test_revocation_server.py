@@ -12,9 +12,9 @@ import pytest
 
 from pyramid_nacl_session import generate_secret
 
-from .helpers import require_examples
-from .redis_server import RedisServer, free_port
-from .test_server import INI, serve, stop
+from .helpers import eventually, free_port, require_examples
+from .redis_server import RedisServer
+from .servers import INI, serve, stop
 
 pytest.importorskip("waitress")
 require_examples()
@@ -77,19 +77,9 @@ def log_in(port, user):
     return cookie
 
 
-#: How long to poll a server for a revocation to show before giving up: a guard against a hang,
-#: not a speed bound (the suite asserts none; it matches the wait for a server to start).
-PATIENCE = 30
-
-
 def refused_eventually(port, cookie):
-    """Whether the server at ``port`` comes to refuse ``cookie`` (polled every 20 ms)."""
-    deadline = time.monotonic() + PATIENCE
-    while time.monotonic() < deadline:
-        if user_on(port, cookie) is None:
-            return True
-        time.sleep(0.02)
-    return False
+    """Whether the server at ``port`` comes to refuse ``cookie``."""
+    return eventually(lambda: user_on(port, cookie) is None)
 
 
 @pytest.fixture

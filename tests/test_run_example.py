@@ -9,7 +9,6 @@ import http.client
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import require_examples
+from .helpers import free_port, require_examples
 
 require_examples()
 
@@ -25,12 +24,6 @@ ROOT = Path(__file__).resolve().parent.parent
 VISITS = re.compile(r'<b id="visits">(\d+)</b>')
 # Generous: a cold cargo cache on two shared cores; the server usually answers within seconds.
 START_ATTEMPTS = 600
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port, path, headers=None):

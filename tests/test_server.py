@@ -4,32 +4,21 @@ each see their visit counter go 1, 2, 3, ... with no error, whichever worker ans
 benchmarks/load/ does the same at length under wrk; this is the short version for CI."""
 
 import http.client
-import os
 import re
-import socket
-import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from .helpers import require_examples
+from .helpers import free_port, require_examples
+from .servers import INI, serve, stop
 
 pytest.importorskip("waitress")
 require_examples()
 
-INI = Path(__file__).resolve().parent.parent / "examples" / "development.ini"
 CLIENTS = 6
 REQUESTS_EACH = 50
 VISITS = re.compile(r'<b id="visits">(\d+)</b>')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ini_on_port(tmp_path, port):
@@ -40,34 +29,6 @@ def ini_on_port(tmp_path, port):
     path = tmp_path / "server.ini"
     path.write_text(text)
     return path
-
-
-def serve(cmd, port, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    log = open(tmp_path / "server.log", "w+")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, log
-        except OSError:
-            time.sleep(0.1)
-    stop(proc, log)
-    log.seek(0)
-    pytest.fail(f"server did not start: {cmd}\n{log.read()[-3000:]}")
-
-
-def stop(proc, log):
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
 
 
 def browse(port, counters, problems):

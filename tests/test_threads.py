@@ -21,20 +21,11 @@ from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSeriali
 from pyramid_nacl_session._core import RevocationSet, new_session_id
 from pyramid_nacl_session._core._testing import is_revoked
 
-from .helpers import run_together
-from .redis_server import RedisServer
+from .helpers import SECRET, run_together
 
-SECRET = bytes(range(32))
 MAX_AGE = 3600
 THREADS = 12
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 def revoking_app(url):
