@@ -200,7 +200,7 @@ def speedups(svg, y, cases):
         svg.text(LABEL_W + s * scale + 4, y + BAR_H - 3, f"{s:.2f}x", size=10)
         y += BAR_H + BAR_GAP + 2
     axis(svg, y_top - 4, y, top, scale, lambda v: f"{v:g}x")
-    for mark, label in ((1, "1x: as fast as 1.0.0"), (4, "4x: issue 11's target")):
+    for mark, label in ((1, "1x: as fast as 1.0.0"), (4, "4x: the target")):
         x = LABEL_W + mark * scale
         svg.line(x, y_top - 4, x, y, stroke="#c0392b" if mark == 4 else "#444", dash="4,3")
         svg.text(x + 3, y_top - 7, label, size=9, fill="#444")

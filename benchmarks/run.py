@@ -32,7 +32,7 @@ REFERENCE_REQS = ["pyramid_beaker", "cryptography"]
 REFERENCE_DISTS = ["pyramid_beaker", "beaker", "cryptography"]
 LABELS = {"baseline": "1.0.0", "ours": "ours"}
 
-# issue 11's targets: (label, numerator, denominator, limit, comparison). A figure is
+# The targets: (label, numerator, denominator, limit, comparison). A figure is
 # (case, env) for a time, or a case name alone for its speedup over 1.0.0.
 TARGETS = [
     (
@@ -317,7 +317,7 @@ def print_report(machine, meta, summary, args):
                 )
     if derived["targets"]:
         print()
-        print("Targets (issue 11):")
+        print("Targets:")
         for t in derived["targets"]:
             print(
                 f"- {t['label']}: {t['value']:.2f}x, target {t['comparison']} {t['limit']}x "
@@ -330,7 +330,7 @@ def print_report(machine, meta, summary, args):
             print(f"- {line}")
     if derived["detect_changes"]:
         print()
-        print("detect_changes (issue 19), on less off, ours, same run (target: at most 500 ns):")
+        print("detect_changes, on less off, ours, same run (target: at most 500 ns):")
         for line in derived["detect_changes"]:
             print(f"- {line}")
     if derived["hooks"]:

@@ -160,8 +160,8 @@ def searches_state(count):
 # Whole-request states near the size limit, pickled (the default serializer; its cookies are
 # the same size in both versions). 2.0 warns once the cookie's name and value pass 3/4 of the
 # 4096 bytes browsers keep (3072; the header adds 22 bytes here): BELOW is just under that
-# (about 3.0 KB of Set-Cookie), ZONE well inside the warning zone (about 3.4 KB), where issue 11
-# found a cliff.
+# (about 3.0 KB of Set-Cookie), ZONE well inside the warning zone (about 3.4 KB), where an earlier
+# review found a cliff.
 BELOW = searches_state(16)
 ZONE = searches_state(23)
 #: Set-Cookie sizes (bytes) each state must produce, checked before any timing.
@@ -292,7 +292,7 @@ def session_cases(env, pkg):
                 return user_id
 
             user_id = op()
-            # (2.0 also adds Vary: Cookie, issue 19.)
+            # (2.0 also adds Vary: Cookie.)
             written = [n for n, _ in response.headerlist[kept:] if n == "Set-Cookie"]
             if user_id != 12345 or len(written) != 1:
                 raise RuntimeError(f"session case did not read/write the cookie ({kind}, {size})")
@@ -349,7 +349,7 @@ def make_app(factory, request_factory=None, response_factory=None):
 def app_classes():
     """A request class that overrides ``cookies`` and a response class that overrides
     ``set_cookie``, as apps install them with ``set_request_factory`` and
-    ``set_response_factory`` (issue 9): a session must go through both. Each counts its calls,
+    ``set_response_factory``: a session must go through both. Each counts its calls,
     so the workload can report whether the session did."""
     from pyramid.request import Request
     from pyramid.response import Response
@@ -574,7 +574,7 @@ def wsgi_cases(env, pkg):
 
 
 def detect_changes_cases(cases, env, pkg, cookie):
-    """issue 19's ``detect_changes``, on and off in the same run: a view that only reads the
+    """``detect_changes``, on and off in the same run: a view that only reads the
     small JSON session, with ``reissue_time`` 600 so that no reissue writes it, and /plain
     (which never touches the session) on the same two factories. 1.0.0 has no such option: its
     two rows run the same factory, and show the noise."""

@@ -67,7 +67,7 @@ def doubled(levels):
 
 
 def hostile_payloads():
-    """The inputs of issue 10 (a leaked key): each must give a fresh session, never a 500."""
+    """What an attacker holding a leaked key sends: each must give a fresh session, never a 500."""
     # A 479-byte cookie whose JSON rewrite would be 2**40 empty lists; and one that just fits.
     yield "pickle-doubled-40", pickle.dumps((NOW, NOW, {"x": doubled(40)}), 2)
     yield "pickle-doubled-12", pickle.dumps((NOW, NOW, {"x": doubled(12)}), 4)

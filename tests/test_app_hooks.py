@@ -225,7 +225,7 @@ def test_stock_classes_write_what_webobs_set_cookie_writes():
     assert header.split("; expires=")[0] == expected.split("; expires=")[0]
 
 
-# -- writes the app did not ask for never fail the request (issue 10, part 3) -------------------
+# -- writes the app did not ask for never fail the request -------------------------------------
 
 
 def test_a_legacy_cookie_too_large_to_migrate_gives_a_fresh_session_and_no_500(caplog):
@@ -262,7 +262,7 @@ def test_a_session_the_app_changed_that_is_too_large_still_fails_loudly():
     assert info.value.size > info.value.limit == 4096
 
 
-# -- the warning zone (issue 11, part 1) -----------------------------------------------------
+# -- the warning zone -----------------------------------------------------------------------
 
 
 class CountingJSON:

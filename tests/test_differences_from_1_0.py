@@ -405,7 +405,7 @@ def test_secrets_and_cookies_1_0_refused_work(sides):
     assert in_ours(ACCEPTED).split("\n")[:3] == ["key ok", "key ok", "{'user': 'alice'}"]
 
 
-# -- issue 19: Vary, in-place changes, a lifetime per session ---------------------------------
+# -- Vary, in-place changes, a lifetime per session ------------------------------------------
 
 
 def test_a_response_that_read_the_session_varies_on_cookie_where_1_0s_did_not(sides):

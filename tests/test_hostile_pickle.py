@@ -39,7 +39,7 @@ def binfloat(x):
     return b"G" + struct.pack(">d", x)
 
 
-# The inputs of issue 10, each the whole plaintext of a session cookie.
+# What an attacker holding a leaked key sends, each the whole plaintext of a session cookie.
 DOUBLED_40 = pickle.dumps((NOW, NOW, {"x": doubled(40)}), 2)
 DICT_TUPLE_KEY = b"\x80\x02(" + binfloat(NOW) + binfloat(NOW) + b"()K\x02dt."  # (t, t, {(): 2})
 DICT_UNHASHABLE_KEY = b"\x80\x02(}K\x01d."  # found by the safe_pickle_loads fuzz target

@@ -753,7 +753,7 @@ def test_every_changed_character_is_refused(state, data):
         SignedCookieReader(OLD_SECRET).read_value(changed)
 
 
-# With revocation on (issue 13): a moved session is checked like any other, and gets an id.
+# With revocation on: a moved session is checked like any other, and gets an id.
 
 
 @pytest.mark.redis  # starts its own redis-server

@@ -1,4 +1,4 @@
-"""Revocation and the move off signed cookies under attack (issue 16): each case the review
+"""Revocation and the move off signed cookies under attack: each case the review
 reproduced, through real Pyramid apps (WebTest) sharing one real redis-server; each app is one
 worker with its own native set and threads, as in another process."""
 

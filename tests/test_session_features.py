@@ -235,7 +235,7 @@ def test_sealed_value_that_is_not_a_session_gives_a_fresh_session(value):
     assert app.get("/show").json == {}
 
 
-# -- issue 19: Vary, Partitioned, a lifetime per session, in-place changes ---------------------
+# -- Vary, Partitioned, a lifetime per session, in-place changes ------------------------------
 #
 # Each on both paths: WebOb's own classes (the native path) and an app's request and response
 # classes with their own ``cookies`` and ``set_cookie`` (the hooks); and from Python keywords

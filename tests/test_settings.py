@@ -221,7 +221,7 @@ def test_settings_factory_serves_a_real_app():
     assert app.get("/show").json == {"a": "b"}
 
 
-# -- inline comments, and values a browser would reject (issue 17) -------------------------------
+# -- inline comments, and values a browser would reject ---------------------------------------
 
 
 def ini_factory(tmp_path, *lines, secret=HEX):
@@ -320,7 +320,7 @@ def test_host_names_are_cookie_domains(domain):
     assert make(session__domain=domain)._cookie_domain == domain
 
 
-# -- one error model, one rule per option (issue 18) ----------------------------------------------
+# -- one error model, one rule per option ------------------------------------------------------
 
 
 def test_the_core_raises_the_one_public_option_error():

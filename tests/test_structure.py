@@ -1,5 +1,5 @@
-"""The shape of the tree that issue 18 settled: no import circle inside the package, and no
-product file past the size a reader can hold (700 lines)."""
+"""The shape of the tree: no import circle inside the package, of any length, and no product
+file past the size a reader can hold (700 lines)."""
 
 import ast
 import pathlib
@@ -40,10 +40,38 @@ def imports_of(source, name, is_package, modules):
 
 
 def circles(graph):
-    return sorted((a, b) for a in graph for b in graph[a] if a < b and a in graph.get(b, ()))
+    """Every set of modules that import one another round a loop, however long (the strongly
+    connected components of more than one module, by Tarjan's algorithm), each sorted."""
+    index, low, stack, on_stack, found = {}, {}, [], set(), []
+
+    def visit(node):
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph.get(node, ()):
+            if other not in index:
+                visit(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(tuple(sorted(component)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
 
 
-def test_no_two_package_modules_import_each_other():
+def test_no_package_modules_import_each_other_round_a_loop():
     paths = sorted(PACKAGE.rglob("*.py"))
     modules = {module_name(path) for path in paths}
     graph = {
@@ -74,3 +102,14 @@ def test_the_import_check_finds_a_circle_even_through_a_lazy_import():
 )
 def test_no_product_file_is_over_700_lines(path):
     assert len(path.read_text(encoding="utf-8").splitlines()) <= MOST_LINES
+
+
+def test_the_import_check_finds_a_loop_of_three_modules():
+    modules = {"p", "p.a", "p.b", "p.c", "p.d"}
+    graph = {
+        "p.a": imports_of("from .b import x", "p.a", False, modules),
+        "p.b": imports_of("from . import c", "p.b", False, modules),
+        "p.c": imports_of("def f():\n    from .a import y\n", "p.c", False, modules),
+        "p.d": imports_of("from .a import x", "p.d", False, modules),
+    }
+    assert circles(graph) == [("p.a", "p.b", "p.c")]
