@@ -38,3 +38,18 @@ def stop(proc, log):
         proc.kill()
         proc.wait()
     log.close()
+
+
+def listening_on(path, port):
+    """The text of the .ini at ``path`` with [server:main] listening on 127.0.0.1:``port`` and
+    nothing else changed (a ConfigParser round trip would drop the comments)."""
+    lines, section, replaced = [], None, False
+    for line in path.read_text().splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1]
+        elif section == "server:main" and stripped.split("=")[0].strip() == "listen":
+            line = f"listen = 127.0.0.1:{port}\n"
+            replaced = True
+        lines.append(line)
+    return "".join(lines), replaced

@@ -39,18 +39,6 @@ def _missing_browser_parts():
     return missing
 
 
-_missing = _missing_browser_parts()
-if _missing:
-    _reason = f"browser tests need {', '.join(_missing)}; run scripts/install-browser"
-    if os.environ.get("CI_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"CI_REQUIRE_BROWSER=1 but {_reason}", pytrace=False)
-    pytest.skip(_reason, allow_module_level=True)
-
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
 def require_browser():
     """Skip the calling test module, saying what is missing (a failure under
     CI_REQUIRE_BROWSER=1), when the browser parts are not all here."""

@@ -5,16 +5,12 @@ login form's CSRF protection.
 Needs what chromium.py names; skipped without it, unless CI_REQUIRE_BROWSER=1.
 """
 
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from ..helpers import free_port
+from ..servers import listening_on, serve, stop
 from .chromium import require_browser
 
 require_browser()
@@ -37,55 +33,21 @@ from .chromium import (  # noqa: E402
 )
 
 
-def _ini_listening_on(port):
-    """development.ini's text with [server:main] listening on ``port`` and nothing else changed
-    (a ConfigParser round trip would drop the comments and could reorder keys)."""
-    lines, section, replaced = [], None, False
-    for line in INI.read_text().splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1]
-        elif section == "server:main" and stripped.split("=")[0].strip() == "listen":
-            line = f"listen = 127.0.0.1:{port}\n"
-            replaced = True
-        lines.append(line)
-    assert replaced, f"no listen setting in [server:main] of {INI}"
-    return "".join(lines)
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory):
     """The example app served by pserve from a copy of development.ini on a free port."""
     tmp = tmp_path_factory.mktemp("pserve")
     ini = tmp / "development.ini"
     port = free_port()
-    ini.write_text(_ini_listening_on(port))
+    text, replaced = listening_on(INI, port)
+    assert replaced, f"no listen setting in [server:main] of {INI}"
+    ini.write_text(text)
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
-    pserve = Path(sys.executable).with_name("pserve")
-    log_path = tmp / "pserve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(pserve), str(ini)], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, log = serve([sys.executable, "-m", "pyramid.scripts.pserve", str(ini)], port, tmp)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"pserve exited with {proc.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(url + "/", timeout=2):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"pserve did not answer on {url} in 30 s:\n{log_path.read_text()}")
-                time.sleep(0.1)
-        yield url
+        yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, log)
 
 
 def test_login_is_kept_across_reloads_and_the_visit_counter_grows(browser, base_url):

@@ -6,16 +6,12 @@ Both servers listen on 127.0.0.1, on two ports: cookies do not depend on the por
 browser brings the cookie the old server set to the new one, as it would after a deploy.
 """
 
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from ..helpers import free_port
+from ..servers import listening_on, serve, stop
 from .chromium import require_browser
 
 require_browser()
@@ -35,64 +31,28 @@ from .chromium import (  # noqa: E402
 EXAMPLES = INI.parent
 
 
-def _listening_on(path, port):
-    """The .ini's text with [server:main] listening on ``port``, nothing else changed."""
-    lines, section = [], None
-    for line in path.read_text().splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped.startswith("[") and stripped.endswith("]"):
-            section = stripped[1:-1]
-        elif section == "server:main" and stripped.split("=")[0].strip() == "listen":
-            line = f"listen = 127.0.0.1:{port}\n"
-        lines.append(line)
-    return "".join(lines)
-
-
 def _serve(tmp, name):
     """pserve on a copy of examples/<name> (next to a copy of development.ini, which
-    migrate-signed.ini builds on); returns the process and its URL."""
+    migrate-signed.ini builds on); returns the process, its log and its URL."""
     port = free_port()
     for ini in ("development.ini", name):
-        (tmp / ini).write_text(_listening_on(EXAMPLES / ini, port))
+        (tmp / ini).write_text(listening_on(EXAMPLES / ini, port)[0])
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
-    log_path = tmp / f"{name}.log"
-    pserve = Path(sys.executable).with_name("pserve")
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(pserve), str(tmp / name)], stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"pserve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/", timeout=2):
-                return proc, url
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                proc.terminate()
-                pytest.fail(f"pserve did not answer on {url} in 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    command = [sys.executable, "-m", "pyramid.scripts.pserve", str(tmp / name)]
+    return (*serve(command, port, tmp), f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     """(old URL, new URL): the example on signed cookies, and the example after the move."""
-    procs = []
+    running = []
     try:
         for name in ("signed.ini", "migrate-signed.ini"):
-            proc, url = _serve(tmp_path_factory.mktemp(name.replace(".", "-")), name)
-            procs.append((proc, url))
-        yield procs[0][1], procs[1][1]
+            running.append(_serve(tmp_path_factory.mktemp(name.replace(".", "-")), name))
+        yield running[0][2], running[1][2]
     finally:
-        for proc, _ in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        for proc, log, _ in running:
+            stop(proc, log)
 
 
 def test_a_user_logged_in_on_signed_cookies_stays_logged_in_after_the_move(chromium, servers):
