@@ -135,3 +135,43 @@ def run_together(count, work):
     for t in threads:
         t.join()
     assert not failures, failures[0]
+
+
+def canon(x):
+    """A form of ``x`` that compares equal exactly when the values are the same: NaN equals
+    NaN, 1 differs from 1.0 and -0.0 from 0.0, a tuple from a list, and a set does not depend
+    on its iteration order."""
+    if isinstance(x, float):
+        return ("float", repr(x))
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, [canon(v) for v in x])
+    if isinstance(x, dict):
+        return ("dict", [(canon(k), canon(v)) for k, v in x.items()])
+    if isinstance(x, (set, frozenset)):
+        return (type(x).__name__, sorted(repr(canon(v)) for v in x))
+    return (type(x).__name__, repr(x))
+
+
+def migrating_app(count_visits=False):
+    """A real app on JSON with ``migrate_pickle`` on, whose one view records the session it
+    saw (``app.seen``), and counts visits in it when ``count_visits``."""
+    seen = []
+
+    def view(request):
+        seen.append(dict(request.session))
+        if count_visits:
+            request.session["visits"] = request.session.get("visits", 0) + 1
+        return request.response
+
+    from pyramid_nacl_session import EncryptedCookieSessionFactory
+
+    with Configurator() as config:
+        config.set_session_factory(
+            EncryptedCookieSessionFactory(SECRET, serializer="json", migrate_pickle=True)
+        )
+        config.add_route("home", "/")
+        config.add_view(view, route_name="home")
+        wsgi = config.make_wsgi_app()
+    test_app = TestApp(wsgi)
+    test_app.seen = seen
+    return test_app

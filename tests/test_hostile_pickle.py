@@ -9,19 +9,16 @@ import pickle
 import struct
 
 import pytest
-from pyramid.config import Configurator
-from webtest import TestApp
 
 from pyramid_nacl_session import (
     BadPayload,
     CookieError,
-    EncryptedCookieSessionFactory,
     EncryptedSerializer,
     RefusedPickle,
 )
 from pyramid_nacl_session.cli import main
 
-from .helpers import SECRET, nacl_seal
+from .helpers import SECRET, migrating_app, nacl_seal
 
 NOW = 1_700_000_000.5
 SERIALIZER = EncryptedSerializer(SECRET, "json", migrate_pickle=True)
@@ -124,23 +121,7 @@ def test_other_serializers_do_not_raise_refused_pickle():
 
 @pytest.fixture
 def app():
-    seen = []
-
-    def view(request):
-        seen.append(dict(request.session))
-        request.session["visits"] = request.session.get("visits", 0) + 1
-        return request.response
-
-    with Configurator() as config:
-        config.set_session_factory(
-            EncryptedCookieSessionFactory(SECRET, serializer="json", migrate_pickle=True)
-        )
-        config.add_route("home", "/")
-        config.add_view(view, route_name="home")
-        wsgi = config.make_wsgi_app()
-    test_app = TestApp(wsgi)
-    test_app.seen = seen
-    return test_app
+    return migrating_app(count_visits=True)
 
 
 @pytest.mark.parametrize("payload", HOSTILE.values(), ids=HOSTILE.keys())

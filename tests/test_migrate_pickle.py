@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import pyramid_nacl_session
 from pyramid_nacl_session import BadPayload, EncryptedSerializer
 
-from .helpers import SECRET
+from .helpers import SECRET, canon, migrating_app
 
 PROTOCOLS = [2, 3, 4, 5]
 SERIALIZER = EncryptedSerializer(SECRET, "json", migrate_pickle=True)
@@ -38,19 +38,6 @@ def unseal(cookie):
 
 def read(payload):
     return SERIALIZER.loads(seal(payload))
-
-
-def canon(x):
-    """A comparable form that tells bool from int and list from tuple, and equates NaNs."""
-    if isinstance(x, (bool, int, str)) or x is None:
-        return (type(x).__name__, x)
-    if isinstance(x, float):
-        return ("float", repr(x))
-    if isinstance(x, (list, tuple)):
-        return (type(x).__name__, [canon(v) for v in x])
-    if isinstance(x, dict):
-        return ("dict", [(canon(k), canon(v)) for k, v in x.items()])
-    return ("other", type(x).__name__)
 
 
 CODE_OPCODES = {
@@ -320,27 +307,7 @@ def test_property_damaged_pickles_give_bad_payload_or_a_value(value, protocol, d
 
 @pytest.fixture
 def app():
-    from pyramid.config import Configurator
-    from webtest import TestApp
-
-    from pyramid_nacl_session import EncryptedCookieSessionFactory
-
-    seen = []
-
-    def view(request):
-        seen.append(dict(request.session))
-        return request.response
-
-    with Configurator() as config:
-        config.set_session_factory(
-            EncryptedCookieSessionFactory(SECRET, serializer="json", migrate_pickle=True)
-        )
-        config.add_route("home", "/")
-        config.add_view(view, route_name="home")
-        wsgi = config.make_wsgi_app()
-    test_app = TestApp(wsgi)
-    test_app.seen = seen
-    return test_app
+    return migrating_app()
 
 
 def session_cookie_value(response):

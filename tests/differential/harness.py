@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..helpers import canon
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WORKER = HERE / "worker.py"
@@ -450,21 +452,6 @@ class Step:
 
     def header_text(self):
         return [f"{n}=<{len(v)}>{a}" for n, v, a in self.cookies]
-
-
-def canon(x):
-    """A form of ``x`` that compares equal exactly when the values are the same: NaN equals
-    NaN, 1 differs from 1.0 and -0.0 from 0.0, a tuple from a list, and a set does not depend
-    on its iteration order."""
-    if isinstance(x, float):
-        return ("float", repr(x))
-    if isinstance(x, (list, tuple)):
-        return (type(x).__name__, [canon(v) for v in x])
-    if isinstance(x, dict):
-        return ("dict", [(canon(k), canon(v)) for k, v in x.items()])
-    if isinstance(x, (set, frozenset)):
-        return (type(x).__name__, sorted(repr(canon(v)) for v in x))
-    return (type(x).__name__, repr(x))
 
 
 def _has_set(x):
