@@ -12,6 +12,9 @@ use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use crypto_secretbox::aead::AeadInPlace;
 use crypto_secretbox::{KeyInit, Nonce, Tag, XSalsa20Poly1305};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
 
 pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = 24;
@@ -32,6 +35,29 @@ pub(crate) const B64: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::Indifferent)
         .with_decode_allow_trailing_bits(false),
 );
+
+/// Calls `read` with a cookie value's bytes: `bytes` as they are, a `str`'s UTF-8 (a str that
+/// has none, with a lone surrogate, cannot be base64: `not_base64()`); anything else is a
+/// `TypeError`. Every reader of cookie values takes them through here.
+pub fn with_cookie_bytes<R>(
+    value: &Bound<'_, PyAny>,
+    not_base64: impl FnOnce() -> PyErr,
+    read: impl FnOnce(&[u8]) -> PyResult<R>,
+) -> PyResult<R> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return read(b.as_bytes());
+    }
+    let Ok(text) = value.cast::<PyString>() else {
+        return Err(PyTypeError::new_err(format!(
+            "cookie value must be bytes or str, got {}",
+            value.get_type().name()?
+        )));
+    };
+    match text.to_cow() {
+        Ok(text) => read(text.as_bytes()),
+        Err(_) => Err(not_base64()),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {

@@ -256,24 +256,12 @@ impl EncryptedSerializer {
 
     /// Base64 text (bytes or str) to plaintext and the index of the key that opened it.
     fn open_envelope(&self, bstruct: &Bound<'_, PyAny>) -> PyResult<(Vec<u8>, usize)> {
-        if let Ok(b) = bstruct.cast::<PyBytes>() {
-            self.open_bytes(b.as_bytes())
-        } else if let Ok(s) = bstruct.cast::<PyString>() {
-            match s.to_cow() {
-                Ok(text) => self.open_bytes(text.as_bytes()),
-                Err(_) => Err(MalformedCookie::new_err("bad base64 in session cookie")),
-            }
-        } else {
-            Err(PyTypeError::new_err(format!(
-                "cookie value must be bytes or str, got {}",
-                bstruct.get_type().name()?
-            )))
-        }
+        envelope::with_cookie_bytes(bstruct, bad_base64, |cookie| self.open_bytes(cookie))
     }
 
     fn open_bytes(&self, cookie: &[u8]) -> PyResult<(Vec<u8>, usize)> {
         envelope::open(&self.keys, cookie).map_err(|e| match e {
-            OpenError::BadBase64 => MalformedCookie::new_err("bad base64 in session cookie"),
+            OpenError::BadBase64 => bad_base64(),
             OpenError::TooLong => MalformedCookie::new_err(format!(
                 "session cookie too long: over {} bytes",
                 envelope::MAX_INPUT_LEN
@@ -425,19 +413,9 @@ impl EncryptedSerializer {
         py: Python<'py>,
         bstruct: &Bound<'py, PyAny>,
     ) -> PyResult<(Bound<'py, PyDict>, f64, f64, usize, bool)> {
-        let opened = if let Ok(s) = bstruct.cast::<PyString>() {
-            match s.to_cow() {
-                Ok(text) => self.open_session_bytes(py, text.as_bytes())?,
-                Err(_) => return Err(MalformedCookie::new_err("bad base64 in session cookie")),
-            }
-        } else if let Ok(b) = bstruct.cast::<PyBytes>() {
-            self.open_session_bytes(py, b.as_bytes())?
-        } else {
-            return Err(PyTypeError::new_err(format!(
-                "cookie value must be bytes or str, got {}",
-                bstruct.get_type().name()?
-            )));
-        };
+        let opened = envelope::with_cookie_bytes(bstruct, bad_base64, |cookie| {
+            self.open_session_bytes(py, cookie)
+        })?;
         Ok((
             opened.state,
             opened.renewed,
@@ -501,6 +479,10 @@ impl EncryptedSerializer {
     fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(not_copyable())
     }
+}
+
+fn bad_base64() -> PyErr {
+    MalformedCookie::new_err("bad base64 in session cookie")
 }
 
 fn not_copyable() -> PyErr {

@@ -326,19 +326,11 @@ impl SignedCookieReader {
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        if let Ok(b) = value.cast::<PyBytes>() {
-            return self.loads_bytes(py, b.as_bytes());
-        }
-        let Ok(text) = value.cast::<PyString>() else {
-            return Err(PyTypeError::new_err(format!(
-                "cookie value must be bytes or str, got {}",
-                value.get_type().name()?
-            )));
-        };
-        match text.to_cow() {
-            Ok(text) => self.loads_bytes(py, text.as_bytes()),
-            Err(_) => Err(self.error(SignedError::BadBase64)),
-        }
+        crate::envelope::with_cookie_bytes(
+            value,
+            || self.error(SignedError::BadBase64),
+            |cookie| self.loads_bytes(py, cookie),
+        )
     }
 
     /// The Pyramid session in a cookie value the app's ``request.cookies`` gave:

@@ -22,13 +22,13 @@ mod table;
 
 use std::sync::Mutex;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString};
 
 use crate::clock;
+use crate::envelope::B64;
 use crate::errors::{bad_option, no_randomness};
 use table::{Key, Mixer, Table};
 
@@ -72,7 +72,7 @@ fn is_id(sid: &str) -> bool {
     let mut raw = [0u8; ID_LEN];
     sid.len() == ID_TEXT_LEN
         && matches!(
-            URL_SAFE_NO_PAD.decode_slice(sid.as_bytes(), &mut raw),
+            B64.decode_slice(sid.as_bytes(), &mut raw),
             Ok(ID_LEN)
         )
 }
@@ -497,7 +497,7 @@ pub fn is_revoked(
 pub fn new_session_id() -> PyResult<String> {
     let mut raw = [0u8; ID_LEN];
     getrandom::fill(&mut raw).map_err(no_randomness)?;
-    Ok(URL_SAFE_NO_PAD.encode(raw))
+    Ok(B64.encode(raw))
 }
 
 /// Whether ``text`` is a session id ``new_session_id`` could have made.
@@ -512,7 +512,7 @@ mod tests {
 
     #[test]
     fn ids_we_make_are_ids_and_junk_is_not() {
-        assert!(is_id(&URL_SAFE_NO_PAD.encode([7u8; ID_LEN])));
+        assert!(is_id(&B64.encode([7u8; ID_LEN])));
         assert!(!is_id("short"));
         assert!(!is_id("!!!!!!!!!!!!!!!!!!!!!!"));
     }
