@@ -179,7 +179,10 @@ pub fn salted_secret(
             texts.push(Ok(Zeroizing::new(s.to_cow()?.into_owned())));
         } else {
             let type_name = obj.get_type().name()?;
-            return Err(bad_option(name, format!("expected str or bytes, got {type_name}")));
+            return Err(bad_option(
+                name,
+                format!("expected str or bytes, got {type_name}"),
+            ));
         }
     }
     let latin1 = texts.iter().all(|t| {

@@ -70,11 +70,7 @@ pub struct RevocationSet {
 /// request path an id that is not one simply matches nothing).
 fn is_id(sid: &str) -> bool {
     let mut raw = [0u8; ID_LEN];
-    sid.len() == ID_TEXT_LEN
-        && matches!(
-            B64.decode_slice(sid.as_bytes(), &mut raw),
-            Ok(ID_LEN)
-        )
+    sid.len() == ID_TEXT_LEN && matches!(B64.decode_slice(sid.as_bytes(), &mut raw), Ok(ID_LEN))
 }
 
 /// CPython's hash of a str (cached in it): what a table entry is keyed by.
@@ -301,7 +297,10 @@ impl RevocationSet {
     /// Revokes every session of ``user`` created before ``cutoff``; the latest cutoff wins.
     fn revoke_user(&self, user: &Bound<'_, PyAny>, cutoff: f64) -> PyResult<bool> {
         if !(cutoff.is_finite() && cutoff > 0.0) {
-            return Err(bad_option("cutoff", "expected a positive finite time".into()));
+            return Err(bad_option(
+                "cutoff",
+                "expected a positive finite time".into(),
+            ));
         }
         let key = Self::user_key(user)?;
         Ok(self
