@@ -61,6 +61,13 @@ def pickle_cookie(secret, state, accessed=None, created=None):
     return nacl_seal(secret, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
 
 
+def add_json_views(config, *views):
+    """Each view at ``/<its name>``, rendered as JSON."""
+    for view in views:
+        config.add_route(view.__name__, "/" + view.__name__)
+        config.add_view(view, route_name=view.__name__, renderer="json")
+
+
 def session_app(factory, extra=None):
     """A Pyramid app with views that read, write, flash into and invalidate the session."""
     config = Configurator()
@@ -85,15 +92,7 @@ def session_app(factory, extra=None):
     def untouched(request):
         return {}
 
-    for name, view in [
-        ("show", show),
-        ("put", put),
-        ("logout", logout),
-        ("relogin", relogin),
-        ("untouched", untouched),
-    ]:
-        config.add_route(name, "/" + name)
-        config.add_view(view, route_name=name, renderer="json")
+    add_json_views(config, show, put, logout, relogin, untouched)
     if extra:
         extra(config)
     return TestApp(config.make_wsgi_app())

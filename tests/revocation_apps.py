@@ -7,7 +7,7 @@ from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory, EncryptedSerializer
 
-from .helpers import SECRET
+from .helpers import SECRET, add_json_views
 
 #: The apps' absolute_timeout: how long revocations are kept.
 MAX_AGE = 3600
@@ -42,14 +42,7 @@ def make_app(url, **options):
         request.session["user"] = user  # this browser logs in again at once
         return {}
 
-    for name, view in [
-        ("login", login),
-        ("whoami", whoami),
-        ("logout", logout),
-        ("everywhere", everywhere),
-    ]:
-        config.add_route(name, "/" + name)
-        config.add_view(view, route_name=name, renderer="json")
+    add_json_views(config, login, whoami, logout, everywhere)
     return TestApp(config.make_wsgi_app()), factory
 
 

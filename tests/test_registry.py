@@ -20,7 +20,7 @@ from pyramid_nacl_session import (
 from pyramid_nacl_session._core import RevocationSet, SignedCookieReader
 from pyramid_nacl_session.registry import OPTIONS, REQUIRED
 
-from .helpers import SECRET
+from .helpers import SECRET, add_json_views
 
 HEX = SECRET.hex()
 DOCS = pathlib.Path(__file__).parent.parent / "docs"
@@ -49,8 +49,7 @@ def set_cookie(factory):
         request.session["a"] = 1
         return {}
 
-    config.add_route("put", "/put")
-    config.add_view(put, route_name="put", renderer="json")
+    add_json_views(config, put)
     return TestApp(config.make_wsgi_app()).get("/put").headers["Set-Cookie"]
 
 
@@ -279,8 +278,7 @@ def test_cookie_too_large_carries_size_and_limit_from_either_side():
         request.session["big"] = "x" * 5000
         return {}
 
-    config.add_route("put", "/put")
-    config.add_view(put, route_name="put", renderer="json")
+    add_json_views(config, put)
     with pytest.raises(CookieTooLarge) as info:
         TestApp(config.make_wsgi_app()).get("/put")
     assert info.value.limit == 4096 and info.value.size > 4096

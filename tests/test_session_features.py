@@ -15,7 +15,15 @@ from pyramid_nacl_session import (
 )
 from pyramid_nacl_session.options import OptionError
 
-from .helpers import OTHER_SECRET, SECRET, nacl_open, nacl_seal, session_app, set_cookie_value
+from .helpers import (
+    OTHER_SECRET,
+    SECRET,
+    add_json_views,
+    nacl_open,
+    nacl_seal,
+    session_app,
+    set_cookie_value,
+)
 
 NEW, OLD = OTHER_SECRET, SECRET
 
@@ -300,14 +308,7 @@ def feature_app(path, factory):
             request.session.adjust_timeout_for_session(int(request.params["seconds"]))
             return {}
 
-        for name, view in [
-            ("varied", varied),
-            ("append", append),
-            ("append_then_undo", append_then_undo),
-            ("remember", remember),
-        ]:
-            config.add_route(name, "/" + name)
-            config.add_view(view, route_name=name, renderer="json")
+        add_json_views(config, varied, append, append_then_undo, remember)
 
     return session_app(factory, extra)
 
