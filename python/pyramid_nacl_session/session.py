@@ -38,6 +38,7 @@ from .options import (
     as_revocation_prefix,
     as_samesite,
     as_seconds,
+    as_track_sessions,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ def EncryptedCookieSessionFactory(
     revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
+    track_sessions: bool = False,
+    track_sessions_label: Any = None,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -205,6 +208,15 @@ def EncryptedCookieSessionFactory(
       At the end of a request that read the session without changing it through its methods,
       write the cookie if the state still differs from what was read (a list in it changed in
       place, without ``changed()``). Default: ``True``.
+
+    ``track_sessions``
+      Keep each user's list of live sessions in Redis (``revocation.sessions(user)``; see
+      :ref:`session-list`). Needs ``revocation_url`` and ``revocation_user``. Default: ``False``.
+
+    ``track_sessions_label``
+      What names a session in that list: a request header's name (``'User-Agent'``) or a
+      callable taking the request and returning text. Needs ``track_sessions``.
+      Default: ``None`` (no label).
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -263,6 +275,9 @@ def EncryptedCookieSessionFactory(
     # stock.py's two tests are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
     _webob_cookies, _webob_set_cookie = stock.load()
+    track, label = as_track_sessions(
+        track_sessions, track_sessions_label, revocation_url is not None, revocation_user
+    )
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
@@ -278,6 +293,11 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
+        if track:
+            from .session_registry import SessionRegistry
+
+            registry = SessionRegistry(attrs["revocation"], user, label, attrs["_reissue_time"] or 0)
+            attrs["_registry"] = attrs["revocation"].registry = registry
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
@@ -318,6 +338,10 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: revocation is off.
     revocation: Any = None
     _revocation_user: Any = None
+    #: The users' session lists (``track_sessions``), or ``None``.
+    _registry: Any = None
+    #: The session got its id in this request (so the session list hears of it).
+    _fresh_id = False
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
@@ -482,8 +506,27 @@ class EncryptedCookieSession(dict[Any, Any]):
         note_change(self)
         self._own_timeout = seconds
 
+    def regenerate(self) -> None:
+        """Give the session a new identity, keeping every value: call it when the user's
+        privileges change, above all at login. The CSRF token, if there is one, is replaced,
+        and ``created`` stays (so ``absolute_timeout`` still counts from the first visit).
+        With revocation on, the session gets a new ``session_id`` and the old one is revoked:
+        a copy of the cookie from before is refused by every worker. Without revocation, that
+        copy stays valid until it expires. Sets the cookie."""
+        note_change(self)
+        if self.session_id is not None:
+            self.revocation.revoke_session(self.session_id)
+        elif self._named_by_created:
+            self.revocation.revoke_created(self.created)
+            self._named_by_created = False
+        if self.revocation is not None:
+            self._new_id()
+        if dict.__contains__(self, "_csrft_"):
+            self.new_csrf_token()
+
     def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
+        self._fresh_id = True
         return sid
 
     # non-modifying dictionary methods
@@ -600,6 +643,8 @@ class EncryptedCookieSession(dict[Any, Any]):
                 dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
+        if self._registry is not None:
+            self._registry.seen(self)
         if webob:
             headerlist.append(("Set-Cookie", cookie))
         else:
