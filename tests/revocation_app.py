@@ -80,8 +80,7 @@ def sessions(request):
     listed = session.revocation.sessions(user) if user else []
     return {
         "sessions": [
-            dict(info._asdict(), current=info.session_id == session.session_id)
-            for info in listed
+            dict(info._asdict(), current=info.session_id == session.session_id) for info in listed
         ]
     }
 

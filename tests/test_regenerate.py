@@ -92,7 +92,10 @@ def test_track_sessions_without_what_it_needs_fails_at_start_up_naming_the_optio
         ),
         ({"session.track_sessions": "perhaps"}, "session.track_sessions"),
         ({"session.track_sessions_label": "User-Agent"}, "session.track_sessions_label"),
-        ({"session.track_sessions_label": "no.such.module:labeler"}, "session.track_sessions_label"),
+        (
+            {"session.track_sessions_label": "no.such.module:labeler"},
+            "session.track_sessions_label",
+        ),
     ],
 )
 def test_track_sessions_settings_fail_at_start_up_naming_the_setting(settings, name):
@@ -131,8 +134,8 @@ def overlap_app(reissue_time):
 
 
 def overlap(reissue_time):
-    """A cookie written ten seconds ago; a slow read starts with it, a login answers meanwhile with a
-    new cookie, then the slow read answers. Returns (the login's cookie, what the slow read's
+    """A cookie written ten seconds ago; a slow read starts with it, a login answers meanwhile
+    with a new cookie, then the slow read answers. Returns (the login's cookie, what the slow read's
     response sets, or None)."""
     app, read, release = overlap_app(reissue_time)
     now = time.time()

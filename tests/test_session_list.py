@@ -8,7 +8,11 @@ import json
 import pytest
 import redis
 
-from .test_revocation_processes import PATIENCE, eventually, fleet  # noqa: F401 (a fixture)
+from . import test_revocation_processes as processes
+from .test_revocation_processes import PATIENCE, eventually
+
+#: The fixture of tests/test_revocation_processes.py: one redis-server, pserve processes on it.
+fleet = processes.fleet
 
 pytest.importorskip("waitress")
 pytestmark = pytest.mark.redis
@@ -134,8 +138,8 @@ def test_log_out_all_others_keeps_the_current_session_only(fleet):
     assert eventually(lambda: len(keep.listed(b)) == 3)
     assert keep.get(b, "/logout-others") == {"ended": 2, "flushed": True}
     for port in (a, b):
-        assert eventually(lambda: browsers[0].get(port, "/state")["user"] is None)
-        assert eventually(lambda: browsers[2].get(port, "/state")["user"] is None)
+        for ended in (browsers[0], browsers[2]):
+            assert eventually(lambda: ended.get(port, "/state")["user"] is None)  # noqa: B023
         assert keep.get(port, "/state")["user"] == "alice"
     assert [info["label"] for info in keep.listed(a)] == ["Browser/1"]
 

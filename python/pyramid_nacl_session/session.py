@@ -296,7 +296,9 @@ def EncryptedCookieSessionFactory(
         if track:
             from .session_registry import SessionRegistry
 
-            registry = SessionRegistry(attrs["revocation"], user, label, attrs["_reissue_time"] or 0)
+            registry = SessionRegistry(
+                attrs["revocation"], user, label, attrs["_reissue_time"] or 0
+            )
             attrs["_registry"] = attrs["revocation"].registry = registry
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option

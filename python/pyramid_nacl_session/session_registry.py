@@ -24,8 +24,8 @@ seen) are dropped from the list; a dropped session is not ended, only no longer 
 """
 
 import json
-import math
 import logging
+import math
 import os
 import threading
 import time
@@ -69,8 +69,8 @@ if expiry <= now then
   return 0
 end
 redis.call('ZADD', KEYS[1], expiry, ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1],
-  '[' .. string.format('%.17g', created) .. ',' .. string.format('%.17g', now) .. ',' .. ARGV[5] .. ']')
+local info = {string.format('%.17g', created), string.format('%.17g', now), ARGV[5]}
+redis.call('HSET', KEYS[2], ARGV[1], '[' .. table.concat(info, ',') .. ']')
 local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[6])
 if over > 0 then
   local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
@@ -345,4 +345,3 @@ class SessionRegistry:
                 store.revoke_session(info.session_id)
                 ended += 1
         return ended
-

@@ -24,9 +24,9 @@ from .options import (
     as_revocation_policy,
     as_revocation_prefix,
     as_revocation_user,
-    as_session_label,
     as_samesite,
     as_seconds,
+    as_session_label,
 )
 from .session import EncryptedCookieSessionFactory
 
