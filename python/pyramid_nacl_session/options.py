@@ -277,13 +277,13 @@ def as_track_sessions(
     return track, labeler
 
 
-def _name_or_callable(value: Any, name: str, what: str) -> Any:
+def _name_or_callable(value: Any, name: str, what: str) -> "Optional[str | Callable[..., Any]]":
     if value is None:
         return None
     if isinstance(value, str):
         return value.strip() or None
     if callable(value):
-        return value
+        return value  # type: ignore[no-any-return]
     raise OptionError(name, f"expected {what} or a callable, got {type(value).__name__}")
 
 
