@@ -75,8 +75,9 @@ def csrf(request):
 
 
 def sessions(request):
+    """The session's user's list, or ``user``'s (as an admin page would show it)."""
     session = request.session
-    user = session.get("user")
+    user = request.params.get("user") or session.get("user")
     listed = session.revocation.sessions(user) if user else []
     return {
         "sessions": [

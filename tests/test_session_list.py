@@ -122,6 +122,8 @@ def test_two_browsers_of_one_user_and_one_of_another_list_end_one_and_empty_on_l
     laptop.get(a, "/logout")
     assert laptop.cookie is None
     assert laptop.get(a, "/sessions", cookie=laptop_cookie) == {"sessions": []}
+    assert other.get(a, "/sessions?user=alice") == {"sessions": []}
+    assert eventually(lambda: other.get(b, "/sessions?user=alice") == {"sessions": []})
     again = Browser("Laptop/1.0")
     again.get(b, "/login-keep?user=alice")
     assert eventually(lambda: ids(again.listed(b)) == [again.get(b, "/state")["session_id"]])
