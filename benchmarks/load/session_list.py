@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,22 +38,12 @@ DEVICES_INI = DEV_INI.parent / "devices.ini"
 WINDOW_FLOOR = 60  # session_registry.MIN_INTERVAL
 
 
-def redis_cli(port, *args):
-    out = subprocess.run(
-        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=True
-    )
-    return out.stdout
+def command_calls(url):
+    """{command: calls} from Redis's INFO commandstats."""
+    import redis
 
-
-def command_calls(port):
-    """{command: calls} from INFO commandstats."""
-    calls = {}
-    for line in redis_cli(port, "INFO", "commandstats").splitlines():
-        if line.startswith("cmdstat_"):
-            name, _, rest = line[len("cmdstat_") :].partition(":")
-            fields = dict(f.split("=") for f in rest.split(","))
-            calls[name] = int(fields["calls"])
-    return calls
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return {name[len("cmdstat_") :]: fields["calls"] for name, fields in stats.items()}
 
 
 def ini_for(tmp, url, reissue_time):
@@ -74,10 +63,10 @@ def log_in(port, user):
     return cookie
 
 
-def one(kind, workers, ini, reissue_time, seconds, connections, tmp, redis_port):
+def one(kind, workers, ini, reissue_time, seconds, connections, tmp, url):
     server = Server(kind, sys.executable, ini, workers, kind == "gunicorn", 4, tmp)
     try:
-        before = command_calls(redis_port)
+        before = command_calls(url)
         started = time.time()
         cookies = [log_in(server.port, f"user{i % 3}") for i in range(connections)]
         os.environ["WRK_COOKIES"] = " ".join(cookies)
@@ -89,7 +78,7 @@ def one(kind, workers, ini, reissue_time, seconds, connections, tmp, redis_port)
         # The writer sends within milliseconds of a write being queued; this leaves it room on
         # a loaded machine before Redis is asked what it received.
         time.sleep(1.5)
-        after = command_calls(redis_port)
+        after = command_calls(url)
         alive = server.proc.poll() is None
     finally:
         server.stop()
@@ -126,14 +115,13 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory(prefix="load-list-") as tmp:
         redis, url = start_redis(tmp)
-        port = int(url.rsplit(":", 1)[1].split("/")[0])
         try:
             for kind, workers in (("waitress", 1), ("gunicorn", 2)):
                 for reissue_time in (0, 120):
                     log(f"session_list.py: {kind} reissue_time={reissue_time}")
                     ini = ini_for(tmp, url, reissue_time)
                     row = one(
-                        kind, workers, ini, reissue_time, args.duration, args.connections, tmp, port
+                        kind, workers, ini, reissue_time, args.duration, args.connections, tmp, url
                     )
                     rows.append(row)
         finally:
