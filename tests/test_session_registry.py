@@ -50,7 +50,8 @@ def tracked(redis_server):
     def add_routes(config):
         def login(request):
             request.session.regenerate()
-            request.session["user"] = request.params["user"]
+            # A JSON body, as a client sends it: json.loads turns "\ud800" into a lone surrogate.
+            request.session["user"] = request.json_body["user"]
             return {"id": request.session.session_id}
 
         config.add_route("login", "/login")
@@ -62,7 +63,7 @@ def tracked(redis_server):
 
 def log_in(app, user="alice"):
     browser = TestApp(app.app)
-    return browser, browser.get("/login", params={"user": user}).json["id"]
+    return browser, browser.post_json("/login", {"user": user}).json["id"]
 
 
 def test_a_session_is_written_once_per_window_whatever_the_requests(tracked, clock):
@@ -144,6 +145,25 @@ def test_logout_and_log_out_everywhere_take_sessions_off_the_list_at_once(tracke
 
 def test_the_label_is_the_header_cut_to_a_bounded_length(tracked):
     app, factory, _ = tracked
-    TestApp(app.app).get("/login", params={"user": "alice"}, headers={"User-Agent": "x" * 5000})
+    TestApp(app.app).post_json("/login", {"user": "alice"}, headers={"User-Agent": "x" * 5000})
     (info,) = factory.revocation.sessions("alice")
     assert info.label == "x" * 200
+
+
+def test_a_user_name_redis_cannot_take_is_not_listed_and_jams_no_other_entry(tracked):
+    app, factory, _ = tracked
+    log_in(app, "x" * 1500)  # longer than a revocation may name (1024 bytes)
+    log_in(app, "\ud800")  # not UTF-8 (a lone surrogate, as json.loads can give)
+    _, sid = log_in(app)
+    assert [info.session_id for info in factory.revocation.sessions("alice")] == [sid]
+    assert factory.revocation.registry.writes == 1
+
+
+def test_entries_wait_while_redis_is_away_and_arrive_once_it_is_back(tracked, redis_server):
+    app, factory, _ = tracked
+    redis_server.stop()
+    _, sid = log_in(app)
+    assert not factory.revocation.registry.flush(timeout=0.5)
+    redis_server.start()
+    assert factory.revocation.registry.flush()
+    assert [info.session_id for info in factory.revocation.sessions("alice")] == [sid]

@@ -34,7 +34,8 @@ from typing import Any, NamedTuple, Optional
 import redis
 
 from ._core import SESSION_ID_KEY
-from .revocation import _is_fault
+from .options import OptionError
+from .revocation_entries import USER_TAG, user_member
 
 __all__ = ["SessionInfo", "SessionRegistry", "MAX_SESSIONS", "MIN_INTERVAL", "MAX_LABEL"]
 
@@ -162,7 +163,7 @@ class SessionRegistry:
         self._client: Optional[redis.Redis] = None
         self._touch: Any = None
         self._list: Any = None
-        self._dropped_log = 0.0
+        self._dropped_log = self._failed_log = -60.0
 
     def _keys(self, user: str) -> "list[str]":
         prefix = self.store.prefix
@@ -192,7 +193,12 @@ class SessionRegistry:
         user = state.get(self.user) if isinstance(self.user, str) else self.user(state)
         if user is None:
             return
-        user = user if isinstance(user, str) else str(user)
+        try:
+            # The user as revocation names it: text, UTF-8, at most MAX_NAME bytes; a session
+            # whose user cannot be revoked by name is not listed either.
+            user = user_member(user)[len(USER_TAG) :]
+        except OptionError:
+            return
         idle = session._own_timeout or session._timeout or self.store.max_age
         label = self._label(session.request)
         with self._lock:
@@ -225,6 +231,16 @@ class SessionRegistry:
                 "session registry: over %d entries wait for Redis; newer sessions are not "
                 "listed until it answers",
                 MAX_PENDING,
+            )
+
+    def _failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._failed_log >= 60:
+            self._failed_log = now
+            # The exception's type only: its text may carry the URL and its password.
+            log.error(
+                "session registry: Redis did not take the list's entries (%s); retrying",
+                type(exc).__name__,
             )
 
     # -- background --------------------------------------------------------------------------
@@ -262,14 +278,15 @@ class SessionRegistry:
                 pipe.execute()
                 self.writes += len(batch)
             except Exception as exc:
-                # The exception's type only: its text may carry the URL and its password.
-                log.error("session registry: Redis refused a write (%s)", type(exc).__name__)
-                if _is_fault(exc):
-                    with self._lock:
-                        for sid, entry in batch.items():
-                            self._pending.setdefault(sid, entry)
-                    self._client = None
-                    self._stop.wait(1.0)
+                # Every entry is checked before it is queued, so a refusal is one that can pass
+                # (Redis away, failing over, out of memory): the batch waits for the next round
+                # (a newer entry for the same session wins); it costs one error a minute.
+                self._failed(exc)
+                with self._lock:
+                    for sid, entry in batch.items():
+                        self._pending.setdefault(sid, entry)
+                self._client = None
+                self._stop.wait(1.0)
             finally:
                 self._in_flight = 0
 
