@@ -167,3 +167,26 @@ def test_entries_wait_while_redis_is_away_and_arrive_once_it_is_back(tracked, re
     redis_server.start()
     assert factory.revocation.registry.flush()
     assert [info.session_id for info in factory.revocation.sessions("alice")] == [sid]
+
+
+def test_a_label_callable_that_raises_costs_the_label_not_the_response(redis_server, caplog):
+    def labeler(request):
+        raise RuntimeError("the app's bug")
+
+    factory = EncryptedCookieSessionFactory(
+        SECRET,
+        serializer="json",
+        absolute_timeout=ABSOLUTE,
+        revocation_url=redis_server.url,
+        revocation_user="user",
+        track_sessions=True,
+        track_sessions_label=labeler,
+    )
+    try:
+        browser = session_app(factory)
+        browser.get("/put", params={"user": "alice"})
+        (info,) = factory.revocation.sessions("alice")
+        assert info.label is None
+        assert "track_sessions_label raised" in caplog.text
+    finally:
+        factory.revocation.close()

@@ -145,6 +145,7 @@ class SessionRegistry:
         self.user = user
         self.label = label
         self.interval = max(int(interval), MIN_INTERVAL)
+        self._label_failed = False
         #: Entries sent to Redis by this process (each one EVALSHA), for the load benchmark.
         self.writes = 0
         self._reset_process_state()
@@ -218,7 +219,14 @@ class SessionRegistry:
         if isinstance(label, str):
             text = request.headers.get(label)
         else:
-            text = label(request)
+            try:
+                text = label(request)
+            except Exception:
+                # The app's callable: its failure costs the label, never the response.
+                if not self._label_failed:
+                    self._label_failed = True
+                    log.exception("session registry: track_sessions_label raised (logged once)")
+                return "null"
         if text is None:
             return "null"
         return json.dumps(str(text)[:MAX_LABEL])
