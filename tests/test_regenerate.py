@@ -87,7 +87,11 @@ def test_track_sessions_without_what_it_needs_fails_at_start_up_naming_the_optio
     [
         ({"session.track_sessions": "true"}, "session.track_sessions"),
         (
-            {"session.track_sessions": "true", "session.revocation_url": "redis://127.0.0.1:1/0"},
+            {
+                "session.track_sessions": "true",
+                "session.revocation_url": "redis://127.0.0.1:1/0",
+                "session.absolute_timeout": "3600",
+            },
             "session.track_sessions",
         ),
         ({"session.track_sessions": "perhaps"}, "session.track_sessions"),

@@ -20,6 +20,7 @@ from ._core import (
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
+from .identity import regenerate
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
@@ -209,14 +210,9 @@ def EncryptedCookieSessionFactory(
       write the cookie if the state still differs from what was read (a list in it changed in
       place, without ``changed()``). Default: ``True``.
 
-    ``track_sessions``
-      Keep each user's list of live sessions in Redis (``revocation.sessions(user)``; see
-      :ref:`session-list`). Needs ``revocation_url`` and ``revocation_user``. Default: ``False``.
-
-    ``track_sessions_label``
-      What names a session in that list: a request header's name (``'User-Agent'``) or a
-      callable taking the request and returning text. Needs ``track_sessions``.
-      Default: ``None`` (no label).
+    ``track_sessions``, ``track_sessions_label``
+      Each user's list of live sessions (:ref:`session-list`; needs ``revocation_user``), named
+      by a header (``'User-Agent'``) or a callable given the request. Default: ``False``, ``None``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -275,12 +271,10 @@ def EncryptedCookieSessionFactory(
     # stock.py's two tests are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
     _webob_cookies, _webob_set_cookie = stock.load()
-    track, label = as_track_sessions(
-        track_sessions, track_sessions_label, revocation_url is not None, revocation_user
-    )
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
+        from .session_registry import registry_for
 
         attrs["revocation"], user = from_options(
             revocation_url,
@@ -293,13 +287,9 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
-        if track:
-            from .session_registry import SessionRegistry
-
-            registry = SessionRegistry(
-                attrs["revocation"], user, label, attrs["_reissue_time"] or 0
-            )
-            attrs["_registry"] = attrs["revocation"].registry = registry
+        attrs["_registry"] = registry_for(
+            attrs["revocation"], user, track_sessions, track_sessions_label, attrs["_reissue_time"]
+        )
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
@@ -307,6 +297,7 @@ def EncryptedCookieSessionFactory(
         as_positive_seconds(revocation_stale_after, "revocation_stale_after")
         as_positive_seconds(revocation_resync, "revocation_resync")
         as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        as_track_sessions(track_sessions, track_sessions_label, False, revocation_user)
         if revocation_user is not None:
             raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
@@ -340,9 +331,8 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: revocation is off.
     revocation: Any = None
     _revocation_user: Any = None
-    #: The users' session lists (``track_sessions``), or ``None``.
+    #: The users' session lists (``track_sessions``, or ``None``); this session's id is new.
     _registry: Any = None
-    #: The session got its id in this request (so the session list hears of it).
     _fresh_id = False
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
@@ -508,23 +498,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         note_change(self)
         self._own_timeout = seconds
 
-    def regenerate(self) -> None:
-        """Give the session a new identity, keeping every value: call it when the user's
-        privileges change, above all at login. The CSRF token, if there is one, is replaced,
-        and ``created`` stays (so ``absolute_timeout`` still counts from the first visit).
-        With revocation on, the session gets a new ``session_id`` and the old one is revoked:
-        a copy of the cookie from before is refused by every worker. Without revocation, that
-        copy stays valid until it expires. Sets the cookie."""
-        note_change(self)
-        if self.session_id is not None:
-            self.revocation.revoke_session(self.session_id)
-        elif self._named_by_created:
-            self.revocation.revoke_created(self.created)
-            self._named_by_created = False
-        if self.revocation is not None:
-            self._new_id()
-        if dict.__contains__(self, "_csrft_"):
-            self.new_csrf_token()
+    regenerate = regenerate
 
     def _new_id(self) -> str:
         self.session_id = sid = new_session_id()

@@ -34,10 +34,17 @@ from typing import Any, NamedTuple, Optional
 import redis
 
 from ._core import SESSION_ID_KEY
-from .options import OptionError
+from .options import OptionError, as_track_sessions
 from .revocation_entries import USER_TAG, user_member
 
-__all__ = ["SessionInfo", "SessionRegistry", "MAX_SESSIONS", "MIN_INTERVAL", "MAX_LABEL"]
+__all__ = [
+    "SessionInfo",
+    "SessionRegistry",
+    "registry_for",
+    "MAX_SESSIONS",
+    "MIN_INTERVAL",
+    "MAX_LABEL",
+]
 
 log = logging.getLogger("pyramid_nacl_session.session_registry")
 
@@ -370,3 +377,15 @@ class SessionRegistry:
                 store.revoke_session(info.session_id)
                 ended += 1
         return ended
+
+
+def registry_for(
+    store: Any, user: Any, track: Any, label: Any, reissue_time: Optional[int]
+) -> Optional[SessionRegistry]:
+    """The factory's ``track_sessions`` and ``track_sessions_label``, checked (they need
+    ``revocation_user``): the registry, attached to ``store``, or ``None`` when off."""
+    on, labeler = as_track_sessions(track, label, True, user)
+    if not on:
+        return None
+    store.registry = registry = SessionRegistry(store, user, labeler, reissue_time or 0)
+    return registry
