@@ -143,6 +143,12 @@ LEAKY = {
     "revocation_stale_after": MARKER,
     "revocation_prefix": MARKER + " x",
     "revocation_user": "no.such.module" + MARKER + ":f",
+    "track_sessions": MARKER,
+    "track_sessions_label": "no.such.module" + MARKER + ":f",
+    "detect_changes": MARKER,
+    "migrate_pickle": MARKER,
+    "absolute_timeout": MARKER,
+    "revocation_resync": MARKER,
 }
 
 
@@ -283,3 +289,13 @@ def test_cookie_too_large_carries_size_and_limit_from_either_side():
         TestApp(config.make_wsgi_app()).get("/put")
     assert info.value.limit == 4096 and info.value.size > 4096
     assert type(info.value) is CookieTooLarge
+
+
+@BOTH
+def test_a_rule_names_the_option_furthest_along_the_chain(make):
+    # track_sessions needs revocation_user, which needs revocation_url: the error names the one
+    # the author set last in the chain, from either path.
+    with pytest.raises(OptionError) as info:
+        make(track_sessions="true", revocation_user="user")
+    assert info.value.option.endswith("track_sessions")
+    assert "revocation_url" in info.value.reason

@@ -35,6 +35,7 @@ __all__ = [
     "as_revocation_policy",
     "as_revocation_prefix",
     "as_revocation_user",
+    "as_session_label",
     "as_serializer",
     "as_signed_serializer",
     "as_signing_secret",
@@ -260,19 +261,31 @@ UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
 
 
 def as_revocation_user(value: Any, name: str) -> Optional[UserGetter]:
-    """A state key (str), ``module:callable`` (a colon marks the dotted name of a callable), a
+    """A state key (str), ``module:callable`` (a colon marks a dotted name to resolve), a
     callable taking the session's state dict, or ``None`` (as is a blank string, so that an
     empty setting means none)."""
+    getter: Optional[UserGetter] = _name_or_callable(value, name, "a state key")
+    return getter
+
+
+def as_session_label(value: Any, name: str) -> "Optional[str | Callable[[Any], Any]]":
+    """``track_sessions_label``: a request header's name (str), ``module:callable``, a callable
+    taking the request, or ``None`` (as is a blank string)."""
+    label: Optional[str | Callable[[Any], Any]] = _name_or_callable(value, name, "a header name")
+    return label
+
+
+def _name_or_callable(value: Any, name: str, what: str) -> Any:
     if value is None:
         return None
     if isinstance(value, str):
-        key = value.strip()
-        if ":" not in key:
-            return key or None
-        value = resolve(key, name, "a state key or module:callable")
+        text = value.strip()
+        if ":" not in text:
+            return text or None
+        value = resolve(text, name, f"{what} or module:callable")
     if callable(value):
-        return value  # type: ignore[no-any-return]
-    raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
+        return value
+    raise OptionError(name, f"expected {what} or a callable, got {type(value).__name__}")
 
 
 def as_serializer(value: Any, name: str) -> Any:

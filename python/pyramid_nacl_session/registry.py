@@ -38,6 +38,7 @@ from .options import (
     as_samesite,
     as_seconds,
     as_serializer,
+    as_session_label,
     as_signed_serializer,
     as_signing_secret,
     as_text,
@@ -71,13 +72,17 @@ REQUIRED: Any = _Required()
 @dataclass(frozen=True)
 class Needs:
     """A rule between options: when ``when(value)`` holds for this option's checked value,
-    ``other``'s checked value must be true-ish. ``blame_other`` names ``other`` in the error
-    (it is the one to set) instead of this option."""
+    ``other``'s checked value (each one's, for a tuple) must be true-ish. ``blame_other`` names
+    ``other`` in the error (it is the one to set) instead of this option."""
 
-    other: str
+    other: "str | tuple[str, ...]"
     when: Callable[[Any], bool]
     reason: str
     blame_other: bool = False
+
+    @property
+    def others(self) -> "tuple[str, ...]":
+        return (self.other,) if isinstance(self.other, str) else self.other
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,9 @@ OPTIONS: "tuple[Option, ...]" = (
         "Seconds since the cookie was last issued after which reading the session issues it "
         "again (which keeps an active session from timing out). ``0``: on every request that "
         "touches the session. ``None``: never. A tenth of ``timeout`` is a good value: it "
-        "saves most ``Set-Cookie`` headers.",
+        "saves most ``Set-Cookie`` headers, and it keeps a slow request that only read the "
+        "session from undoing a login that answered meanwhile (:ref:`overlapping-requests`); "
+        "the default stays ``0``, 1.0's. A ``timeout`` below ``reissue_time`` makes no sense.",
         positional=True,
     ),
     Option(
@@ -410,9 +417,48 @@ OPTIONS: "tuple[Option, ...]" = (
         "1.0 behaved. A custom serializer whose output differs each time makes every such "
         "request write the cookie.",
     ),
+    Option(
+        "track_sessions",
+        False,
+        as_bool,
+        "Keep each user's list of live sessions in Redis, for a \"where you're logged in\" "
+        "page: ``request.session.revocation.sessions(user)``, ``revoke_session(id)``, "
+        "``revoke_others(user, request.session)`` (:ref:`session-list`). Needs "
+        "``revocation_url`` and ``revocation_user``. A session's entry is written at most once "
+        "per ``max(reissue_time, 60)`` seconds.",
+        needs=Needs(
+            ("revocation_url", "revocation_user"),
+            bool,
+            "needs revocation_url and revocation_user (the list lives in the revocation "
+            "store's Redis, one per user)",
+        ),
+    ),
+    Option(
+        "track_sessions_label",
+        None,
+        as_session_label,
+        "What names a session in that list: a request header's name (``User-Agent``), or a "
+        "callable taking the request and returning text, or the dotted name of one as "
+        "``module:callable``; cut to 200 characters. Needs ``track_sessions``.",
+        needs=Needs("track_sessions", _given, "needs track_sessions = true"),
+    ),
 )
 
 BY_NAME: "dict[str, Option]" = {option.name: option for option in OPTIONS}
+
+
+def _chain(option: Option) -> int:
+    """How many rules lead on from ``option`` (``track_sessions_label`` needs
+    ``track_sessions``, which needs ``revocation_user``, which needs ``revocation_url``: 3)."""
+    if option.needs is None:
+        return 0
+    return 1 + max(_chain(BY_NAME[other]) for other in option.needs.others)
+
+
+#: The options with a rule, the longest chain of rules first: when several rules fail at once,
+#: the error names the option furthest along the chain (``track_sessions``, not the
+#: ``revocation_user`` it needs), which says the most about what is missing.
+RULE_ORDER = sorted((o for o in OPTIONS if o.needs is not None), key=_chain, reverse=True)
 
 
 @contextmanager
@@ -442,11 +488,15 @@ def check_all(
             if value is REQUIRED:
                 raise OptionError(option.name, f"missing; {MAKE_A_KEY}")
             checked[option.name] = option.check(value, option.name)
-        for option in OPTIONS:
+        for option in RULE_ORDER:
             rule = option.needs
-            if rule is not None and rule.when(checked[option.name]) and not checked[rule.other]:
-                culprit = rule.other if rule.blame_other else option.name
-                reason = rule.reason.replace(rule.other, names.get(rule.other, prefix + rule.other))
+            assert rule is not None
+            missing = [other for other in rule.others if not checked[other]]
+            if missing and rule.when(checked[option.name]):
+                culprit = missing[0] if rule.blame_other else option.name
+                reason = rule.reason
+                for other in rule.others:
+                    reason = reason.replace(other, names.get(other, prefix + other))
                 raise OptionError(culprit, reason)
     return checked
 

@@ -22,6 +22,7 @@ from ._core import (
 )
 from .access_tracking import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
+from .identity import regenerate
 from .lifetime import TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import read_signed, signed_migration
 from .options import REVOCATION_POLICY, REVOCATION_PREFIX, REVOCATION_RESYNC, REVOCATION_STALE_AFTER
@@ -72,6 +73,8 @@ def EncryptedCookieSessionFactory(
     revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
+    track_sessions: bool = False,
+    track_sessions_label: Any = None,
 ) -> Callable[[Any], Any]:
     # The options' rules, defaults and docs are their records' (registry.py); this signature
     # spells the same defaults for readers and type checkers, and a test holds the two equal.
@@ -152,11 +155,19 @@ def _make_factory(o: "dict[str, Any]") -> Any:
     if o["revocation_url"] is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
+        from .session_registry import registry_for
 
         attrs["revocation"] = from_options(o)
         user = o["revocation_user"]
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
+        attrs["_registry"] = registry_for(
+            attrs["revocation"],
+            user,
+            o["track_sessions"],
+            o["track_sessions_label"],
+            attrs["_reissue_time"],
+        )
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
 
 
@@ -188,6 +199,9 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: revocation is off.
     revocation: Any = None
     _revocation_user: Any = None
+    #: The users' session lists (``track_sessions``, or ``None``); this session's id is new.
+    _registry: Any = None
+    _fresh_id = False
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
@@ -352,8 +366,11 @@ class EncryptedCookieSession(dict[Any, Any]):
         note_change(self)
         self._own_timeout = seconds
 
+    regenerate = regenerate
+
     def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
+        self._fresh_id = True
         return sid
 
     # non-modifying dictionary methods
@@ -470,6 +487,8 @@ class EncryptedCookieSession(dict[Any, Any]):
                 dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
+        if self._registry is not None:
+            self._registry.seen(self)
         if webob:
             headerlist.append(("Set-Cookie", cookie))
         else:
