@@ -98,13 +98,10 @@ def test_moving_the_example_off_signed_cookies_keeps_the_user_logged_in():
     assert json.loads(page.html.find(id="state").text)["user"] == "ann"
 
 
-@pytest.mark.redis
-def test_the_devices_page_lists_each_browser_of_the_user_and_ends_one(tmp_path):
+def test_the_devices_page_lists_each_browser_of_the_user_and_ends_one(tmp_path, redis_server):
     from pyramid.paster import get_app
 
-    from .redis_server import RedisServer
-
-    server = RedisServer(tmp_path).start()
+    server = redis_server
     devices_ini = os.path.join(os.path.dirname(INI), "devices.ini")
     with open(devices_ini) as f:
         text = f.read().replace("redis://127.0.0.1:6379/0", server.url)
@@ -130,4 +127,3 @@ def test_the_devices_page_lists_each_browser_of_the_user_and_ends_one(tmp_path):
         from pyramid.interfaces import ISessionFactory
 
         wsgi.registry.queryUtility(ISessionFactory).revocation.close()
-        server.stop()

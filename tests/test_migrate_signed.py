@@ -34,7 +34,7 @@ from pyramid_nacl_session._core import (
 )
 from pyramid_nacl_session.utils import session_factory_from_settings
 
-from .helpers import SECRET, nacl_open, set_cookie_value
+from .helpers import SECRET, eventually, nacl_open, set_cookie_value
 
 OLD_SECRET = "the old signing secret, as a Pyramid tutorial would have it"
 
@@ -756,66 +756,42 @@ def test_every_changed_character_is_refused(state, data):
 # With revocation on: a moved session is checked like any other, and gets an id.
 
 
-@pytest.mark.redis  # starts its own redis-server
 def test_with_revocation_a_moved_session_stays_without_an_id_and_a_revoked_user_is_refused(
-    tmp_path,
+    redis_server, apps
 ):
-    from .redis_server import RedisServer
-    from .revocation_apps import make_app
-
     cookie, shown = mint(SignedCookieSessionFactory(OLD_SECRET))
-    server = RedisServer(tmp_path).start()
-    try:
-        ours_app, factory = make_app(server.url, migrate_signed_secret=OLD_SECRET)
-        try:
-            ours_app.set_cookie("session", cookie)
-            assert ours_app.get("/whoami").json["user"] == "alice"
-            sealed = ours_app.cookies["session"]
-            _, _, state = EncryptedSerializer(SECRET, "json").loads(sealed)
-            # Named by its creation time, which the old cookie shares: see the next test.
-            assert state["user"] == "alice" and "_sid_" not in state
+    ours_app, factory = apps(redis_server.url, migrate_signed_secret=OLD_SECRET)
+    ours_app.set_cookie("session", cookie)
+    assert ours_app.get("/whoami").json["user"] == "alice"
+    sealed = ours_app.cookies["session"]
+    _, _, state = EncryptedSerializer(SECRET, "json").loads(sealed)
+    # Named by its creation time, which the old cookie shares: see the next test.
+    assert state["user"] == "alice" and "_sid_" not in state
 
-            factory.revocation.revoke_user("alice")
-            for value in (cookie, sealed):  # the old signed cookie, and the moved one
-                ours_app.reset()
-                ours_app.set_cookie("session", value)
-                assert ours_app.get("/whoami").json["user"] is None
-        finally:
-            factory.revocation.close()
-    finally:
-        server.stop()
+    factory.revocation.revoke_user("alice")
+    for value in (cookie, sealed):  # the old signed cookie, and the moved one
+        ours_app.reset()
+        ours_app.set_cookie("session", value)
+        assert ours_app.get("/whoami").json["user"] is None
 
 
-@pytest.mark.redis  # starts its own redis-server
-def test_with_revocation_logging_out_of_a_moved_session_ends_the_old_signed_cookie_too(tmp_path):
+def test_with_revocation_logging_out_of_a_moved_session_ends_the_old_signed_cookie_too(
+    redis_server, apps
+):
     # A signed cookie carries no session id: a stolen copy used to survive invalidate() there.
-    from .redis_server import RedisServer
-    from .revocation_apps import make_app
-
     cookie, _ = mint(SignedCookieSessionFactory(OLD_SECRET))
-    server = RedisServer(tmp_path).start()
-    try:
-        browser, factory = make_app(server.url, migrate_signed_secret=OLD_SECRET)
-        worker, other = make_app(server.url, migrate_signed_secret=OLD_SECRET)
-        try:
-            browser.set_cookie("session", cookie)
-            assert browser.get("/whoami").json["user"] == "alice"
-            browser.get("/logout")
-            thief = TestApp(worker.app)
-            thief.set_cookie("session", cookie)
-            deadline = time.monotonic() + 2
-            while thief.get("/whoami").json["user"] is not None and time.monotonic() < deadline:
-                thief.reset()
-                thief.set_cookie("session", cookie)
-                time.sleep(0.02)
-            thief.reset()
-            thief.set_cookie("session", cookie)
-            assert thief.get("/whoami").json["user"] is None
-        finally:
-            factory.revocation.close()
-            other.revocation.close()
-    finally:
-        server.stop()
+    browser, _ = apps(redis_server.url, migrate_signed_secret=OLD_SECRET)
+    worker, _ = apps(redis_server.url, migrate_signed_secret=OLD_SECRET)
+    browser.set_cookie("session", cookie)
+    assert browser.get("/whoami").json["user"] == "alice"
+    browser.get("/logout")
+
+    def refused():
+        thief = TestApp(worker.app)
+        thief.set_cookie("session", cookie)
+        return thief.get("/whoami").json["user"] is None
+
+    assert eventually(refused)
 
 
 def test_decode_signed_refuses_keys_given_for_our_cookies_without_showing_them(cli):

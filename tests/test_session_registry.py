@@ -12,17 +12,9 @@ from pyramid_nacl_session import EncryptedCookieSessionFactory
 from pyramid_nacl_session.session_registry import MAX_SESSIONS, MIN_INTERVAL
 
 from .helpers import SECRET, session_app, set_cookie_value
-from .redis_server import RedisServer
 
 ABSOLUTE = 3600
 KEY = "pyramid_nacl_session:sessions:alice"
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
