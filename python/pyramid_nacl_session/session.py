@@ -18,7 +18,16 @@ from ._core import (
     SessionCodec,
     new_session_id,
 )
-from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
+from .bookkeeping import (
+    accessor,
+    key_accessor,
+    key_setter,
+    mutator,
+    note_change,
+    setter,
+    updater,
+)
+from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, put_header
 from .cookie_size import WARN_SIZE, check_size
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
@@ -339,6 +348,11 @@ class EncryptedCookieSession(dict[Any, Any]):
     _invalidated = False
     #: The Pyramid signed cookie this session was moved from, when its name is not ours.
     _delete_old_cookie: Optional[str] = None
+    #: The Set-Cookie header this session added to the response, replaced by a later write
+    #: (a change made in a response callback that ran after ours).
+    _sent: Optional[tuple[str, str]] = None
+    #: Appends to the request's queue of response callbacks, once ours has run.
+    _requeue: Callable[[Any], None]
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
@@ -431,7 +445,13 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     def _watch(self) -> None:
         self._watched = True
-        self.request.add_response_callback(self._set_cookie_callback)
+        request = self.request
+        if request is not None:
+            request.add_response_callback(self._set_cookie_callback)
+        else:
+            # Our callback has run, and the app changed the session in one of its own callbacks
+            # after it: Pyramid runs callbacks added while it runs them, from this queue.
+            self._requeue(self._set_cookie_callback)
 
     def _set_cookie_callback(self, request: Any, response: Any) -> None:
         if self._dirty:
@@ -457,7 +477,17 @@ class EncryptedCookieSession(dict[Any, Any]):
             # A response that read the session depends on the cookie: a shared cache must not
             # serve it to another one. (Every write above has added this already.)
             self._vary(response)
-        self.request = None  # explicitly break cycle for gc
+        # The app may still change the session in a response callback of its own that runs
+        # after this one (registered later): as in 1.0, where the first change registered the
+        # write, that change is written. So from here on a change schedules this callback again,
+        # on Pyramid's queue of callbacks, which holds no reference to the request: the session
+        # lets go of the request (no reference cycle), as Pyramid's own cookie session does.
+        self._watched = self._dirty = self._app_changed = False
+        self._snapshot = self._delete_old_cookie = None
+        callbacks = getattr(request, "response_callbacks", None)
+        if callbacks is not None:
+            self._requeue = callbacks.append
+            self.request = None
 
     def invalidate(self) -> None:
         """Empty the session. Unless something is stored again in this request, the response
@@ -498,12 +528,18 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     # modifying dictionary methods
     clear = mutator(dict.clear)
-    update = mutator(dict.update)
-    setdefault = mutator(dict.setdefault)
+    update = updater(dict.update)
+    setdefault = key_setter(dict.setdefault)
     pop = mutator(dict.pop)
     popitem = mutator(dict.popitem)
     __setitem__ = setter(dict.__setitem__)
     __delitem__ = mutator(dict.__delitem__)
+
+    def __ior__(self, other: Any) -> "EncryptedCookieSession":  # type: ignore[misc]
+        # dict's own |= would set the keys without the session knowing (no cookie written, a
+        # reserved key set): through update, as ``session.update(other)``.
+        self.update(other)
+        return self
 
     # flash API methods
     @mutator
@@ -556,9 +592,9 @@ class EncryptedCookieSession(dict[Any, Any]):
             return False
         webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
         if self._delete_old_cookie is not None:
-            _delete_old_cookie(self, response)
+            delete_old_cookie(self, response)
         if self._invalidated and not dict.__len__(self):
-            _delete_cookie(self, response, webob)
+            delete_cookie(self, response, webob)
             return True
         own_timeout = self._own_timeout
         try:
@@ -593,15 +629,18 @@ class EncryptedCookieSession(dict[Any, Any]):
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
             self._drop_unwritable(e)
-            _delete_cookie(self, response, webob)
+            delete_cookie(self, response, webob)
             return True
         finally:
             if own_timeout is not None:
                 dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
+        # The cookie now carries this time: a read after this write (in a later response
+        # callback) is not a reason to issue it again.
+        self.renewed = self.accessed
         if webob:
-            headerlist.append(("Set-Cookie", cookie))
+            put_header(self, headerlist, cookie)
         else:
             response.set_cookie(
                 self._cookie_name,
@@ -625,9 +664,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             self._codec.vary(headerlist)
 
     def _partitioned_kw(self) -> dict[str, bool]:
-        # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
-        # only when the option is on, so apps that leave it off see the call they always did.
-        return _PARTITIONED if self._cookie_partitioned else _NO_KW
+        return partitioned_kw(self._cookie_partitioned)
 
     def _drop_unwritable(self, error: Exception) -> None:
         factory = type(self)
@@ -641,39 +678,3 @@ class EncryptedCookieSession(dict[Any, Any]):
                 error,
             )
         dict.clear(self)
-
-
-_PARTITIONED = {"partitioned": True}
-_NO_KW: dict[str, bool] = {}
-
-
-def _delete_old_cookie(session: EncryptedCookieSession, response: Any) -> None:
-    """Expire the Pyramid signed cookie the session was moved from. Once per user, so always
-    through the response's own ``delete_cookie`` (which calls its ``set_cookie``)."""
-    name = session._delete_old_cookie
-    path, domain = session._cookie_path, session._cookie_domain
-    delete = getattr(response, "delete_cookie", None)
-    if delete is not None:
-        delete(name, path=path, domain=domain)
-    else:
-        response.set_cookie(name, None, path=path, domain=domain)
-
-
-def _delete_cookie(session: EncryptedCookieSession, response: Any, webob: bool) -> None:
-    """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
-    does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
-    them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if webob:
-        response.headerlist.append(("Set-Cookie", session._codec.delete_header))
-    else:
-        response.set_cookie(
-            session._cookie_name,
-            None,
-            path=session._cookie_path,
-            domain=session._cookie_domain,
-            secure=session._cookie_secure,
-            httponly=session._cookie_httponly,
-            samesite=session._cookie_samesite,
-            **session._partitioned_kw(),
-        )
-    session._vary(response)
