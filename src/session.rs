@@ -20,6 +20,17 @@ use crate::errors::MalformedCookie;
 use crate::serializer::{EncryptedSerializer, OpenedSession};
 use crate::set_cookie::CookieSpec;
 
+/// The state keys the session keeps for itself, each written here once: the app can neither set
+/// them (`ReservedKeyError`) nor see them. Plain keys, so that 1.0 reads such a cookie (as one
+/// more key) and a rollback keeps every session.
+///
+/// The session's id, with revocation on (src/revocation).
+pub const ID_KEY: &str = "_sid_";
+/// The session's own inactivity timeout and cookie Max-Age (`adjust_timeout_for_session`).
+pub const TIMEOUT_KEY: &str = "_timeout_";
+/// Both, for the Python layer's check on every path that sets a key.
+pub const RESERVED_KEYS: (&str, &str) = (ID_KEY, TIMEOUT_KEY);
+
 /// What the session class unpacks: `(state, renewed, created, reseal, snapshot)`.
 type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
 

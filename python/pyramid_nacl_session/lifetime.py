@@ -3,16 +3,13 @@ where it travels in the sealed state."""
 
 from typing import Any, Optional
 
+from ._core import TIMEOUT_KEY
 from .options import OptionError, as_seconds
 
 __all__ = ["MAX_AGE_LIMIT", "TIMEOUT_KEY", "as_own_timeout", "read_own_timeout", "max_age_len"]
 
 #: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
 MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
-#: Where a session's own timeout travels in the sealed state: a plain key, so that 1.0 reads
-#: such a cookie (as one more key) and a rollback keeps every session. Reserved, as Pyramid's
-#: ``_csrft_`` is.
-TIMEOUT_KEY = "_timeout_"
 
 
 def as_own_timeout(seconds: Any) -> int:

@@ -21,12 +21,15 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
+    "ReservedKeyError",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
     "new_session_id",
     "is_session_id",
     "SESSION_ID_KEY",
+    "TIMEOUT_KEY",
+    "RESERVED_KEYS",
     "SESSION_ID_LENGTH",
     "DEFAULT_SALT",
     "DEFAULT_HASHALG",
@@ -38,6 +41,10 @@ __all__ = [
 # as an ordinary key), and its length: 16 random bytes as URL-safe base64.
 SESSION_ID_KEY: Final[str]
 SESSION_ID_LENGTH: Final[int]
+# Where a session's own timeout travels in the state (adjust_timeout_for_session), and both
+# reserved keys, which the app cannot set (src/session.rs).
+TIMEOUT_KEY: Final[str]
+RESERVED_KEYS: Final[tuple[str, str]]
 # Pyramid's SignedCookieSessionFactory defaults, for migrate_signed_* and decode --signed.
 DEFAULT_SALT: Final[str]
 DEFAULT_HASHALG: Final[str]
@@ -103,6 +110,7 @@ class BadPayload(CookieError): ...
 class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
+class ReservedKeyError(ValueError): ...
 
 # What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
 _Snapshot = object
