@@ -56,6 +56,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SESSION_ID_KEY", session::ID_KEY)?;
     m.add("TIMEOUT_KEY", session::TIMEOUT_KEY)?;
     m.add("RESERVED_KEYS", session::RESERVED_KEYS)?;
+    m.add("MAX_AGE_LIMIT", session::MAX_AGE_LIMIT)?;
     m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
     m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
     m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;

@@ -87,7 +87,7 @@ pub(crate) fn session_triple<'py>(
     let state = state
         .cast_into::<PyDict>()
         .map_err(|_| BadTriple::NotASession)?;
-    let now = clock::now();
+    let now = clock::now(state.py()).map_err(BadTriple::Clock)?;
     if !clock::not_future(created, now) {
         return Err(BadTriple::InTheFuture);
     }
@@ -108,6 +108,8 @@ pub(crate) enum BadTriple {
     NotASession,
     /// Created after now plus `clock::CLOCK_SKEW`.
     InTheFuture,
+    /// The clock could not be read (a `time.time` patched to something that is not a clock).
+    Clock(PyErr),
 }
 
 impl BadTriple {
@@ -125,6 +127,7 @@ impl BadTriple {
                 "{what} holds a session created more than {} s ahead of this host's clock",
                 clock::CLOCK_SKEW
             )),
+            BadTriple::Clock(e) => e.clone_ref(value.py()),
         }
     }
 }

@@ -1,18 +1,21 @@
 //! `SessionCodec`: the request path's one native crossing each way.
 //!
 //! Reading goes from the request's `Cookie` header (or, where the app's request class has its
-//! own `cookies`, from the value it gives) to a checked `(state, renewed, created, reseal)`;
-//! writing goes from the session to the finished `Set-Cookie` header (or, where the app's
-//! response class has its own `set_cookie`, to the bare value it is given). The Python session
-//! class decides which; this module holds no policy beyond the cookie itself.
+//! own `cookies`, from the value it gives) to a checked `(state, renewed, created, reseal,
+//! snapshot, own_timeout)`, the session's own timeout taken out of the state here; writing goes
+//! from the session, its id and its own timeout to the finished `Set-Cookie` header (or, where
+//! the app's response class has its own `set_cookie`, to the bare value it is given), the two
+//! put back into what is sealed here, never into the app's dict. The Python session class
+//! decides which; this module holds the reserved keys and no policy beyond the cookie itself.
 //!
 //! With `detect_changes`, reading also keeps the plaintext it opened (a `Snapshot`), so that at
 //! the end of a request that read the session without marking it changed, writing can first
 //! serialize the state as it was stamped then and compare bytes: equal means nothing changed in
 //! place and no cookie is written. No copy of the state is made on the way in.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyInt, PyList, PyString};
 
 use crate::cookie_header::{add_vary_cookie, find_cookie};
 use crate::envelope;
@@ -30,9 +33,58 @@ pub const ID_KEY: &str = "_sid_";
 pub const TIMEOUT_KEY: &str = "_timeout_";
 /// Both, for the Python layer's check on every path that sets a key.
 pub const RESERVED_KEYS: (&str, &str) = (ID_KEY, TIMEOUT_KEY);
+/// A hundred years, the longest own timeout (and `max_age`): a longer one would put the
+/// cookie's expiry date past the year 9999.
+pub const MAX_AGE_LIMIT: u64 = 100 * 365 * 24 * 3600;
 
-/// What the session class unpacks: `(state, renewed, created, reseal, snapshot)`.
-type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
+/// What the session class unpacks: `(state, renewed, created, reseal, snapshot, own_timeout)`.
+type SessionRead<'py> = (
+    Bound<'py, PyDict>,
+    f64,
+    f64,
+    bool,
+    Option<Snapshot>,
+    Option<u64>,
+);
+
+/// Takes the session's own timeout out of `state`: a whole number of seconds from 1 to
+/// `MAX_AGE_LIMIT`. Anything else under the key is dropped, never trusted as a timeout nor cut
+/// to one (the app cannot set the key, so it is not the app's data either).
+fn take_own_timeout(state: &Bound<'_, PyDict>) -> PyResult<Option<u64>> {
+    let key = intern!(state.py(), TIMEOUT_KEY);
+    let Some(value) = state.get_item(key)? else {
+        return Ok(None);
+    };
+    state.del_item(key)?;
+    if !value.is_exact_instance_of::<PyInt>() {
+        return Ok(None); // (a bool is an int, but not a number of seconds)
+    }
+    Ok(value
+        .extract::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_AGE_LIMIT).contains(n)))
+}
+
+/// The state as it is sealed: the app's dict, with the session's id and own timeout put back
+/// (in that order, the order they come back in when read) in a copy, only when there are any.
+fn sealed_state<'py>(
+    state: &Bound<'py, PyDict>,
+    sid: Option<&Bound<'py, PyString>>,
+    own_timeout: Option<u64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if sid.is_none() && own_timeout.is_none() {
+        return Ok(state.clone());
+    }
+    let py = state.py();
+    let full = state.copy()?;
+    if let Some(sid) = sid {
+        full.set_item(intern!(py, ID_KEY), sid)?;
+    }
+    if let Some(seconds) = own_timeout {
+        full.set_item(intern!(py, TIMEOUT_KEY), seconds)?;
+    }
+    Ok(full)
+}
 
 /// The plaintext a session was opened from, with its two times as they were read (an int stays
 /// an int, so serializing them again gives the same bytes). Opaque to Python.
@@ -65,25 +117,32 @@ impl SessionCodec {
         } else {
             None
         };
+        let own_timeout = take_own_timeout(&opened.state)?;
         Ok((
             opened.state,
             opened.renewed,
             opened.created,
             reseal,
             snapshot,
+            own_timeout,
         ))
     }
 
-    /// The plaintext to seal for this session; `None` when `snapshot` is given and the state,
-    /// stamped with the snapshot's times, serializes to the very bytes that were opened.
-    fn changed_plaintext(
+    /// The plaintext to seal for this session (its state with `sid` and `own_timeout`); `None`
+    /// when `snapshot` is given and that, stamped with the snapshot's times, serializes to the
+    /// very bytes that were opened.
+    #[allow(clippy::too_many_arguments)]
+    fn changed_plaintext<'py>(
         &self,
-        py: Python<'_>,
-        accessed: &Bound<'_, PyAny>,
-        created: &Bound<'_, PyAny>,
-        state: &Bound<'_, PyDict>,
-        snapshot: Option<&Bound<'_, Snapshot>>,
+        py: Python<'py>,
+        accessed: &Bound<'py, PyAny>,
+        created: &Bound<'py, PyAny>,
+        state: &Bound<'py, PyDict>,
+        sid: Option<&Bound<'py, PyString>>,
+        own_timeout: Option<u64>,
+        snapshot: Option<&Bound<'py, Snapshot>>,
     ) -> PyResult<Option<Vec<u8>>> {
+        let state = &sealed_state(state, sid, own_timeout)?;
         let serializer = self.serializer.get();
         if let Some(snapshot) = snapshot {
             let snap = snapshot.get();
@@ -161,8 +220,8 @@ impl SessionCodec {
     }
 
     /// The session in a cookie value the app's ``request.cookies`` gave:
-    /// ``(state, renewed, created, reseal, snapshot)``; raises a ``CookieError`` when it is
-    /// unreadable.
+    /// ``(state, renewed, created, reseal, snapshot, own_timeout)``; raises a ``CookieError``
+    /// when it is unreadable.
     fn read_value<'py>(
         &self,
         py: Python<'py>,
@@ -194,16 +253,17 @@ impl SessionCodec {
         let serializer = self.serializer.get();
         let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
         self.spec
-            .header_with(envelope::sealed_len(plaintext.len()), None, |out| {
+            .header_with(py, envelope::sealed_len(plaintext.len()), None, |out| {
                 serializer.seal_append(&plaintext, out)
             })
     }
 
     /// The request path's write on a stock WebOb response, in one crossing: adds ``Cookie`` to
-    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session (with
-    /// ``max_age``, the session's own, in place of the factory's when not ``None``), or
-    /// ``None`` when ``snapshot`` shows that nothing changed.
-    #[pyo3(signature = (headerlist, accessed, created, state, max_age, snapshot))]
+    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session, or
+    /// ``None`` when ``snapshot`` shows that nothing changed. ``sid``, the session's id, and
+    /// ``own_timeout``, its own timeout, are sealed with the state when not ``None`` (the dict
+    /// is not changed); ``own_timeout`` is also the cookie's Max-Age, in place of the factory's.
+    #[pyo3(signature = (headerlist, accessed, created, state, sid, own_timeout, snapshot))]
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
@@ -212,19 +272,24 @@ impl SessionCodec {
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
-        max_age: Option<u64>,
+        sid: Option<&Bound<'_, PyString>>,
+        own_timeout: Option<u64>,
         snapshot: Option<&Bound<'_, Snapshot>>,
     ) -> PyResult<Option<String>> {
         add_vary_cookie(py, headerlist)?;
-        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        let Some(plaintext) =
+            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
         else {
             return Ok(None);
         };
         let serializer = self.serializer.get();
         self.spec
-            .header_with(envelope::sealed_len(plaintext.len()), max_age, |out| {
-                serializer.seal_append(&plaintext, out)
-            })
+            .header_with(
+                py,
+                envelope::sealed_len(plaintext.len()),
+                own_timeout,
+                |out| serializer.seal_append(&plaintext, out),
+            )
             .map(Some)
     }
 
@@ -254,17 +319,22 @@ impl SessionCodec {
     }
 
     /// The bare cookie value for this session, for an app's own ``response.set_cookie``; with
-    /// a ``snapshot``, ``None`` when nothing changed.
-    #[pyo3(signature = (accessed, created, state, snapshot=None))]
+    /// a ``snapshot``, ``None`` when nothing changed. ``sid`` and ``own_timeout`` as for
+    /// ``write``.
+    #[pyo3(signature = (accessed, created, state, sid=None, own_timeout=None, snapshot=None))]
+    #[allow(clippy::too_many_arguments)]
     fn value(
         &self,
         py: Python<'_>,
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
+        sid: Option<&Bound<'_, PyString>>,
+        own_timeout: Option<u64>,
         snapshot: Option<&Bound<'_, Snapshot>>,
     ) -> PyResult<Option<String>> {
-        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        let Some(plaintext) =
+            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
         else {
             return Ok(None);
         };

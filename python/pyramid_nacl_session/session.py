@@ -13,7 +13,6 @@ from . import stock
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
-    SESSION_ID_KEY,
     EncryptedSerializer,
     SessionCodec,
     new_session_id,
@@ -28,8 +27,8 @@ from .bookkeeping import (
     updater,
 )
 from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, put_header
-from .cookie_size import WARN_SIZE, check_size
-from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
+from .cookie_size import WARN_SIZE, check_size, cookie_size
+from .lifetime import MAX_AGE_LIMIT, as_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
     REVOCATION_POLICY,
@@ -267,8 +266,6 @@ def EncryptedCookieSessionFactory(
         partitioned,
         as_bool(detect_changes, "detect_changes"),
     )
-    # What the header holds besides the name and value: the "=" and the attributes.
-    attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
     # stock.py's two tests are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
     _webob_cookies, _webob_set_cookie = stock.load()
@@ -308,7 +305,6 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     _codec: SessionCodec
     _serializer: EncryptedSerializer
-    _header_extra: int
     _cookie_name: str = "session"
     _cookie_max_age: Optional[int] = None
     _cookie_path: Optional[str] = "/"
@@ -381,10 +377,8 @@ class EncryptedCookieSession(dict[Any, Any]):
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
-            state, renewed, created, reseal, self._snapshot = opened
+            state, renewed, created, reseal, self._snapshot, self._own_timeout = opened
             new = False
-            if TIMEOUT_KEY in state:
-                self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
             moved = read_signed(request, self._migrate_signed, now, stock=webob)
             if moved is not None:
@@ -597,45 +591,33 @@ class EncryptedCookieSession(dict[Any, Any]):
             delete_cookie(self, response, webob)
             return True
         own_timeout = self._own_timeout
+        # A session named by its creation time (read without an id) keeps none: see __init__.
+        sid = None
+        if self.revocation is not None and not self._named_by_created:
+            sid = self.session_id or self._new_id()
         try:
-            # In the state for the cookie until the finally below takes them out: cheaper than
-            # a copy, and dict(self) would go through every overridden accessor. In this order,
-            # the order they come back in when read. A session named by its creation time
-            # (read without an id) keeps none: see __init__.
-            if self.revocation is not None and not self._named_by_created:
-                dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
-            if own_timeout is not None:
-                dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
-            # The size browsers count: the cookie's name and value.
             if webob:
                 headerlist = response.headerlist
                 cookie = self._codec.write(
-                    headerlist, self.accessed, self.created, self, own_timeout, snapshot
+                    headerlist, self.accessed, self.created, self, sid, own_timeout, snapshot
                 )
-                extra = self._header_extra
-                if own_timeout is not None:
-                    extra += max_age_len(own_timeout) - max_age_len(self._cookie_max_age)
             else:
-                cookie = self._codec.value(self.accessed, self.created, self, snapshot)
-                extra = -len(self._cookie_name)
+                cookie = self._codec.value(
+                    self.accessed, self.created, self, sid, own_timeout, snapshot
+                )
             if cookie is None:  # nothing changed since it was read
                 if not webob:
                     self._vary(response)
                 return True
-            size = len(cookie) - extra
-            if size > WARN_SIZE:
-                check_size(self, size)
+            # The header is longer than the name and value browsers count: exact only past it.
+            if len(cookie) > WARN_SIZE:
+                check_size(self, cookie_size(self._cookie_name, cookie, webob))
         except Exception as e:
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
             self._drop_unwritable(e)
             delete_cookie(self, response, webob)
             return True
-        finally:
-            if own_timeout is not None:
-                dict.pop(self, TIMEOUT_KEY, None)
-            if self.revocation is not None:
-                dict.pop(self, SESSION_ID_KEY, None)
         # The cookie now carries this time: a read after this write (in a later response
         # callback) is not a reason to issue it again.
         self.renewed = self.accessed

@@ -30,6 +30,7 @@ __all__ = [
     "SESSION_ID_KEY",
     "TIMEOUT_KEY",
     "RESERVED_KEYS",
+    "MAX_AGE_LIMIT",
     "SESSION_ID_LENGTH",
     "DEFAULT_SALT",
     "DEFAULT_HASHALG",
@@ -45,6 +46,8 @@ SESSION_ID_LENGTH: Final[int]
 # reserved keys, which the app cannot set (src/session.rs).
 TIMEOUT_KEY: Final[str]
 RESERVED_KEYS: Final[tuple[str, str]]
+# A hundred years: the longest own timeout and max_age (an expiry date past 9999 overflows).
+MAX_AGE_LIMIT: Final[int]
 # Pyramid's SignedCookieSessionFactory defaults, for migrate_signed_* and decode --signed.
 DEFAULT_SALT: Final[str]
 DEFAULT_HASHALG: Final[str]
@@ -116,8 +119,9 @@ class ReservedKeyError(ValueError): ...
 _Snapshot = object
 
 # The request path's one crossing each way (src/session.rs):
-# (state, renewed, created, reseal, snapshot); the snapshot is None without detect_changes.
-_Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None]
+# (state, renewed, created, reseal, snapshot, own_timeout); the snapshot is None without
+# detect_changes; own_timeout, taken out of the state, None without one.
+_Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None, int | None]
 
 @final
 class SessionCodec:
@@ -138,14 +142,16 @@ class SessionCodec:
     def read_value(self, value: str | bytes) -> _Read: ...
     def header(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
     # The stock write: adds Cookie to Vary, and returns the Set-Cookie header, or None when the
-    # snapshot shows nothing changed. max_age: the session's own, in place of the factory's.
+    # snapshot shows nothing changed. sid and own_timeout are sealed with the state (which is
+    # not changed); own_timeout is also the Max-Age, in place of the factory's.
     def write(
         self,
         headerlist: list[tuple[str, str]],
         accessed: float,
         created: float,
         state: dict[Any, Any],
-        max_age: int | None,
+        sid: str | None,
+        own_timeout: int | None,
         snapshot: _Snapshot | None,
     ) -> str | None: ...
     def unchanged(
@@ -157,6 +163,8 @@ class SessionCodec:
         accessed: float,
         created: float,
         state: dict[Any, Any],
+        sid: str | None = None,
+        own_timeout: int | None = None,
         snapshot: _Snapshot | None = None,
     ) -> str | None: ...
     @property
