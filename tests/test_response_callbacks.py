@@ -190,3 +190,25 @@ def test_a_callback_write_after_the_views_write_is_kept_where_1_0_lost_it(sides,
     assert len(ours["set_cookie"]) == len(base["set_cookie"]) == 1
     assert state_of(set_cookie_value(base), serializer) == {"user": "alice"}
     assert state_of(set_cookie_value(ours), serializer) == {"user": "alice", "late": 1}
+
+
+@pytest.mark.parametrize("serializer", SERIALIZERS)
+def test_without_set_on_exception_a_later_write_after_an_error_is_not_sent(serializer):
+    class Boom(Exception):
+        pass
+
+    factory = EncryptedCookieSessionFactory(SECRET, serializer=serializer, set_on_exception=False)
+    config = Configurator()
+    config.set_session_factory(factory)
+
+    def fails(request):
+        request.session.get("user")
+        request.add_response_callback(lambda req, resp: req.session.__setitem__("late", 1))
+        raise Boom()
+
+    config.add_route("fails", "/fails")
+    config.add_view(fails, route_name="fails", renderer="json")
+    config.add_view(lambda exc, request: {"error": True}, context=Boom, renderer="json")
+    res = TestApp(config.make_wsgi_app()).get("/fails")
+    assert res.json == {"error": True}
+    assert session_headers(res) == []

@@ -1,10 +1,10 @@
 """The response side of the session cookie outside the native write: deleting it (and the
-Pyramid signed cookie a session was moved from), and putting our header on a stock response in
-place of one this session added before."""
+Pyramid signed cookie a session was moved from), and taking off a stock response the header
+this session added before, when it writes again."""
 
 from typing import Any
 
-__all__ = ["delete_cookie", "delete_old_cookie", "partitioned_kw", "put_header"]
+__all__ = ["delete_cookie", "delete_old_cookie", "partitioned_kw", "replace_header"]
 
 
 _PARTITIONED = {"partitioned": True}
@@ -34,7 +34,12 @@ def delete_cookie(session: Any, response: Any, webob: bool) -> None:
     does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
     them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
     if webob:
-        put_header(session, response.headerlist, session._codec.delete_header)
+        headerlist = response.headerlist
+        header = ("Set-Cookie", session._codec.delete_header)
+        if session._sent is not None:
+            replace_header(headerlist, session._sent)
+        session._sent = header
+        headerlist.append(header)
     else:
         response.set_cookie(
             session._cookie_name,
@@ -49,15 +54,10 @@ def delete_cookie(session: Any, response: Any, webob: bool) -> None:
     session._vary(response)
 
 
-def put_header(session: Any, headerlist: Any, value: str) -> None:
-    """Add the session's Set-Cookie header to a stock response's ``headerlist``, in place of
-    the one this session added before, if any: one cookie, the last state written."""
-    header = ("Set-Cookie", value)
-    sent = session._sent
-    if sent is not None:
-        try:
-            headerlist.remove(sent)
-        except ValueError:
-            pass  # taken off by the app: it stays off
-    headerlist.append(header)
-    session._sent = header
+def replace_header(headerlist: Any, sent: Any) -> None:
+    """Take the session's earlier Set-Cookie header (``sent``) off a stock response's
+    ``headerlist``, so that the response carries one cookie, the last state written."""
+    try:
+        headerlist.remove(sent)
+    except ValueError:
+        pass  # taken off by the app: it stays off

@@ -26,7 +26,7 @@ from .bookkeeping import (
     setter,
     updater,
 )
-from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, put_header
+from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, replace_header
 from .cookie_size import WARN_SIZE, check_size, cookie_size
 from .lifetime import MAX_AGE_LIMIT, as_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
@@ -448,6 +448,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             self._requeue(self._set_cookie_callback)
 
     def _set_cookie_callback(self, request: Any, response: Any) -> None:
+        self.request = request  # (let go of below: this may be a later run)
         if self._dirty:
             written = self._set_cookie(response)
         elif self._snapshot is None:
@@ -476,8 +477,9 @@ class EncryptedCookieSession(dict[Any, Any]):
         # write, that change is written. So from here on a change schedules this callback again,
         # on Pyramid's queue of callbacks, which holds no reference to the request: the session
         # lets go of the request (no reference cycle), as Pyramid's own cookie session does.
-        self._watched = self._dirty = self._app_changed = False
-        self._snapshot = self._delete_old_cookie = None
+        # (_dirty stays: once written, a later read is no reason to reissue; a later change
+        # writes again through changed(), which _app_changed no longer skips.)
+        self._watched = self._app_changed = False
         callbacks = getattr(request, "response_callbacks", None)
         if callbacks is not None:
             self._requeue = callbacks.append
@@ -587,6 +589,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
         if self._delete_old_cookie is not None:
             delete_old_cookie(self, response)
+            self._delete_old_cookie = None  # once, should the session be written again
         if self._invalidated and not dict.__len__(self):
             delete_cookie(self, response, webob)
             return True
@@ -618,11 +621,12 @@ class EncryptedCookieSession(dict[Any, Any]):
             self._drop_unwritable(e)
             delete_cookie(self, response, webob)
             return True
-        # The cookie now carries this time: a read after this write (in a later response
-        # callback) is not a reason to issue it again.
-        self.renewed = self.accessed
         if webob:
-            put_header(self, headerlist, cookie)
+            header = ("Set-Cookie", cookie)
+            if self._sent is not None:  # written again: a change in a later response callback
+                replace_header(headerlist, self._sent)
+            self._sent = header
+            headerlist.append(header)
         else:
             response.set_cookie(
                 self._cookie_name,
