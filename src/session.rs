@@ -193,14 +193,17 @@ impl SessionCodec {
         }
     }
 
-    /// The session in ``environ['HTTP_COOKIE']`` (``header``), read as WebOb's
+    /// The session in ``environ['HTTP_COOKIE']`` (``header``), checked against ``now`` (the
+    /// session's reading of the one clock; ``None``: read here), read as WebOb's
     /// ``request.cookies`` would find it: ``None`` when there is no such cookie, else
     /// ``(state, renewed, created, reseal, snapshot)``, the snapshot ``None`` unless
     /// ``detect_changes``; raises a ``CookieError`` when it is unreadable.
+    #[pyo3(signature = (header, now=None))]
     fn read_header<'py>(
         &self,
         py: Python<'py>,
         header: Option<&Bound<'py, PyString>>,
+        now: Option<f64>,
     ) -> PyResult<Option<SessionRead<'py>>> {
         let Some(header) = header else {
             return Ok(None);
@@ -215,27 +218,30 @@ impl SessionCodec {
         let opened = self
             .serializer
             .get()
-            .open_session_bytes(py, value.as_bytes())?;
+            .open_session_bytes(py, value.as_bytes(), now)?;
         self.unpack(opened).map(Some)
     }
 
-    /// The session in a cookie value the app's ``request.cookies`` gave:
+    /// The session in a cookie value the app's ``request.cookies`` gave, checked against
+    /// ``now`` as for ``read_header``:
     /// ``(state, renewed, created, reseal, snapshot, own_timeout)``; raises a ``CookieError``
     /// when it is unreadable.
+    #[pyo3(signature = (value, now=None))]
     fn read_value<'py>(
         &self,
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
+        now: Option<f64>,
     ) -> PyResult<SessionRead<'py>> {
         let serializer = self.serializer.get();
         let opened = match value.cast::<PyString>() {
             Ok(text) => match text.to_cow() {
-                Ok(text) => serializer.open_session_bytes(py, text.as_bytes())?,
+                Ok(text) => serializer.open_session_bytes(py, text.as_bytes(), now)?,
                 Err(_) => return Err(MalformedCookie::new_err("bad base64 in session cookie")),
             },
             Err(_) => {
                 let bytes = value.extract::<Vec<u8>>()?;
-                serializer.open_session_bytes(py, &bytes)?
+                serializer.open_session_bytes(py, &bytes, now)?
             }
         };
         self.unpack(opened)

@@ -347,8 +347,8 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: The Set-Cookie header this session added to the response, replaced by a later write
     #: (a change made in a response callback that ran after ours).
     _sent: Optional[tuple[str, str]] = None
-    #: Appends to the request's queue of response callbacks, once ours has run.
-    _requeue: Callable[[Any], None]
+    #: The request's queue of response callbacks, once ours has run (Pyramid's deque).
+    _callbacks: Any
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
@@ -366,14 +366,14 @@ class EncryptedCookieSession(dict[Any, Any]):
         if webob:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
-                opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
+                opened = codec.read_header(request.environ.get("HTTP_COOKIE"), now)
             except ValueError:
                 pass  # unreadable: a fresh session
         else:
             value = request.cookies.get(self._cookie_name)
             if value is not None:
                 try:
-                    opened = codec.read_value(value)
+                    opened = codec.read_value(value, now)
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
@@ -445,7 +445,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         else:
             # Our callback has run, and the app changed the session in one of its own callbacks
             # after it: Pyramid runs callbacks added while it runs them, from this queue.
-            self._requeue(self._set_cookie_callback)
+            self._callbacks.append(self._set_cookie_callback)
 
     def _set_cookie_callback(self, request: Any, response: Any) -> None:
         self.request = request  # (let go of below: this may be a later run)
@@ -482,7 +482,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         self._watched = self._app_changed = False
         callbacks = getattr(request, "response_callbacks", None)
         if callbacks is not None:
-            self._requeue = callbacks.append
+            self._callbacks = callbacks
             self.request = None
 
     def invalidate(self) -> None:
