@@ -76,7 +76,11 @@ fn sealed_state<'py>(
         return Ok(state.clone());
     }
     let py = state.py();
-    let full = state.copy()?;
+    // From the dict's storage: PyDict_Copy of a session would call its keys() accessor.
+    let full = PyDict::new(py);
+    for (key, value) in state.iter() {
+        full.set_item(key, value)?;
+    }
     if let Some(sid) = sid {
         full.set_item(intern!(py, ID_KEY), sid)?;
     }

@@ -115,3 +115,33 @@ def test_1_0_stored_a_reserved_key_the_app_set_where_2_0_refuses_it(sides):
     base = pair.base(ops)
     assert json.loads(nacl_open(SECRET, answer_cookie(base)))[2] == {"_timeout_": HUNDRED_YEARS}
     assert pair.ours(ops)["error"] == "ReservedKeyError"
+
+
+def test_writing_the_reserved_keys_calls_none_of_the_apps_accessors(monkeypatch):
+    # The core seals the id and the timeout with a copy of the state made from the dict's
+    # storage: the session's own keys() (an accessor, which notes a read) is never called.
+    from pyramid_nacl_session.session import EncryptedCookieSession
+
+    calls = []
+    real_keys = EncryptedCookieSession.keys
+
+    def keys(self):
+        calls.append(1)
+        return real_keys(self)
+
+    def remember(request):
+        request.session["user"] = "ann"
+        request.session.adjust_timeout_for_session(86400)
+        return {}
+
+    monkeypatch.setattr(EncryptedCookieSession, "keys", keys)
+    config = Configurator()
+    config.set_session_factory(EncryptedCookieSessionFactory(SECRET, serializer="json"))
+    config.add_route("remember", "/remember")
+    config.add_view(remember, route_name="remember", renderer="json")
+    res = TestApp(config.make_wsgi_app()).get("/remember")
+    assert json.loads(nacl_open(SECRET, set_cookie_value(res)))[2] == {
+        "user": "ann",
+        "_timeout_": 86400,
+    }
+    assert calls == []
