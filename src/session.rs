@@ -354,12 +354,6 @@ impl SessionCodec {
         Ok(Some(out))
     }
 
-    /// The length of the header less the value's, for sizing a bare value.
-    #[getter]
-    fn overhead(&self) -> usize {
-        self.spec.overhead()
-    }
-
     /// The Set-Cookie header that deletes the cookie.
     #[getter]
     fn delete_header(&self) -> &str {

@@ -163,13 +163,6 @@ impl CookieSpec {
         Ok(out)
     }
 
-    /// The header's length less the value's: what `header_with` adds around it.
-    pub fn overhead(&self) -> usize {
-        // `; expires=` and a 29-byte date (`Wdy, DD-Mon-YYYY HH:MM:SS GMT`).
-        let expires = if self.max_age.is_some() { 10 + 29 } else { 0 };
-        self.prefix.len() + self.attrs.len() + expires + self.flags.len()
-    }
-
     pub fn delete(&self) -> &str {
         &self.delete
     }
@@ -296,7 +289,6 @@ mod tests {
              expires=Wed, 31-Dec-97 23:59:59 GMT; secure; HttpOnly; SameSite=None"
         );
         assert!(spec.header_at("a b", 0).is_err());
-        assert_eq!(spec.overhead(), spec.header_at("v", 0).unwrap().len() - 1);
     }
 
     #[test]
