@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Union
 
 from pyramid.settings import falsey, truthy
 
-from ._core import SignedCookieReader
+from ._core import MAX_AGE_LIMIT, SignedCookieReader
 from .errors import OptionError
 
 __all__ = [
@@ -135,7 +135,8 @@ def as_seconds(value: Any, name: str, most: Optional[int] = None) -> Optional[in
 
 
 def as_max_age(value: Any, name: str) -> Optional[int]:
-    """A cookie's ``Max-Age``: :func:`as_seconds`, at most a hundred years."""
+    """A cookie's ``Max-Age``: :func:`as_seconds`, at most a hundred years (``MAX_AGE_LIMIT``,
+    the core's: a larger one would put the cookie's expiry date past the year 9999)."""
     return as_seconds(value, name, most=MAX_AGE_LIMIT)
 
 
@@ -175,8 +176,6 @@ def as_optional_cookie_name(value: Any, name: str) -> Optional[str]:
 
 #: Browsers ignore a cookie attribute longer than this (RFC 6265bis 5.6).
 ATTRIBUTE_LIMIT = 1024
-#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
-MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
 
 
 def as_cookie_attr(value: Any, name: str) -> Optional[str]:
