@@ -31,13 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..helpers import canon
+from ..helpers import SECRET, canon
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 WORKER = HERE / "worker.py"
 
-SECRET = bytes(range(32))
 SECRET_HEX = SECRET.hex()
 COOKIE_LIMIT = 4096
 #: 1.0 (Pyramid's BaseCookieSessionFactory) refused a cookie value longer than this.
