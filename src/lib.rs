@@ -32,22 +32,27 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<serializer::EncryptedSerializer>()?;
     m.add_function(wrap_pyfunction!(keys::generate_secret, m)?)?;
-    m.add("CookieError", py.get_type::<errors::CookieError>())?;
-    m.add("MalformedCookie", py.get_type::<errors::MalformedCookie>())?;
-    m.add("CookieTooShort", py.get_type::<errors::CookieTooShort>())?;
-    m.add(
-        "DecryptionFailed",
-        py.get_type::<errors::DecryptionFailed>(),
-    )?;
-    m.add("BadPayload", py.get_type::<errors::BadPayload>())?;
-    m.add("RefusedPickle", py.get_type::<errors::RefusedPickle>())?;
-    m.add("BadSignature", py.get_type::<errors::BadSignature>())?;
-    m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
-    m.add("OptionError", py.get_type::<errors::OptionError>())?;
-    m.add(
-        "ReservedKeyError",
-        py.get_type::<errors::ReservedKeyError>(),
-    )?;
+    // Every exception, in the order of `__all__` (the stubs list them so).
+    for (name, error) in [
+        ("CookieError", py.get_type::<errors::CookieError>()),
+        ("MalformedCookie", py.get_type::<errors::MalformedCookie>()),
+        ("CookieTooShort", py.get_type::<errors::CookieTooShort>()),
+        (
+            "DecryptionFailed",
+            py.get_type::<errors::DecryptionFailed>(),
+        ),
+        ("BadPayload", py.get_type::<errors::BadPayload>()),
+        ("RefusedPickle", py.get_type::<errors::RefusedPickle>()),
+        ("BadSignature", py.get_type::<errors::BadSignature>()),
+        ("CookieTooLarge", py.get_type::<errors::CookieTooLarge>()),
+        ("OptionError", py.get_type::<errors::OptionError>()),
+        (
+            "ReservedKeyError",
+            py.get_type::<errors::ReservedKeyError>(),
+        ),
+    ] {
+        m.add(name, error)?;
+    }
     m.add_class::<session::SessionCodec>()?;
     m.add_class::<signed::SignedCookieReader>()?;
     m.add_class::<revocation::RevocationSet>()?;
