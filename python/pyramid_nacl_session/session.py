@@ -20,6 +20,7 @@ from ._core import (
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
+from .key_file import choose_secret
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
@@ -55,7 +56,7 @@ _webob_set_cookie: Any = None
 
 
 def EncryptedCookieSessionFactory(
-    secret: "_Secret",
+    secret: "Optional[_Secret]" = None,
     cookie_name: str = "session",
     max_age: Optional[int] = None,
     path: Optional[str] = "/",
@@ -85,6 +86,8 @@ def EncryptedCookieSessionFactory(
     revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
+    secret_file: "Optional[str | os.PathLike[str]]" = None,
+    secret_env: Optional[str] = None,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -95,7 +98,9 @@ def EncryptedCookieSessionFactory(
 
     ``secret``
       32 random bytes or 64 hex digits (from :func:`generate_secret` or ``print_secret``), or a
-      list of them: the first seals new cookies, every one opens them (key rotation).
+      list of them: the first seals new cookies, every one opens them (key rotation). Give
+      the keys this way, or by ``secret_file`` or ``secret_env``: exactly one of the three.
+      Default: ``None``.
 
     ``cookie_name``
       The name of the session cookie. Default: ``'session'``.
@@ -205,9 +210,19 @@ def EncryptedCookieSessionFactory(
       At the end of a request that read the session without changing it through its methods,
       write the cookie if the state still differs from what was read (a list in it changed in
       place, without ``changed()``). Default: ``True``.
+
+    ``secret_file``
+      The path of a file of keys, one a line (the first seals, all open; blank lines and
+      ``#`` comments are skipped), read when the factory is made: rotate by editing the file
+      and restarting. Refused when it is missing, holds no key, or (on POSIX) is open to
+      other users than its owner. Default: ``None``.
+
+    ``secret_env``
+      The name of an environment variable holding the keys, separated by whitespace (the first
+      seals, all open), read when the factory is made. Default: ``None``.
     """
     encrypted = EncryptedSerializer(
-        secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
+        choose_secret(secret, secret_file, secret_env), serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
     )
     if serializer is None:
         # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:

@@ -50,14 +50,15 @@ def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str
 
 
 def app_options(
-    path: str, app: Optional[str], *, make_factory: bool = False
+    path: str, app: Optional[str], *, make_factory: bool = False, need_secret: bool = True
 ) -> "tuple[dict[str, Any], dict[str, str], str]":
     """The app's session options, read and checked as the app reads them; the setting each was
     read from; and how to name where they came from. With ``make_factory``, the app's session
-    factory is made too, so that the rules between options are checked as at the app's start."""
+    factory is made too, so that the rules between options are checked as at the app's start;
+    without ``need_secret``, the settings may name no key (``decode --signed`` needs none)."""
     settings, where = app_settings(path, app)
     try:
-        options, names = read_settings(settings)
+        options, names = read_settings(settings, need_secret=need_secret)
         if make_factory:
             session_factory_from_settings(settings)
     except OptionError as e:  # names the setting; a key's message never holds the key
