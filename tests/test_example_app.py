@@ -58,11 +58,42 @@ def test_session_page_shows_state_and_cookie_size(app):
     assert size == len(app.cookies["demo_session"])
 
 
-def test_logout_deletes_the_cookie(app):
+def test_logout_ends_the_session_and_says_so(app):
     page = log_in(app)
-    response = page.forms[0].submit()
-    assert "Max-Age=0" in response.headers["Set-Cookie"]
-    assert "demo_session" not in app.cookies
+    old = app.cookies["demo_session"]
+    page = page.forms[0].submit().follow()
+    # The session is over: a new one, holding the message alone, takes the cookie's place.
+    assert "You are logged out, ann" in page.html.find(class_="flash").text
+    assert "Not logged in" in page.text and 'id="visits">1<' in page.text
+    assert app.cookies["demo_session"] != old
+    assert "user" not in json.loads(app.get("/session").html.find(id="state").text)
+    assert "You are logged out" not in app.get("/").text  # a flash shows once
+
+
+def test_get_login_shows_the_form(app):
+    page = app.get("/login")
+    assert page.status_int == 200
+    assert page.html.find(id="username") is not None and page.html.find(id="login") is not None
+    form = page.forms[0]
+    form["username"], form["password"] = "ann", "demo"
+    assert "<b id='user'>ann</b>" in form.submit().follow().text
+    assert app.get("/login").status_int == 303  # once logged in, home
+
+
+def test_every_page_takes_the_stylesheet_and_flashes_are_marked(app):
+    style = app.get("/style.css")
+    assert style.content_type == "text/css" and ".flash" in style.text
+    page = log_in(app, password="nope")
+    assert page.html.find("link", rel="stylesheet")["href"] == "/style.css"
+    flash = page.html.find(class_="flash")
+    assert flash["role"] == "status" and "error" in flash["class"]
+    assert flash.text == "Wrong user name or password."
+
+
+def test_without_revocation_there_is_no_revocation_page(app):
+    log_in(app)
+    assert 'href="/revocation"' not in app.get("/").text
+    app.get("/revocation", status=404)
 
 
 def test_cookie_is_httponly_and_samesite_lax_as_configured(app):
