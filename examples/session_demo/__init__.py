@@ -122,7 +122,7 @@ press the button below here, and reload the other one: it is logged out too.</p>
 <form method="post" action="/logout-everywhere" class="inline">{csrf_field(request)}
 <button id="logout-everywhere" class="danger" type="submit">Log out everywhere</button></form>
 <p class="hint">It revokes every session of this user created before now; the operator's
-command does the same: <code>pyramid-nacl-session revoke --ini development.ini user
+command does the same: <code>pyramid-nacl-session revoke --ini examples/revocation.ini user
 {escape(user)}</code>.</p>"""
     return page(request, "Revocation", body)
 
