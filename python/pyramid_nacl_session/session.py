@@ -39,6 +39,7 @@ from .options import (
     as_revocation_prefix,
     as_samesite,
     as_seconds,
+    as_url_without_fragment,
 )
 
 if TYPE_CHECKING:
@@ -283,7 +284,7 @@ def EncryptedCookieSessionFactory(
         from .revocation import from_options
 
         attrs["revocation"], user = from_options(
-            revocation_url,
+            as_url_without_fragment(revocation_url, "revocation_url"),
             attrs["_absolute_timeout"],
             user=revocation_user,
             policy=revocation_policy,
