@@ -15,6 +15,7 @@ from ._core import (
     DEFAULT_SALT,
     SESSION_ID_KEY,
     EncryptedSerializer,
+    RefusedPickle,
     SessionCodec,
     new_session_id,
 )
@@ -358,6 +359,7 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
+    _pickle_warned = False
 
     def __init__(self, request: Any) -> None:
         self.request = request
@@ -373,6 +375,8 @@ class EncryptedCookieSession(dict[Any, Any]):
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
+            except RefusedPickle as e:
+                self._refused_pickle(e)
             except ValueError:
                 pass  # unreadable: a fresh session
         else:
@@ -380,6 +384,8 @@ class EncryptedCookieSession(dict[Any, Any]):
             if value is not None:
                 try:
                     opened = codec.read_value(value)
+                except RefusedPickle as e:
+                    self._refused_pickle(e)
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
@@ -644,6 +650,20 @@ class EncryptedCookieSession(dict[Any, Any]):
         # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
         # only when the option is on, so apps that leave it off see the call they always did.
         return _PARTITIONED if self._cookie_partitioned else _NO_KW
+
+    def _refused_pickle(self, error: Exception) -> None:
+        """A pickle cookie that ``migrate_pickle`` cannot move to JSON (a datetime in it, say):
+        the user gets a fresh session, as before, and the operator hears of it once."""
+        factory = type(self)
+        if not factory._pickle_warned:
+            factory._pickle_warned = True
+            log.warning(
+                "session cookie %r holds a pickle that cannot move to JSON (%s); the user gets "
+                "a fresh session: change such values to plain data before moving to JSON "
+                "(logged once per process)",
+                self._cookie_name,
+                error,
+            )
 
     def _drop_unwritable(self, error: Exception) -> None:
         factory = type(self)
