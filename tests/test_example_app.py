@@ -4,6 +4,7 @@ import json
 import os
 
 import pytest
+from pyramid.interfaces import ISessionFactory
 from webtest import TestApp
 
 from .helpers import require_examples
@@ -127,3 +128,51 @@ def test_moving_the_example_off_signed_cookies_keeps_the_user_logged_in():
     after.set_cookie("demo_session", sealed)
     page = after.get("/session")
     assert json.loads(page.html.find(id="state").text)["user"] == "ann"
+
+
+REVOCATION_INI = os.path.join(os.path.dirname(INI), "revocation.ini")
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def revocation_app(tmp_path, redis_server):
+    """examples/revocation.ini (beside a copy of development.ini), on a test Redis."""
+    from pyramid.paster import get_app
+
+    server = redis_server
+    with open(INI) as f:
+        (tmp_path / "development.ini").write_text(f.read())
+    with open(REVOCATION_INI) as f:
+        text = f.read()
+    assert "redis://127.0.0.1:6379/0" in text
+    (tmp_path / "revocation.ini").write_text(text.replace("redis://127.0.0.1:6379/0", server.url))
+    app = get_app(str(tmp_path / "revocation.ini"))
+    yield app
+    app.registry.queryUtility(ISessionFactory).revocation.close()
+
+
+def test_log_out_everywhere_ends_the_users_sessions_in_every_browser(revocation_app):
+    laptop, phone = TestApp(revocation_app), TestApp(revocation_app)
+    log_in(phone, "bob")
+    page = log_in(laptop, "bob")
+    assert 'href="/revocation"' in page.text
+    page = laptop.get("/revocation")
+    assert page.html.find(id="session-id").text
+    page = page.forms[0].submit().follow()
+    assert "Every session of bob is logged out" in page.text and "Not logged in" in page.text
+    # The phone's cookie still opens with the key; the revocation refuses it.
+    assert "Not logged in" in phone.get("/").text
+
+
+def test_the_revocation_page_sends_a_stranger_to_log_in(revocation_app):
+    browser = TestApp(revocation_app)
+    page = browser.get("/revocation").follow()
+    assert page.request.path == "/login" and "Log in first" in page.text
