@@ -68,9 +68,9 @@ def test_the_first_key_of_the_file_seals_and_every_key_opens(tmp_path):
 def test_a_path_object_and_a_str_path_are_the_same(tmp_path):
     path = key_file(tmp_path, NEW + "\n")
     for given in (path, str(path)):
-        response = session_app(EncryptedCookieSessionFactory(secret_file=given, serializer="json")).get(
-            "/put?a=1"
-        )
+        response = session_app(
+            EncryptedCookieSessionFactory(secret_file=given, serializer="json")
+        ).get("/put?a=1")
         assert opened_by(set_cookie_value(response), NEW) == 0
 
 

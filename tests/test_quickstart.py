@@ -38,9 +38,7 @@ def test_the_quickstart_serves_a_session_as_printed(tmp_path):
     assert printed_port != "6543", "the example app serves on 6543"
     port = free_port()
     (tmp_path / "myapp.py").write_text(myapp)
-    (tmp_path / "app.ini").write_text(
-        ini.replace(f"localhost:{printed_port}", f"127.0.0.1:{port}")
-    )
+    (tmp_path / "app.ini").write_text(ini.replace(f"localhost:{printed_port}", f"127.0.0.1:{port}"))
     env = {"PATH": f"{BIN}:/usr/bin:/bin"}
     subprocess.run(["bash", "-c", key_command], cwd=tmp_path, env=env, check=True)
     assert (tmp_path / "session.key").stat().st_mode & 0o077 == 0

@@ -224,7 +224,9 @@ def EncryptedCookieSessionFactory(
       seals, all open), read when the factory is made. Default: ``None``.
     """
     encrypted = EncryptedSerializer(
-        choose_secret(secret, secret_file, secret_env), serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
+        choose_secret(secret, secret_file, secret_env),
+        serializer,
+        migrate_pickle=as_bool(migrate_pickle, "migrate_pickle"),
     )
     if serializer is None:
         # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:

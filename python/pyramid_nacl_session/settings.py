@@ -105,9 +105,10 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
 
     ``session.secret`` holds one or more keys as 64 hex digits, separated by whitespace or
     newlines (the first seals, all open); or ``session.secret_file`` names a file of keys, one a
-    line, or ``session.secret_env`` an environment variable holding them. Booleans take true/false/yes/no/on/off/1/0; times are
-    whole seconds or ``none``; ``session.serializer`` is ``json``, ``pickle`` or the dotted name
-    of an object (or class) with ``loads`` and ``dumps``. A value holding an inline comment
+    line, or ``session.secret_env`` an environment variable holding them. Booleans take
+    true/false/yes/no/on/off/1/0; times are whole seconds or ``none``; ``session.serializer``
+    is ``json``, ``pickle`` or the dotted name of an object (or class) with ``loads`` and
+    ``dumps``. A value holding an inline comment
     (``/app   # where it lives``) is refused: PasteDeploy would keep the comment in the value.
     A bad value raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
     """

@@ -18,21 +18,21 @@ from pathlib import Path
 import pytest
 
 from ..redis_server import RedisServer
+
+# Through test_browser, which skips the module when selenium or Chromium is missing.
 from .test_browser import (
     FIRST_KEY,
-    INI,
     SECOND_KEY,
+    By,
+    Service,
     _free_port,
     _ini_listening_on,
     browser,  # noqa: F401  (a fixture)
     log_in,
     submit,
+    webdriver,
     who,
 )
-
-from selenium import webdriver  # noqa: E402, I001
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("PNS_SCREENSHOTS") or ROOT / "target" / "screenshots")
@@ -183,9 +183,7 @@ def test_log_out_everywhere_ends_the_users_session_in_another_browser(
         log_in(browser, revocation_url, username="bob")
         browser.find_element(By.LINK_TEXT, "Revocation").click()
         assert browser.find_element(By.TAG_NAME, "h1").text == "Revocation"
-        assert re.fullmatch(
-            r"[A-Za-z0-9_-]{22}", browser.find_element(By.ID, "session-id").text
-        )
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", browser.find_element(By.ID, "session-id").text)
         shot(browser, "revocation")
         submit(browser, "logout-everywhere")
         assert who(browser) == "Not logged in"
