@@ -982,3 +982,22 @@ def test_an_ini_configparser_refuses_gives_its_reason_without_the_value(capsys, 
     assert "session.revocation_url" in err
     assert "'%' must be followed by '%' or '('" in err and "%%" in err
     assert "p%23ss" not in err and "23ss" not in err
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (f"[app:main]\nsession.secret = {KEY}\nsession.secret = {KEY}\n", "session.secret in "
+         "[app:main] is given twice (line 3)"),
+        (f"session.secret = {KEY}\n[app:main]\n", "line 1 comes before any [section] header"),
+        (f"[app:main]\nuse = egg:myapp\n{KEY}\n", "line 3 is not 'name = value'"),
+        ("[app:main]\nsession.secret = %(no_such)s\n", "session.secret in [app:main]: %(no_such)s"),
+    ],
+)  # fmt: skip
+def test_an_ini_file_configparser_refuses_says_why_without_quoting_it(
+    capsys, tmp_path, text, reason
+):
+    ini = write_ini(tmp_path, text)
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())  # no key in err
+    assert (status, out) == (2, "")
+    assert f"is not a valid .ini file: {reason}" in err

@@ -39,18 +39,18 @@ def as_secret_env(value: Any, name: str) -> Optional[str]:
         return None
     if not isinstance(value, str):
         raise OptionError(name, f"expected a variable's name, got {type(value).__name__}")
-    value = value.strip()
-    if not value:
+    name_given: str = value.strip()
+    if not name_given:
         return None
-    if _LOOKS_LIKE_A_KEY.fullmatch(value):
+    if _LOOKS_LIKE_A_KEY.fullmatch(name_given):
         raise OptionError(
             name, "holds what looks like a key (not shown): give the name of the variable"
         )
-    if not _ENV_NAME.fullmatch(value):
+    if not _ENV_NAME.fullmatch(name_given):
         raise OptionError(
             name, "expected a variable's name (letters, digits and '_'), got something else"
         )
-    return value
+    return name_given
 
 
 def read_key_file(path: str, name: str) -> "list[str]":

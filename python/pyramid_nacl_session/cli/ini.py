@@ -75,9 +75,10 @@ def _reason(error: configparser.Error) -> str:
         return f"{where}: %({error.reference})s names no setting of its section or [DEFAULT]"
     if isinstance(error, configparser.InterpolationDepthError):
         return f"{where}: %(...)s references nested too deeply (a loop?)"
-    if isinstance(error, (configparser.DuplicateOptionError, configparser.DuplicateSectionError)):
-        what = f"{error.option} in [{error.section}]" if option else f"[{error.section}]"
-        return f"{what} is given twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"{error.option} in [{error.section}] is given twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"[{error.section}] is given twice (line {error.lineno})"
     if isinstance(error, configparser.MissingSectionHeaderError):
         return f"line {error.lineno} comes before any [section] header"
     lines = sorted({n for n, _ in getattr(error, "errors", [])})
