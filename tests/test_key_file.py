@@ -306,3 +306,13 @@ def test_the_file_is_read_once_when_the_factory_is_made(tmp_path):
     path.unlink()
     response = browser.get("/put?a=1")
     assert opened_by(set_cookie_value(response), NEW) == 0
+
+
+def test_a_file_saved_by_a_windows_editor_is_read(tmp_path):
+    path = tmp_path / "session.key"
+    path.write_bytes(f"\ufeff# keys\r\n{NEW}\r\n{OLD}\r\n".encode())
+    path.chmod(0o600)
+    response = session_app(EncryptedCookieSessionFactory(secret_file=path, serializer="json")).get(
+        "/put?a=1"
+    )
+    assert opened_by(set_cookie_value(response), NEW, OLD) == 0

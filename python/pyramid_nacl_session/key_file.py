@@ -79,7 +79,7 @@ def read_key_file(path: str, name: str) -> "list[str]":
     except OSError as e:  # not str(e), which quotes the path
         raise OptionError(name, f"cannot read the file: {e.strerror}") from None
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8-sig")  # a BOM, as some Windows editors write, is not a key
     except UnicodeDecodeError:
         raise OptionError(name, f"{path} is not a text file of hex keys, one a line") from None
     keys = []

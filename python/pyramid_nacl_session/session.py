@@ -21,6 +21,7 @@ from ._core import (
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
+from .dropped import drop_unwritable, note_refused_pickle
 from .key_file import choose_secret
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
@@ -378,7 +379,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
             except RefusedPickle as e:
-                self._refused_pickle(e)
+                note_refused_pickle(self, e)
             except ValueError:
                 pass  # unreadable: a fresh session
         else:
@@ -387,7 +388,7 @@ class EncryptedCookieSession(dict[Any, Any]):
                 try:
                     opened = codec.read_value(value)
                 except RefusedPickle as e:
-                    self._refused_pickle(e)
+                    note_refused_pickle(self, e)
                 except ValueError:
                     pass  # unreadable: a fresh session
         if opened is not None:
@@ -616,7 +617,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         except Exception as e:
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
-            self._drop_unwritable(e)
+            drop_unwritable(self, e)
             _delete_cookie(self, response, webob)
             return True
         finally:
@@ -652,33 +653,6 @@ class EncryptedCookieSession(dict[Any, Any]):
         # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
         # only when the option is on, so apps that leave it off see the call they always did.
         return _PARTITIONED if self._cookie_partitioned else _NO_KW
-
-    def _refused_pickle(self, error: Exception) -> None:
-        """A pickle cookie that ``migrate_pickle`` cannot move to JSON (a datetime in it, say):
-        the user gets a fresh session, as before, and the operator hears of it once."""
-        factory = type(self)
-        if not factory._pickle_warned:
-            factory._pickle_warned = True
-            log.warning(
-                "session cookie %r holds a pickle that cannot move to JSON (%s); the user gets "
-                "a fresh session: change such values to plain data before moving to JSON "
-                "(logged once per process)",
-                self._cookie_name,
-                error,
-            )
-
-    def _drop_unwritable(self, error: Exception) -> None:
-        factory = type(self)
-        if not factory._reseal_warned:
-            factory._reseal_warned = True
-            log.warning(
-                "session cookie %r could not be written again (%s: %s); the user gets a fresh "
-                "session (logged once per process)",
-                self._cookie_name,
-                type(error).__name__,
-                error,
-            )
-        dict.clear(self)
 
 
 _PARTITIONED = {"partitioned": True}
