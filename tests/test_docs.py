@@ -380,7 +380,8 @@ def test_no_code_block_escapes_the_tests(path):
         assert indented == [], f"{path.name}: indented code blocks at lines {indented}: fence them"
 
 
-KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# An image pinned by its digest (``@sha256:...``) names a checksum, not a key.
+KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])(?<!sha256:)[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
 #: What a build or a test run leaves in an unpacked sdist, which has no git to ask.
