@@ -4,7 +4,9 @@ that the operator hears of it, and a log is not flooded by every request of ever
 import logging
 from typing import Any
 
-__all__ = ["drop_unwritable", "note_refused_pickle"]
+from ._core import RefusedPickle
+
+__all__ = ["drop_unwritable", "note_unreadable"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
@@ -25,12 +27,13 @@ def drop_unwritable(session: Any, error: Exception) -> None:
     dict.clear(session)
 
 
-def note_refused_pickle(session: Any, error: Exception) -> None:
-    """A pickle cookie that ``migrate_pickle`` cannot move to JSON (a datetime in it, say, named
-    by its session key in ``error``): the user gets a fresh session, and the operator hears of
-    it once."""
+def note_unreadable(session: Any, error: Exception) -> None:
+    """A cookie ``session`` could not read, so the user gets a fresh session. Said once when it
+    is a pickle that ``migrate_pickle`` cannot move to JSON (a datetime in it, say, named by its
+    session key in ``error``); any other unreadable cookie (another app's, a forged one, one
+    under a dropped key) is not the operator's to hear of."""
     factory = type(session)
-    if not factory._pickle_warned:
+    if isinstance(error, RefusedPickle) and not getattr(factory, "_pickle_warned", False):
         factory._pickle_warned = True
         log.warning(
             "session cookie %r holds a pickle that cannot move to JSON (%s); the user gets a "

@@ -15,13 +15,13 @@ from ._core import (
     DEFAULT_SALT,
     SESSION_ID_KEY,
     EncryptedSerializer,
-    RefusedPickle,
     SessionCodec,
     new_session_id,
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
-from .dropped import drop_unwritable, note_refused_pickle
+from .dropped import drop_unwritable, note_unreadable
+from .identity import regenerate
 from .key_file import choose_secret
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
@@ -41,6 +41,7 @@ from .options import (
     as_revocation_prefix,
     as_samesite,
     as_seconds,
+    as_track_sessions,
     as_url_without_fragment,
 )
 
@@ -89,6 +90,8 @@ def EncryptedCookieSessionFactory(
     revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
+    track_sessions: bool = False,
+    track_sessions_label: Any = None,
     secret_file: "Optional[str | os.PathLike[str]]" = None,
     secret_env: Optional[str] = None,
 ) -> Callable[[Any], Any]:
@@ -101,9 +104,8 @@ def EncryptedCookieSessionFactory(
 
     ``secret``
       32 random bytes or 64 hex digits (from :func:`generate_secret` or ``print_secret``), or a
-      list of them: the first seals new cookies, every one opens them (key rotation). Give
-      the keys this way, or by ``secret_file`` or ``secret_env``: exactly one of the three.
-      Default: ``None``.
+      list of them: the first seals new cookies, every one opens them (key rotation). Exactly
+      one of ``secret``, ``secret_file`` and ``secret_env`` is given. Default: ``None``.
 
     ``cookie_name``
       The name of the session cookie. Default: ``'session'``.
@@ -214,15 +216,14 @@ def EncryptedCookieSessionFactory(
       write the cookie if the state still differs from what was read (a list in it changed in
       place, without ``changed()``). Default: ``True``.
 
-    ``secret_file``
-      The path of a file of keys, one a line (the first seals, all open; blank lines and
-      ``#`` comments are skipped), read when the factory is made: rotate by editing the file
-      and restarting. Refused when it is missing, holds no key, or (on POSIX) is open to
-      other users than its owner. Default: ``None``.
+    ``track_sessions``, ``track_sessions_label``
+      Each user's list of live sessions (:ref:`session-list`; needs ``revocation_user``), named
+      by a header (``'User-Agent'``) or a callable given the request. Default: ``False``, ``None``.
 
-    ``secret_env``
-      The name of an environment variable holding the keys, separated by whitespace (the first
-      seals, all open), read when the factory is made. Default: ``None``.
+    ``secret_file``, ``secret_env``
+      Where the keys are, in place of ``secret``: a file of keys, one a line (``#`` comments
+      allowed), that only its owner may read; or the name of an environment variable holding
+      them, separated by whitespace. Read when the factory is made. Default: ``None``.
     """
     encrypted = EncryptedSerializer(
         choose_secret(secret, secret_file, secret_env),
@@ -286,6 +287,7 @@ def EncryptedCookieSessionFactory(
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
+        from .session_registry import registry_for
 
         attrs["revocation"], user = from_options(
             as_url_without_fragment(revocation_url, "revocation_url"),
@@ -298,6 +300,9 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
+        attrs["_registry"] = registry_for(
+            attrs["revocation"], user, track_sessions, track_sessions_label, attrs["_reissue_time"]
+        )
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
@@ -305,6 +310,7 @@ def EncryptedCookieSessionFactory(
         as_positive_seconds(revocation_stale_after, "revocation_stale_after")
         as_positive_seconds(revocation_resync, "revocation_resync")
         as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        as_track_sessions(track_sessions, track_sessions_label, False, revocation_user)
         if revocation_user is not None:
             raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
@@ -338,6 +344,9 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: revocation is off.
     revocation: Any = None
     _revocation_user: Any = None
+    #: The users' session lists (``track_sessions``, or ``None``); this session's id is new.
+    _registry: Any = None
+    _fresh_id = False
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
@@ -362,7 +371,6 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
-    _pickle_warned = False
 
     def __init__(self, request: Any) -> None:
         self.request = request
@@ -378,19 +386,15 @@ class EncryptedCookieSession(dict[Any, Any]):
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
-            except RefusedPickle as e:
-                note_refused_pickle(self, e)
-            except ValueError:
-                pass  # unreadable: a fresh session
+            except ValueError as e:  # unreadable: a fresh session
+                note_unreadable(self, e)
         else:
             value = request.cookies.get(self._cookie_name)
             if value is not None:
                 try:
                     opened = codec.read_value(value)
-                except RefusedPickle as e:
-                    note_refused_pickle(self, e)
-                except ValueError:
-                    pass  # unreadable: a fresh session
+                except ValueError as e:  # unreadable: a fresh session
+                    note_unreadable(self, e)
         if opened is not None:
             state, renewed, created, reseal, self._snapshot = opened
             new = False
@@ -507,8 +511,11 @@ class EncryptedCookieSession(dict[Any, Any]):
         note_change(self)
         self._own_timeout = seconds
 
+    regenerate = regenerate
+
     def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
+        self._fresh_id = True
         return sid
 
     # non-modifying dictionary methods
@@ -625,6 +632,8 @@ class EncryptedCookieSession(dict[Any, Any]):
                 dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
+        if self._registry is not None:
+            self._registry.seen(self)
         if webob:
             headerlist.append(("Set-Cookie", cookie))
         else:
