@@ -325,7 +325,10 @@ impl EncryptedSerializer {
             plain.set_item(key, value)?;
         }
         let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
+        // A value JSON cannot hold is named by its key in the session (skipping the state's
+        // place, 2, in the tuple).
         self.serialize(py, tuple.as_any())
+            .map_err(|e| json::error_path::named(py, e, "session", 1))
     }
 
     /// Whether `state` is what `plaintext` (a session this serializer opened) held, as bytes:
@@ -395,7 +398,9 @@ impl EncryptedSerializer {
         py: Python<'py>,
         appstruct: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let plaintext = self.serialize(py, appstruct)?;
+        let plaintext = self
+            .serialize(py, appstruct)
+            .map_err(|e| json::error_path::named(py, e, "appstruct", 0))?;
         // GIL kept for seal/open: 2-9 us of crypto is not worth waiting to win it back (benchmarks/GIL.md).
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
             envelope::seal_into(&self.keys, &plaintext, out).map_err(no_randomness)

@@ -52,6 +52,7 @@ __all__ = [
     "REVOCATION_PREFIX",
     "MAX_AGE_LIMIT",
     "UserGetter",
+    "as_revocation_url",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -235,6 +236,21 @@ def as_text(value: Any, name: str) -> Optional[str]:
     if isinstance(value, str):
         return value.strip() or None
     raise OptionError(name, f"expected text, got {type(value).__name__}")
+
+
+def as_revocation_url(value: Any, name: str) -> Optional[str]:
+    """A Redis URL as text (:func:`as_text`: empty means ``None``, off), without a ``#``: a
+    URL's fragment, which redis-py drops with whatever follows it (say, the rest of a password).
+    Whether redis-py can use it is judged when revocation starts (it takes redis-py to judge)."""
+    url = as_text(value, name)
+    if url is not None and "#" in url:
+        raise OptionError(
+            name,
+            "holds a '#', which starts a URL's fragment, so what follows it (the rest of a "
+            "password, say) never reaches Redis; percent-encode it as %23, written %%23 in an "
+            ".ini file, where configparser reads '%' as its own",
+        )
+    return url
 
 
 def as_revocation_policy(value: Any, name: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 
 from ._core import DEFAULT_HASHALG, DEFAULT_SALT
 from .errors import OptionError
+from .key_file import as_secret_env, as_secret_file, choose_secret
 from .options import (
     REVOCATION_POLICY,
     REVOCATION_PREFIX,
@@ -33,6 +34,7 @@ from .options import (
     as_positive_seconds,
     as_revocation_policy,
     as_revocation_prefix,
+    as_revocation_url,
     as_revocation_user,
     as_salt,
     as_samesite,
@@ -41,7 +43,6 @@ from .options import (
     as_session_label,
     as_signed_serializer,
     as_signing_secret,
-    as_text,
 )
 
 __all__ = [
@@ -55,6 +56,9 @@ __all__ = [
     "docstring",
     "rst",
 ]
+
+#: The options that give the keys: exactly one of them is set.
+KEY_OPTIONS = ("secret", "secret_file", "secret_env")
 
 #: How to make a key, for the messages about a missing one.
 MAKE_A_KEY = "make one with the command pyramid-nacl-session secret"
@@ -163,12 +167,13 @@ def _signed(
 OPTIONS: "tuple[Option, ...]" = (
     Option(
         "secret",
-        REQUIRED,
+        None,
         as_is,  # the keys: the core parses them (src/keys.rs) and names the option if bad
         "The key: 32 random bytes or 64 hex digits (from :func:`generate_secret` or the "
         "command ``pyramid-nacl-session secret``). In Python, a list or tuple of keys rotates "
         "them; in the ``.ini`` file, several hex keys separated by spaces or new lines. The "
-        "first key seals new cookies, every key opens them. See :doc:`key-rotation`.",
+        "first key seals new cookies, every key opens them. See :doc:`key-rotation`. Exactly "
+        "one of ``secret``, ``secret_file`` and ``secret_env`` is given.",
         positional=True,
         from_text=_secret_text,
     ),
@@ -338,11 +343,13 @@ OPTIONS: "tuple[Option, ...]" = (
     Option(
         "revocation_url",
         None,
-        as_text,
+        as_revocation_url,
         "A Redis URL (``redis://``, ``rediss://``, ``unix://``): turns on session revocation "
         "(:doc:`revocation`). Needs ``absolute_timeout`` (how long revocations are kept) and "
         "redis-py (the ``redis`` extra: ``pip install 'pyramid-nacl-session[redis]'``). "
-        "``None`` (or an empty value): off, and nothing of it is imported.",
+        "``None`` (or an empty value): off, and nothing of it is imported. A ``#`` in a "
+        "password is written ``%23`` (``%%23`` in an ``.ini`` file, where configparser reads "
+        "``%``): a raw one would start the URL's fragment.",
         needs=Needs(
             "absolute_timeout",
             _given,
@@ -442,6 +449,24 @@ OPTIONS: "tuple[Option, ...]" = (
         "``module:callable``; cut to 200 characters. Needs ``track_sessions``.",
         needs=Needs("track_sessions", _given, "needs track_sessions = true"),
     ),
+    Option(
+        "secret_file",
+        None,
+        as_secret_file,
+        "The path of a file of keys, in place of ``secret``: one a line (the first seals, all "
+        "open; blank lines and ``#`` comments skipped), read when the app starts, so a rotation "
+        "edits this file and restarts, the ``.ini`` unchanged. Refused, naming the option and "
+        "never the contents, when missing, without a key, or (POSIX) readable or writable by "
+        "others than its owner. See :doc:`key-rotation`.",
+    ),
+    Option(
+        "secret_env",
+        None,
+        as_secret_env,
+        "Where the keys are, in place of ``secret``: the name of an environment variable "
+        "holding one or more keys, separated by whitespace (the first seals, all open). Read "
+        "when the factory is made.",
+    ),
 )
 
 BY_NAME: "dict[str, Option]" = {option.name: option for option in OPTIONS}
@@ -475,7 +500,11 @@ def blaming(names: Mapping[str, str], prefix: str = "") -> Iterator[None]:
 
 
 def check_all(
-    given: Mapping[str, Any], names: Optional[Mapping[str, str]] = None, prefix: str = ""
+    given: Mapping[str, Any],
+    names: Optional[Mapping[str, str]] = None,
+    prefix: str = "",
+    *,
+    need_secret: bool = True,
 ) -> "dict[str, Any]":
     """Every option's working value: each given one (others take their default) through its
     record's check, then the rules between them. Errors name the option as it was given
@@ -488,6 +517,12 @@ def check_all(
             if value is REQUIRED:
                 raise OptionError(option.name, f"missing; {MAKE_A_KEY}")
             checked[option.name] = option.check(value, option.name)
+        if need_secret:
+            # The keys come from exactly one of three options, read now (key_file.py); the
+            # command line's decode --signed needs none, and reads none (need_secret=False).
+            keys = {o: names.get(o, prefix + o) for o in KEY_OPTIONS}
+            secret, secret_file, secret_env = (checked[o] for o in KEY_OPTIONS)
+            checked["secret"] = choose_secret(secret, secret_file, secret_env, keys)
         for option in RULE_ORDER:
             rule = option.needs
             assert rule is not None

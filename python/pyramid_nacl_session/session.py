@@ -30,6 +30,7 @@ from .access_tracking import (
 )
 from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, replace_header
 from .cookie_size import WARN_SIZE, check_size, cookie_size
+from .dropped import drop_unwritable, note_unreadable
 from .identity import regenerate
 from .lifetime import as_own_timeout
 from .migrate_signed import read_signed, signed_migration
@@ -51,7 +52,7 @@ _webob_set_cookie: Any = None
 
 
 def EncryptedCookieSessionFactory(
-    secret: "_Secret",
+    secret: "Optional[_Secret]" = None,
     cookie_name: str = "session",
     max_age: Optional[int] = None,
     path: Optional[str] = "/",
@@ -83,6 +84,8 @@ def EncryptedCookieSessionFactory(
     detect_changes: bool = True,
     track_sessions: bool = False,
     track_sessions_label: Any = None,
+    secret_file: "Optional[str | os.PathLike[str]]" = None,
+    secret_env: Optional[str] = None,
 ) -> Callable[[Any], Any]:
     # The options' rules, defaults and docs are their records' (registry.py); this signature
     # spells the same defaults for readers and type checkers, and a test holds the two equal.
@@ -251,15 +254,15 @@ class EncryptedCookieSession(dict[Any, Any]):
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
                 opened = codec.read_header(request.environ.get("HTTP_COOKIE"), now)
-            except ValueError:
-                pass  # unreadable: a fresh session
+            except ValueError as e:  # unreadable: a fresh session
+                note_unreadable(self, e)
         else:
             value = request.cookies.get(self._cookie_name)
             if value is not None:
                 try:
                     opened = codec.read_value(value, now)
-                except ValueError:
-                    pass  # unreadable: a fresh session
+                except ValueError as e:  # unreadable: a fresh session
+                    note_unreadable(self, e)
         if opened is not None:
             state, renewed, created, reseal, self._snapshot, self._own_timeout = opened
             new = False
@@ -505,7 +508,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         except Exception as e:
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
-            self._drop_unwritable(e)
+            drop_unwritable(self, e)
             delete_cookie(self, response, webob)
             return True
         if self._registry is not None:
@@ -540,16 +543,3 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     def _partitioned_kw(self) -> dict[str, bool]:
         return partitioned_kw(self._cookie_partitioned)
-
-    def _drop_unwritable(self, error: Exception) -> None:
-        factory = type(self)
-        if not factory._reseal_warned:
-            factory._reseal_warned = True
-            log.warning(
-                "session cookie %r could not be written again (%s: %s); the user gets a fresh "
-                "session (logged once per process)",
-                self._cookie_name,
-                type(error).__name__,
-                error,
-            )
-        dict.clear(self)

@@ -51,13 +51,18 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
     return factory
 
 
-def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[str, str]]":
+def read_settings(
+    settings: Mapping[str, Any], *, need_secret: bool = True
+) -> "tuple[dict[str, Any], dict[str, str]]":
     """Every option's checked value (the defaults for those not set) from an app's
     ``session.*`` and ``pynacl.session.*`` settings, and the setting each given one was read
-    from.
+    from. ``secret`` holds the keys, from whichever of ``secret``, ``secret_file`` and
+    ``secret_env`` gave them (read as the factory reads them).
 
     The app (:func:`session_factory_from_settings`) and the command line read settings through
-    this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
+    this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting;
+    with ``need_secret=False`` (for a reader that needs other settings only, such as the signing
+    secret), a missing key is not one.
     """
     given: dict[str, Any] = {}
     names: dict[str, str] = {}
@@ -83,7 +88,11 @@ def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[st
                     value = option.from_text(value, key)
             given[option.name] = value
             names[option.name] = key
-    return check_all(given, names, PREFIXES[0]), names
+    options = check_all(given, names, PREFIXES[0], need_secret=need_secret)
+    given_keys = [option for option in ("secret", "secret_file", "secret_env") if option in names]
+    if given_keys:  # the keys are named by the setting that gave them
+        names["secret"] = names[given_keys[0]]
+    return options, names
 
 
 def _hint(prefix: str, option: str) -> str:

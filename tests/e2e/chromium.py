@@ -58,7 +58,7 @@ def _app_settings():
 
 SETTINGS = _app_settings()
 COOKIE = SETTINGS["session.cookie_name"]
-# The example reads its keys from the file demo.secret_file names (beside the .ini): the copy
+# The example reads its keys from the file session.secret_file names (beside the .ini): the copy
 # served here gets these two, the first sealing, so that rotation is seen at work.
 FIRST_KEY, SECOND_KEY = generate_secret().decode(), generate_secret().decode()
 OTHER_KEY = bytes(range(7, 39))

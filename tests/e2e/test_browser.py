@@ -43,6 +43,7 @@ def base_url(tmp_path_factory):
     assert replaced, f"no listen setting in [server:main] of {INI}"
     ini.write_text(text)
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
+    (tmp / "demo-secret.key").chmod(0o600)  # session.secret_file refuses a key file others read
     proc, log = serve([sys.executable, "-m", "pyramid.scripts.pserve", str(ini)], port, tmp)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -38,6 +38,7 @@ def _serve(tmp, name):
     for ini in ("development.ini", name):
         (tmp / ini).write_text(listening_on(EXAMPLES / ini, port)[0])
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
+    (tmp / "demo-secret.key").chmod(0o600)  # session.secret_file refuses a key file others read
     command = [sys.executable, "-m", "pyramid.scripts.pserve", str(tmp / name)]
     return (*serve(command, port, tmp), f"http://127.0.0.1:{port}")
 
