@@ -322,8 +322,9 @@ class EncryptedCookieSession(dict[Any, Any]):
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
     _named_by_created = False
-    #: Policy ``refuse`` could not check the cookie: this request neither writes nor deletes it.
-    _unchecked = False
+    #: Policy ``refuse`` could not check the cookie (a ``revocation.Unchecked``, which names its
+    #: session): this request neither writes nor deletes it, unless it invalidates it.
+    _unchecked: Any = None
 
     #: The response callback is registered: the session was accessed, changed or is resealed.
     _watched = False
@@ -393,11 +394,12 @@ class EncryptedCookieSession(dict[Any, Any]):
             elif isinstance(sid, str):
                 self.session_id = sid
             else:
-                # revocation.UNCHECKED: policy 'refuse' with a stale set. A fresh session for
-                # this request, and the user's cookie left as it is for when Redis answers.
+                # revocation.Unchecked: policy 'refuse' with a stale set. A fresh session for
+                # this request, and the user's cookie left as it is for when Redis answers,
+                # unless invalidate() revokes it.
                 state, renewed, created, new, reseal = {}, now, now, True, False
                 self._snapshot = self._own_timeout = None
-                self._unchecked = True
+                self._unchecked = sid
         timeout = self._own_timeout or self._timeout
         if timeout is not None and now - renewed > timeout:
             state = {}
@@ -465,6 +467,11 @@ class EncryptedCookieSession(dict[Any, Any]):
         self.clear()
         self._invalidated = True
         self._own_timeout = None
+        if self._unchecked is not None:
+            # Refused unchecked (Redis away): revoke what the cookie held all the same, queued
+            # until Redis answers, and let the response delete the cookie.
+            self._unchecked.revoke(self.revocation)
+            self._unchecked = None
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
@@ -551,7 +558,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
-        if self._unchecked:
+        if self._unchecked is not None:
             # The cookie may be perfectly good: once Redis answers, it is checked and served.
             return False
         webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
