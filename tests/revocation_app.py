@@ -1,6 +1,7 @@
 """The Pyramid app that tests/test_revocation_processes.py serves in several processes (pserve,
 ``use = call:tests.revocation_app:main``): it logs in, shows the user, logs out, logs a user out
-everywhere from a JSON body, and revokes many sessions at once, as an admin view would."""
+everywhere from a JSON body, and revokes many sessions at once, as an admin view would (waiting
+for Redis, or not, then waiting apart)."""
 
 from pyramid.config import Configurator
 
@@ -44,6 +45,21 @@ def mass_logout(request):
     return {"flushed": flushed, "sample": sids[:: int(request.params.get("step", 1000))]}
 
 
+def revoke_many(request):
+    """Revokes ``n`` new session ids without waiting for Redis (logouts as they come) and
+    returns them all."""
+    store = request.session.revocation
+    sids = [new_session_id() for _ in range(int(request.params["n"]))]
+    for sid in sids:
+        store.revoke_session(sid)
+    return {"sids": sids}
+
+
+def flush(request):
+    """Whether every revocation made in this process is in Redis (``flush()``)."""
+    return {"flushed": request.session.revocation.flush(float(request.params["timeout"]))}
+
+
 def main(global_config, **settings):
     config = Configurator(settings=settings)
     config.include("pyramid_nacl_session")
@@ -53,6 +69,8 @@ def main(global_config, **settings):
         ("logout", logout),
         ("revoke-user", revoke_user),
         ("mass-logout", mass_logout),
+        ("revoke-many", revoke_many),
+        ("flush", flush),
     ]:
         config.add_route(name, "/" + name)
         config.add_view(view, route_name=name, renderer="json")

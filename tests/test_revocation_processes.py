@@ -123,21 +123,22 @@ def signed_cookie(user):
     return app.cookies["session"]
 
 
-@pytest.fixture
-def fleet(tmp_path):
-    """One redis-server; yields ``(redis, start)``, where ``start(name, **settings)`` runs a
-    pserve process of the app on it and returns its port. Everything stops at the end."""
-    server = RedisServer(tmp_path).start()
-    procs = []
+def starter(tmp_path, redis_url, procs):
+    """``start(name, env=None, **settings)``: runs a pserve process of the app on
+    ``redis_url`` (``env``: more environment, say a faked clock) and returns its port; each
+    process is added to ``procs`` for ``stop_all``."""
 
-    def start(name, **settings):
+    def start(name, env=None, **settings):
         port = free_port()
-        path = ini(tmp_path, name, port, server.url, **settings)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env["PYTHONPATH"] = str(ROOT)  # for tests.revocation_app, and nothing else
+        path = ini(tmp_path, name, port, redis_url, **settings)
+        environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        environ["PYTHONPATH"] = str(ROOT)  # for tests.revocation_app, and nothing else
+        environ.update(env or {})
         log = open(tmp_path / f"{name}.log", "w+")
         cmd = [sys.executable, "-m", "pyramid.scripts.pserve", str(path)]
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=environ, stdout=log, stderr=subprocess.STDOUT
+        )
         procs.append((proc, log))
         if not eventually(lambda: proc.poll() is not None or _listening(port)):
             pytest.fail(f"{name} did not start")
@@ -146,11 +147,24 @@ def fleet(tmp_path):
             pytest.fail(f"{name} did not start:\n{log.read()[-3000:]}")
         return port
 
+    return start
+
+
+def stop_all(procs):
+    for proc, log in procs:
+        stop(proc, log)
+
+
+@pytest.fixture
+def fleet(tmp_path):
+    """One redis-server; yields ``(redis, start)``, where ``start(name, **settings)`` runs a
+    pserve process of the app on it and returns its port. Everything stops at the end."""
+    server = RedisServer(tmp_path).start()
+    procs = []
     try:
-        yield server, start
+        yield server, starter(tmp_path, server.url, procs)
     finally:
-        for proc, log in procs:
-            stop(proc, log)
+        stop_all(procs)
         server.stop()
 
 

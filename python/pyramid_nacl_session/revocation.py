@@ -115,6 +115,8 @@ FLOOD = 10_000
 #: Entries dated ahead of Redis's clock newly remembered with the moment first seen, per resync
 #: window (beyond: ignored until the next window; the next write heals them in Redis anyway).
 MAX_FUTURE = 10_000
+#: Heal calls (of ``HEAL_PAGE`` entries each) a resync makes at most; the next resync goes on.
+HEAL_ROUNDS = 10
 #: Milliseconds a write waits for a replica to confirm it (``WAIT``), when the primary has one.
 REPLICA_WAIT_MS = 500
 
@@ -514,7 +516,7 @@ class RevocationStore:
         """Rewrite the future entries in Redis to its now (an empty write); ``False`` when
         Redis would not (a replica, a fault), for the next write to do."""
         try:
-            for _ in range(MAX_FUTURE // HEAL_PAGE):
+            for _ in range(HEAL_ROUNDS):
                 healed, _ = write_batch(client, self.key, self.channel, self.max_age, [])
                 self._healed(healed)
                 if healed < HEAL_PAGE:
