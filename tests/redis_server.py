@@ -119,9 +119,12 @@ class SentinelSet:
         dirs = [directory / name for name in ("one", "two", "sentinel")]
         for d in dirs:
             d.mkdir()
-        self.primary = RedisServer(dirs[0]).start()
-        self.replica = RedisServer(dirs[1], args=["--replicaof", "127.0.0.1", str(self.primary.port)])
-        self.replica.start()
+        # A diskless full sync waits 5 s for more replicas by default: none come.
+        quick = ["--repl-diskless-sync-delay", "0"]
+        self.primary = RedisServer(dirs[0], args=quick).start()
+        self.replica = RedisServer(
+            dirs[1], args=[*quick, "--replicaof", "127.0.0.1", str(self.primary.port)]
+        ).start()
         self.port = free_port()
         conf = dirs[2] / "sentinel.conf"  # a sentinel rewrites its file: one of its own
         conf.write_text(
@@ -129,6 +132,9 @@ class SentinelSet:
             f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 1\n"
             f"sentinel down-after-milliseconds {self.SERVICE} {down_after}\n"
             f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            # Known from the start (else the sentinel learns of it from the primary's INFO,
+            # seconds later).
+            f"sentinel known-replica {self.SERVICE} 127.0.0.1 {self.replica.port}\n"
         )
         self.sentinel = subprocess.Popen(
             [REDIS_SERVER, str(conf), "--sentinel"],

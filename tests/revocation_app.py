@@ -60,6 +60,12 @@ def flush(request):
     return {"flushed": request.session.revocation.flush(float(request.params["timeout"]))}
 
 
+def unsettled(request):
+    """How many revocations made here are not in Redis yet (for benchmarks/failover.py)."""
+    store = request.session.revocation
+    return {"unsettled": store._queued - store._settled}
+
+
 def main(global_config, **settings):
     config = Configurator(settings=settings)
     config.include("pyramid_nacl_session")
@@ -71,6 +77,7 @@ def main(global_config, **settings):
         ("mass-logout", mass_logout),
         ("revoke-many", revoke_many),
         ("flush", flush),
+        ("unsettled", unsettled),
     ]:
         config.add_route(name, "/" + name)
         config.add_view(view, route_name=name, renderer="json")

@@ -4,6 +4,7 @@ short of replicas, a replica without its primary), a Sentinel failover during a 
 revocations, faults named by cause and place, and an install without redis-py. Real redis-server
 processes throughout; real pserve processes where crossing processes matters."""
 
+import collections
 import glob
 import logging
 import os
@@ -265,19 +266,30 @@ def test_without_redis_py_the_factory_names_the_extra_that_brings_it():
 # -- flush() under races ----------------------------------------------------------------------
 
 
-def test_flush_is_true_only_once_every_revocation_made_before_it_is_in_redis(
-    redis_server, apps, busy_switching
+def test_flush_is_not_true_between_the_writer_taking_the_last_batch_and_writing_it(
+    redis_server, apps
 ):
     client = redis.Redis.from_url(redis_server.url)
     _, factory = apps(redis_server.url)
     store = factory.revocation
     store.start()
-    for made in range(1, 301):
-        store.revoke_user(f"user{made}")
-        if store.flush(timeout=PATIENCE):
-            assert client.zcard(KEY) == made
-        else:
-            pytest.fail("flush() timed out with Redis up")
+    said = []
+
+    class Queue(collections.deque):
+        """The store's queue, asking flush() at the moment the writer empties it: the batch
+        is taken, and not yet in Redis."""
+
+        def popleft(self):
+            item = super().popleft()
+            if not self:
+                said.append((store.flush(timeout=0), client.zscore(KEY, "u:alice")))
+            return item
+
+    store._pending = Queue()
+    store.revoke_user("alice")
+    assert store.flush(timeout=PATIENCE) is True
+    assert said == [(False, None)]
+    assert client.zscore(KEY, "u:alice") is not None
 
 
 # -- a Sentinel failover during a burst -------------------------------------------------------
@@ -302,19 +314,19 @@ def test_killing_the_primary_during_a_burst_of_revocations_loses_none(tmp_path, 
         carol = log_in(a, "carol")
         sids, done = [], threading.Event()
 
-        def burst():
-            while not done.is_set():
+        def burst():  # 100 logouts every 50 ms, each request back once they are queued
+            while not done.wait(0.05):
                 sids.extend(request(a, "/revoke-many?n=100")[1]["sids"])
 
         thread = threading.Thread(target=burst)
         thread.start()
         try:
-            assert eventually(lambda: len(sids) >= 2000)
+            assert eventually(lambda: len(sids) >= 1000)
             old = sentinel_set.primary.port
             sentinel_set.primary.kill()
-            at_kill = len(sids)
             assert eventually(lambda: sentinel_set.primary_port() != old), "no failover"
-            assert eventually(lambda: len(sids) >= at_kill + 2000)
+            after = len(sids)
+            assert eventually(lambda: len(sids) > after)  # and one more after the promotion
         finally:
             done.set()
             thread.join(PATIENCE)
