@@ -172,7 +172,8 @@ def EncryptedCookieSessionFactory(
       8601 text. From then on the other ``migrate_signed_*`` options are ignored and a warning
       is logged. Default: ``None`` (open until the options are removed).
     ``revocation_url``
-      A Redis URL: turns on revocation (see the Revoking sessions chapter). Each session then
+      A Redis URL (``redis://``, ``rediss://``, ``unix://``, or ``redis+sentinel://`` through
+      Redis Sentinel): turns on revocation (see the Revoking sessions chapter). Each session then
       carries an id, ``invalidate()`` revokes it, and every worker refuses revoked sessions
       within a second. Needs ``absolute_timeout`` and redis-py (``pyramid-nacl-session[redis]``).
       Default: ``None`` (off; nothing is imported and the request path does not change).
