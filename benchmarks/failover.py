@@ -119,7 +119,8 @@ def main():
     print()
     for name in rows[0]:
         values = [row[name] for row in rows]
-        print(f"{name:20} median {statistics.median(values):10.2f}  range {min(values)}-{max(values)}")
+        low, high, mid = min(values), max(values), statistics.median(values)
+        print(f"{name:20} median {mid:10.2f}  range {low:.2f} to {high:.2f}")
 
 
 if __name__ == "__main__":
