@@ -137,9 +137,9 @@ class RedisURL:
         Sentinel, each new connection asks the sentinels where the primary is, so a client made
         after a failover talks to the new one."""
         # RESP2: the load reads raw ZREVRANGE replies as a flat list. No retry inside redis-py
-        # (from 6.0 it retries a failed command 3 times, backing off up to 10 s): the store's
-        # threads retry on their own terms, reconnecting (through the sentinels, so to a new
-        # primary) and resyncing, and a failover measured 6.5 s to follow with it, 2 s without.
+        # (from 6.0 it retries a failed command 3 times, backing off up to 10 s, and its pub/sub
+        # resubscribes silently): the store's threads retry on their own terms, reconnecting
+        # (through the sentinels, so to a new primary) and resyncing what they may have missed.
         common: dict[str, Any] = dict(
             protocol=2,
             socket_timeout=timeout,
