@@ -5,8 +5,9 @@
 Each round starts a primary, a replica and one sentinel (real redis-server processes; a primary
 is down after 1 s without an answer), two pserve workers of tests/revocation_app.py on
 ``redis+sentinel://``, and a client thread that revokes sessions on worker A a hundred at a time
-(each request returns once they are queued, as logouts do), 2,000 a second. It then kills the primary (SIGKILL)
-and, once the sentinel has promoted the replica, stops the burst after one more request. It
+(each request returns once they are queued, as logouts do), 2,000 a second. It then kills the
+primary (SIGKILL) and, once the sentinel has promoted the replica, stops the burst after one more
+request. It
 times, from the kill: the sentinel naming the new primary; worker A's ``flush()`` returning
 True (every revocation in the new primary); worker B (which ran through the failover) refusing
 the last session revoked on A; and counts the revocations made, those in flight at the kill
@@ -26,8 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
-
-from pyramid_nacl_session._core import SESSION_ID_KEY  # noqa: E402
 from tests.redis_server import SentinelSet  # noqa: E402
 from tests.test_revocation_processes import (  # noqa: E402
     REVOKED,
@@ -37,6 +36,8 @@ from tests.test_revocation_processes import (  # noqa: E402
     stop_all,
     user_on,
 )
+
+from pyramid_nacl_session._core import SESSION_ID_KEY  # noqa: E402
 
 
 def until(predicate, limit=60.0):

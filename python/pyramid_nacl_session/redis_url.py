@@ -28,14 +28,31 @@ except ModuleNotFoundError as e:
 
 from .options import OptionError
 
-__all__ = ["RedisURL", "check_url", "describe_fault", "is_transient"]
+# redis itself too: the package's other modules import it from here, so that a missing redis-py
+# is always reported as above.
+__all__ = [
+    "NotReplicated",
+    "RedisURL",
+    "check_url",
+    "describe_fault",
+    "error_code",
+    "is_transient",
+    "redis",
+]
 
 
 class _BadURL(ValueError):
     """What is wrong with a ``redis+sentinel://`` URL, in words that never quote it."""
 
+
 SENTINEL_SCHEME = "redis+sentinel"
 SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
+
+
+class NotReplicated(redis.ConnectionError):
+    """A write the primary took but no replica confirmed in time: a failover could lose it, so
+    it counts as not written (and a rewrite changes nothing)."""
+
 
 #: Error codes (the first word of a Redis error reply, RESP's own field) of refusals that pass
 #: by themselves: a primary out of memory or short of replicas, a replica being promoted or
@@ -101,6 +118,8 @@ def describe_fault(exc: Optional[BaseException], where: str) -> str:
         return f"Redis at {where} is {_CAUSES[code]} ({code})"
     if isinstance(exc, redis.TimeoutError):
         return f"Redis at {where} did not answer in time ({name})"
+    if isinstance(exc, NotReplicated):
+        return f"no replica of Redis at {where} confirmed the write in time ({name})"
     if isinstance(exc, redis.sentinel.MasterNotFoundError):
         return f"no sentinel at {where} names a primary ({name})"
     if isinstance(exc, (redis.ConnectionError, OSError)):
@@ -165,7 +184,8 @@ class RedisURL:
             },
             **common,
         )
-        return sentinel.master_for(service, db=db, **kwargs)
+        client: redis.Redis = sentinel.master_for(service, db=db, **kwargs)
+        return client
 
 
 def _sentinel_parts(parts: Any) -> "tuple[list[tuple[str, int]], str, int]":
@@ -192,7 +212,7 @@ def _query(text: str) -> "dict[str, Any]":
 
     kwargs: dict[str, Any] = {}
     for name, values in parse_qs(text).items():
-        parser = URL_QUERY_ARGUMENT_PARSERS.get(name)
+        parser: Any = URL_QUERY_ARGUMENT_PARSERS.get(name)
         kwargs[name] = parser(values[0]) if parser else values[0]
     if kwargs.pop("ssl", "false") in ("true", "1", "yes", True):
         kwargs["connection_class"] = redis.sentinel.SentinelManagedSSLConnection
@@ -223,4 +243,4 @@ def check_url(url: Any, name: str) -> str:
     except (ValueError, TypeError):
         # redis-py's message may quote the URL, password included: say only what is wrong.
         raise OptionError(name, "not a URL redis-py can use") from None
-    return url
+    return str(url)

@@ -15,9 +15,9 @@ revoked:
 
 A session lives at most ``absolute_timeout`` seconds, so an entry older than that names only dead
 sessions: every write trims the set below Redis's ``now - absolute_timeout``, and every worker
-sweeps its copy the same way. Each revocation is also published on ``<prefix>events`` so that every worker
-applies it within a second; a periodic resync of the entries added since the last one (with a
-margin for clock skew) heals any message a worker missed.
+sweeps its copy the same way. Each revocation is also published on ``<prefix>events`` so that
+every worker applies it within a second; a periodic resync of the entries added since the last
+one (with a margin for clock skew) heals any message a worker missed.
 
 Each serving process keeps the set in a native table (:class:`RevocationSet`, at most 22.5 bytes
 a revoked session) and checks it without leaving the process. Two background threads per process,
@@ -65,6 +65,7 @@ from .revocation_entries import (
     HEAL_PAGE,
     MAX_MESSAGE,
     before_member,
+    confirm_replicated,
     created_member,
     revocation_time,
     session_member,
@@ -117,13 +118,6 @@ FLOOD = 10_000
 MAX_FUTURE = 10_000
 #: Heal calls (of ``HEAL_PAGE`` entries each) a resync makes at most; the next resync goes on.
 HEAL_ROUNDS = 10
-#: Milliseconds a write waits for a replica to confirm it (``WAIT``), when the primary has one.
-REPLICA_WAIT_MS = 500
-
-
-class NotReplicated(redis.ConnectionError):
-    """A batch the primary took but no replica confirmed in time: a failover could lose it, so
-    it is written again (a rewrite changes nothing)."""
 
 
 class Unchecked:
@@ -464,7 +458,9 @@ class RevocationStore:
             self._skipped[0] += junk
         return count
 
-    def _take(self, entries: "Iterable[Any]", seen_now: "Optional[set[bytes]]" = None) -> "tuple[int, int]":
+    def _take(
+        self, entries: "Iterable[Any]", seen_now: "Optional[set[bytes]]" = None
+    ) -> "tuple[int, int]":
         """Apply entries received now; returns how many were junk and how many were dated ahead
         of Redis's clock, which stand for the moment this process first saw them (so a cut-off
         in the future resets only the sessions made before it was seen, once) until a write
@@ -629,32 +625,20 @@ class RevocationStore:
                         raise
                     dropped += 1
                     last = describe_fault(exc, self.redis_url.where)
-        self._replicated(client)
+        # Settled only once a replica has it too: a failover right after cannot lose it.
+        confirm_replicated(client)
         with self._drained:
             self._settled += len(batch)
             self._dropped += dropped
             self._drained.notify_all()
         if dropped:
-            log.error(
-                "revocation: %s: %d revocation(s) dropped, the rest went on", last, dropped
-            )
+            log.error("revocation: %s: %d revocation(s) dropped, the rest went on", last, dropped)
 
     def _write_entries(
         self, client: "redis.Redis", batch: "list[tuple[str, Optional[float]]]"
     ) -> None:
         healed, _ = write_batch(client, self.key, self.channel, self.max_age, batch)
         self._healed(healed)
-
-    def _replicated(self, client: "redis.Redis") -> None:
-        """Return once a replica holds what this connection wrote, when the primary has one;
-        else raise :class:`NotReplicated` (the batch is written again), so that a failover
-        right after the write cannot lose it."""
-        role: Any = client.execute_command("ROLE")  # type: ignore[no-untyped-call]
-        if not role or role[0] not in (b"master", "master") or not role[2]:
-            return  # no replica: nothing to wait for (and WAIT would wait for its timeout)
-        acked = client.execute_command("WAIT", 1, REPLICA_WAIT_MS)  # type: ignore[no-untyped-call]
-        if int(acked) < 1:
-            raise NotReplicated("no replica confirmed the write")
 
     def _failing(self, what: str, exc: Optional[BaseException]) -> None:
         now = time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from ._core import CLOCK_SKEW, REVOCATION_TAGS, is_session_id
 from .options import REVOCATION_PREFIX, OptionError
-from .redis_url import RedisURL, error_code, redis
+from .redis_url import NotReplicated, RedisURL, error_code, redis
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -16,6 +16,7 @@ __all__ = [
     "MAX_MESSAGE",
     "WRITE_SCRIPT",
     "before_member",
+    "confirm_replicated",
     "created_member",
     "write_batch",
     "revocation_time",
@@ -158,6 +159,20 @@ def write_batch(
     return int(healed), float(now)
 
 
+#: Milliseconds a write waits for a replica to confirm it (``WAIT``), when the primary has one.
+REPLICA_WAIT_MS = 500
+
+
+def confirm_replicated(client: Any) -> None:
+    """Return once a replica holds what ``client``'s connection wrote, when the primary has
+    one; else raise :class:`NotReplicated`, a fault that passes (the batch is written again)."""
+    role: Any = client.execute_command("ROLE")
+    if not role or role[0] not in (b"master", "master") or not role[2]:
+        return  # no replica: nothing to wait for (and WAIT would wait for its timeout)
+    if int(client.execute_command("WAIT", 1, REPLICA_WAIT_MS)) < 1:
+        raise NotReplicated("no replica confirmed the write")
+
+
 def write_now(
     url: str, max_age: int, member: str, when: Optional[float], prefix: str = DEFAULT_PREFIX
 ) -> float:
@@ -173,6 +188,7 @@ def write_now(
             _, now = write_batch(
                 client, prefix + "revoked", prefix + "events", max_age, [(member, when)], True
             )
+            confirm_replicated(client)
         except redis.ResponseError as e:
             if error_code(e) == "FUTURE":
                 raise OptionError(
@@ -186,5 +202,6 @@ def write_now(
         client.close()
 
 
-#: redis-py's Script: holds the text and its SHA1, and no connection.
-_SCRIPT = redis.commands.core.Script(None, WRITE_SCRIPT.encode())
+#: redis-py's Script: holds the text and its SHA1, and no client (each call passes its own, and
+#: the script is loaded into whichever server answers it).
+_SCRIPT = redis.commands.core.Script(None, WRITE_SCRIPT.encode())  # type: ignore[arg-type]
