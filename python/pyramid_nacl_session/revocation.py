@@ -64,6 +64,8 @@ from .revocation_entries import (
     DEFAULT_PREFIX,
     HEAL_PAGE,
     MAX_MESSAGE,
+    UNCHECKED,
+    Unchecked,
     before_member,
     confirm_replicated,
     created_member,
@@ -118,36 +120,6 @@ FLOOD = 10_000
 MAX_FUTURE = 10_000
 #: Heal calls (of ``HEAL_PAGE`` entries each) a resync makes at most; the next resync goes on.
 HEAL_ROUNDS = 10
-
-
-class Unchecked:
-    """What ``RevocationStore.check`` returns under ``refuse`` when the set is stale: the
-    session is refused for this request and its cookie left as it is, unless the app
-    invalidates it: :meth:`revoke` then queues the revocation of what named it (its id, or its
-    creation time), so the copy is refused once Redis answers."""
-
-    __slots__ = ("session_id", "created")
-
-    def __init__(self, session_id: Optional[str], created: float) -> None:
-        self.session_id = session_id
-        self.created = created
-
-    def __repr__(self) -> str:
-        return "UNCHECKED"
-
-    def __bool__(self) -> bool:
-        return False
-
-    def revoke(self, store: "RevocationStore") -> None:
-        """Revoke the session this cookie held, through ``store``."""
-        if self.session_id is not None:
-            store.revoke_session(self.session_id)
-        else:
-            store.revoke_created(self.created)
-
-
-#: A session that could not be checked (policy ``refuse``, set stale); see :class:`Unchecked`.
-UNCHECKED = Unchecked(None, 0.0)
 
 
 class RevocationStore:
@@ -240,8 +212,9 @@ class RevocationStore:
     def check(self, state: dict[Any, Any], user: Any, created: float) -> Any:
         """The session's check, in one native call: takes the id out of ``state`` (as a cookie
         opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
-        ``False`` when the session must not be accepted, :data:`UNCHECKED` when it cannot be
-        checked (``refuse``, set stale), else its id (``None`` if it has none).
+        ``False`` when the session must not be accepted, an :class:`Unchecked` (false, and
+        naming the session for a logout) when it cannot be checked (``refuse``, set stale),
+        else its id (``None`` if it has none).
         """
         if not self.running:
             self.start()
@@ -412,6 +385,10 @@ class RevocationStore:
                             self._flooded = True
                         full = False
                         break
+                    if self._to_heal:
+                        # At once, to the moment first seen: a session made after it, anywhere,
+                        # is not caught by the healed entry.
+                        self._heal(client)
                     if time.monotonic() >= next_sync:
                         self._sync(client, full=False)
                         next_sync = time.monotonic() + self.resync_interval
@@ -429,6 +406,8 @@ class RevocationStore:
                             pass
 
     _flooded = False
+    #: A future entry was newly seen: heal it in Redis now.
+    _to_heal = False
 
     def _read_messages(self, pubsub: Any) -> int:
         """Apply the messages waiting (after waiting up to half a second for one), in one
@@ -475,6 +454,7 @@ class RevocationStore:
                 if first is None and self._future_new < MAX_FUTURE:
                     self._future_new += 1
                     first = seen[member] = now
+                    self._to_heal = True
                 if first is not None:
                     clamped.append((member, first))
                     if seen_now is not None:
@@ -509,11 +489,17 @@ class RevocationStore:
             )
 
     def _heal(self, client: "redis.Redis") -> bool:
-        """Rewrite the future entries in Redis to its now (an empty write); ``False`` when
-        Redis would not (a replica, a fault), for the next write to do."""
+        """Rewrite the future entries in Redis (an empty write) to the moment this process
+        first saw them, as it took them; ``False`` when Redis would not (a replica, a fault),
+        for the next write or resync to do."""
+        self._to_heal = False
+        seen = self._future_seen
+        at = min(seen.values()) if seen else None
         try:
             for _ in range(HEAL_ROUNDS):
-                healed, _ = write_batch(client, self.key, self.channel, self.max_age, [])
+                healed, _ = write_batch(
+                    client, self.key, self.channel, self.max_age, [], heal_at=at
+                )
                 self._healed(healed)
                 if healed < HEAL_PAGE:
                     return True

@@ -1,6 +1,7 @@
 """What a revocation is, written once for the store and the command line: its time (never after
 now), its member in the Redis set (``s:``, ``c:``, ``u:``, ``b:``, tags from ``_core``), the one
-way a batch is written to Redis (a script, on Redis's clock)."""
+way a batch is written to Redis (a script, on Redis's clock), and what a session that could not
+be checked still names, for its logout."""
 
 import math
 import time
@@ -11,6 +12,8 @@ from .options import REVOCATION_PREFIX, OptionError
 from .redis_url import NotReplicated, RedisURL, error_code, redis
 
 __all__ = [
+    "UNCHECKED",
+    "Unchecked",
     "DEFAULT_PREFIX",
     "MAX_NAME",
     "MAX_MESSAGE",
@@ -56,6 +59,36 @@ def revocation_time(when: Any = None, name: str = "when", now: Optional[float] =
     return moment
 
 
+class Unchecked:
+    """What ``RevocationStore.check`` returns under ``refuse`` when the set is stale: the
+    session is refused for this request and its cookie left as it is, unless the app
+    invalidates it: :meth:`revoke` then queues the revocation of what named it (its id, or its
+    creation time), so the copy is refused once Redis answers."""
+
+    __slots__ = ("session_id", "created")
+
+    def __init__(self, session_id: Optional[str], created: float) -> None:
+        self.session_id = session_id
+        self.created = created
+
+    def __repr__(self) -> str:
+        return "UNCHECKED"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def revoke(self, store: Any) -> None:
+        """Revoke the session this cookie held, through ``store``."""
+        if self.session_id is not None:
+            store.revoke_session(self.session_id)
+        else:
+            store.revoke_created(self.created)
+
+
+#: A session that could not be checked (policy ``refuse``, set stale); see :class:`Unchecked`.
+UNCHECKED = Unchecked(None, 0.0)
+
+
 def session_member(sid: Any) -> str:
     """The member that revokes the session whose id is ``sid``."""
     if not isinstance(sid, str) or not is_session_id(sid):
@@ -93,11 +126,13 @@ def before_member() -> str:
 #: The one write of a batch, run in Redis so that every decision other hosts depend on is taken
 #: by Redis's clock (``TIME``), never by the writer's. KEYS[1]: the set. ARGV: the channel,
 #: ``max_age``, ``CLOCK_SKEW``, ``strict`` ("1": refuse a time after now, the CLI's way; else
-#: take it as now), then ``member, time`` pairs, the time "" for "now".
+#: take it as now), the time to heal to ("": now), then ``member, time`` pairs, the time ""
+#: for "now".
 #:
 #: 1. Entries dated after now plus the skew (a host with a fast clock, a hand-written score) are
-#:    healed: rewritten to now, at most ``HEAL_PAGE`` per call, so that none blocks a genuine
-#:    later revocation (``ZADD GT``) or outlives its trim; the count comes back to be logged.
+#:    healed: rewritten to the time given (the moment a worker first saw them; never after
+#:    now), at most ``HEAL_PAGE`` per call, so that none blocks a genuine later revocation
+#:    (``ZADD GT``) or outlives its trim; the count comes back to be logged.
 #: 2. Each entry is added (a later time never lowered) and published.
 #: 3. What names only dead sessions (older than now minus ``max_age``) is trimmed.
 #:
@@ -109,8 +144,9 @@ local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local key, channel = KEYS[1], ARGV[1]
 local max_age, limit = tonumber(ARGV[2]), now + tonumber(ARGV[3])
 local strict = ARGV[4] == '1'
+local heal_at = math.min(tonumber(ARGV[5]) or now, now)
 local times = {}
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
     local when = tonumber(ARGV[i + 1])
     if when == nil then
         when = now
@@ -125,9 +161,9 @@ end
 local future = redis.call('ZRANGEBYSCORE', key, '(' .. string.format('%.17g', limit), '+inf',
     'LIMIT', 0, 1000)
 for _, member in ipairs(future) do
-    redis.call('ZADD', key, now, member)
+    redis.call('ZADD', key, string.format('%.17g', heal_at), member)
 end
-for i = 5, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
     local when = string.format('%.17g', times[i])
     redis.call('ZADD', key, 'GT', when, ARGV[i])
     redis.call('PUBLISH', channel, when .. ' ' .. ARGV[i])
@@ -146,11 +182,14 @@ def write_batch(
     max_age: int,
     batch: "list[tuple[str, Optional[float]]]",
     strict: bool = False,
+    heal_at: Optional[float] = None,
 ) -> "tuple[int, float]":
     """The Redis write of a batch of ``(member, time)`` (the time ``None`` for Redis's now),
-    the one way both the writer thread and the CLI write (:data:`WRITE_SCRIPT`). Returns
+    the one way both the writer thread and the CLI write (:data:`WRITE_SCRIPT`); future
+    entries are healed to ``heal_at`` (default, and at the latest, Redis's now). Returns
     ``(healed, now)``: how many future entries were healed, and Redis's clock."""
-    args: list[Any] = [channel, max_age, repr(CLOCK_SKEW), "1" if strict else "0"]
+    heal = "" if heal_at is None else repr(float(heal_at))
+    args: list[Any] = [channel, max_age, repr(CLOCK_SKEW), "1" if strict else "0", heal]
     for member, when in batch:
         args.append(member)
         args.append("" if when is None else repr(float(when)))
