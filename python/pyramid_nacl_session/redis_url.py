@@ -155,16 +155,16 @@ class RedisURL:
         """A client whose commands and connects give up after ``timeout`` seconds. Through
         Sentinel, each new connection asks the sentinels where the primary is, so a client made
         after a failover talks to the new one."""
-        # RESP2: the load reads raw ZREVRANGE replies as a flat list. No retry inside redis-py
-        # (from 6.0 it retries a failed command 3 times, backing off up to 10 s, and its pub/sub
-        # resubscribes silently): the store's threads retry on their own terms, reconnecting
-        # (through the sentinels, so to a new primary) and resyncing what they may have missed.
+        # RESP2: the load reads raw ZREVRANGE replies as a flat list. One retry inside redis-py,
+        # at once (from 6.0 it retries a failed command 3 times, backing off up to 10 s, which
+        # held up following a failover by seconds): past it, the store's threads retry on their
+        # own terms, reconnecting (through the sentinels, so to a new primary) and resyncing.
         common: dict[str, Any] = dict(
             protocol=2,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             health_check_interval=0,
-            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0),
+            retry=redis.retry.Retry(redis.backoff.NoBackoff(), 1),
         )
         if not self.sentinel:
             return redis.Redis.from_url(self._text, **common)
