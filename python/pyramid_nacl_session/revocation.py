@@ -30,8 +30,8 @@ the first session checked in a process waits for the first full load while it ma
 Times are never trusted beyond now plus ``CLOCK_SKEW`` (from ``_core``), now being Redis's clock
 (each worker keeps the offset of its own clock from Redis's, measured at every resync): a
 revocation call with a later time is refused with :class:`OptionError`; an entry found in Redis
-with a later score is healed (rewritten to Redis's now by the next write, and said once), and
-until then stands for the moment this process first saw it.
+with a later score stands for the moment this process first saw it, and is healed in Redis to
+that moment (never after Redis's now), at once and said once.
 
 A refusal that passes (Redis unreachable, out of memory, read-only during a failover, short of
 replicas, loading) is retried, never dropped; a batch counts as written once it is on a replica
@@ -482,7 +482,7 @@ class RevocationStore:
             log.warning(
                 "revocation: healed %d entries of %s dated more than %g s ahead of Redis's "
                 "clock (a host whose clock runs ahead, or a score written by hand): each now "
-                "dated Redis's now",
+                "dated when first seen, never after Redis's now",
                 healed,
                 self.key,
                 CLOCK_SKEW,
