@@ -4,14 +4,9 @@ Imported only when ``revocation_url`` is set; it needs redis-py
 (``pip install 'pyramid-nacl-session[redis]'``).
 
 Redis holds one sorted set, ``<prefix>revoked``, scored by revocation time (seconds since the
-epoch, by Redis's clock: every write is a script that reads ``TIME``). Its members say what was
-revoked:
-
-- ``s:<session id>``: one session (``invalidate()``, or the ``revoke session`` command);
-- ``c:<created>``: one session without an id (a cookie from before revocation was on, or moved
-  from a Pyramid signed cookie), named by its creation time, which every reissue keeps;
-- ``u:<user>``: every session of that user created before the score ("log out everywhere");
-- ``b:``: every session created before the score (an incident).
+epoch, by Redis's clock: every write is a script that reads ``TIME``), whose members say what
+was revoked (one session, one session without an id, a user's or everyone's sessions before the
+score: :mod:`.revocation_entries` writes them).
 
 A session lives at most ``absolute_timeout`` seconds, so an entry older than that names only dead
 sessions: every write trims the set below Redis's ``now - absolute_timeout``, and every worker
@@ -44,7 +39,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._core import CLOCK_SKEW, SESSION_ID_KEY, RevocationSet, is_session_id, new_session_id
 from .options import (
@@ -75,6 +70,9 @@ from .revocation_entries import (
     write_batch,
     write_now,
 )
+
+if TYPE_CHECKING:
+    from .session_registry import SessionInfo, SessionRegistry
 
 __all__ = [
     "RevocationStore",
@@ -172,6 +170,9 @@ class RevocationStore:
         self._offset = 0.0
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
+
+    #: The users' session lists (``track_sessions``; :mod:`.session_registry`), or ``None``.
+    registry: "Optional[SessionRegistry]" = None
 
     def __repr__(self) -> str:
         # The URL may hold a password: never shown.
@@ -352,7 +353,27 @@ class RevocationStore:
                 pass
         for thread in self._threads:
             thread.join(5)
+        if self.registry is not None:
+            self.registry.close()
         self.closed = True
+
+    # -- the users' session lists (track_sessions) -----------------------------------------
+
+    def sessions(self, user: Any) -> "list[SessionInfo]":
+        """The live sessions of ``user``, most recently seen first, each a
+        :class:`~pyramid_nacl_session.session_registry.SessionInfo` (``session_id``,
+        ``created``, ``last_seen``, ``label``). Needs ``track_sessions``."""
+        return self._registry().sessions(user)
+
+    def revoke_others(self, user: Any, session: Any) -> int:
+        """End every session of ``user`` but ``session`` (the current one, which stays in);
+        returns how many listed sessions were ended. Needs ``track_sessions``."""
+        return self._registry().revoke_others(user, session)
+
+    def _registry(self) -> "SessionRegistry":
+        if self.registry is None:
+            raise OptionError("track_sessions", "is off: this app keeps no session lists")
+        return self.registry
 
     def _client(self) -> "redis.Redis":
         return self.redis_url.client(CONNECT_TIMEOUT)
@@ -366,7 +387,8 @@ class RevocationStore:
             client = pubsub = None
             try:
                 client = self._client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                # redis-py annotates pubsub() from 8.2 on; older releases leave it untyped.
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
                 # Subscribed before loading, so nothing revoked in between is missed.
                 pubsub.subscribe(self.channel)
                 self._pubsub = pubsub
@@ -475,9 +497,12 @@ class RevocationStore:
                 CLOCK_SKEW,
             )
 
-    def _healed(self, healed: int) -> None:
-        """Say once, in the one process whose write healed them, that future entries were
-        rewritten."""
+    def _write_entries(
+        self, client: "redis.Redis", batch: "list[tuple[str, Optional[float]]]", **heal: Any
+    ) -> int:
+        """:func:`write_batch`, saying once (in the one process whose write healed them) how
+        many future entries it healed; returns that number."""
+        healed, _ = write_batch(client, self.key, self.channel, self.max_age, batch, **heal)
         if healed:
             log.warning(
                 "revocation: healed %d entries of %s dated more than %g s ahead of Redis's "
@@ -487,21 +512,17 @@ class RevocationStore:
                 self.key,
                 CLOCK_SKEW,
             )
+        return healed
 
     def _heal(self, client: "redis.Redis") -> bool:
         """Rewrite the future entries in Redis (an empty write) to the moment this process
         first saw them, as it took them; ``False`` when Redis would not (a replica, a fault),
         for the next write or resync to do."""
         self._to_heal = False
-        seen = self._future_seen
-        at = min(seen.values()) if seen else None
+        at = min(self._future_seen.values(), default=None)
         try:
             for _ in range(HEAL_ROUNDS):
-                healed, _ = write_batch(
-                    client, self.key, self.channel, self.max_age, [], heal_at=at
-                )
-                self._healed(healed)
-                if healed < HEAL_PAGE:
+                if self._write_entries(client, [], heal_at=at) < HEAL_PAGE:
                     return True
         except Exception:
             return False
@@ -523,7 +544,7 @@ class RevocationStore:
         while True:
             # The raw reply, [member, score, ...] as bytes: redis-py's own pairing and float
             # parsing cost more than the native set does with the whole page.
-            page: Any = client.execute_command(  # type: ignore[no-untyped-call]
+            page: Any = client.execute_command(  # type: ignore[no-untyped-call, unused-ignore]
                 "ZREVRANGE", self.key, start, start + SYNC_PAGE - 1, "WITHSCORES"
             )
             count = len(page) // 2
@@ -619,12 +640,6 @@ class RevocationStore:
             self._drained.notify_all()
         if dropped:
             log.error("revocation: %s: %d revocation(s) dropped, the rest went on", last, dropped)
-
-    def _write_entries(
-        self, client: "redis.Redis", batch: "list[tuple[str, Optional[float]]]"
-    ) -> None:
-        healed, _ = write_batch(client, self.key, self.channel, self.max_age, batch)
-        self._healed(healed)
 
     def _failing(self, what: str, exc: Optional[BaseException]) -> None:
         now = time.monotonic()
