@@ -213,9 +213,9 @@ class RevocationStore:
     def check(self, state: dict[Any, Any], user: Any, created: float) -> Any:
         """The session's check, in one native call: takes the id out of ``state`` (as a cookie
         opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
-        ``False`` when the session must not be accepted, an :class:`Unchecked` (false, and
-        naming the session for a logout) when it cannot be checked (``refuse``, set stale),
-        else its id (``None`` if it has none).
+        ``False`` when the session must not be accepted, an :class:`Unchecked` (naming the
+        session, for a logout) when it cannot be checked (``refuse``, set stale), else its id
+        (``None`` if it has none).
         """
         if not self.running:
             self.start()

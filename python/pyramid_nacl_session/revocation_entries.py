@@ -5,7 +5,7 @@ be checked still names, for its logout."""
 
 import math
 import time
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from ._core import CLOCK_SKEW, REVOCATION_TAGS, is_session_id
 from .options import REVOCATION_PREFIX, OptionError
@@ -74,15 +74,15 @@ class Unchecked:
     def __repr__(self) -> str:
         return "UNCHECKED"
 
-    def __bool__(self) -> bool:
-        return False
-
-    def revoke(self, store: Any) -> None:
-        """Revoke the session this cookie held, through ``store``."""
+    def revoke(self, store: Any) -> "Literal[False]":
+        """Revoke the session this cookie held, through ``store``; returns ``False``, what the
+        session then holds in its place: nothing left unchecked, so the response deletes the
+        cookie (``session._unchecked = session._unchecked and session._unchecked.revoke()``)."""
         if self.session_id is not None:
             store.revoke_session(self.session_id)
         else:
             store.revoke_created(self.created)
+        return False
 
 
 #: A session that could not be checked (policy ``refuse``, set stale); see :class:`Unchecked`.

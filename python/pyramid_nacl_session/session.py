@@ -176,8 +176,7 @@ def EncryptedCookieSessionFactory(
       8601 text. From then on the other ``migrate_signed_*`` options are ignored and a warning
       is logged. Default: ``None`` (open until the options are removed).
     ``revocation_url``
-      A Redis URL (``redis://``, ``rediss://``, ``unix://``, or ``redis+sentinel://`` through
-      Redis Sentinel): turns on revocation (see the Revoking sessions chapter). Each session then
+      A Redis URL: turns on revocation (see the Revoking sessions chapter). Each session then
       carries an id, ``invalidate()`` revokes it, and every worker refuses revoked sessions
       within a second. Needs ``absolute_timeout`` and redis-py (``pyramid-nacl-session[redis]``).
       Default: ``None`` (off; nothing is imported and the request path does not change).
@@ -339,9 +338,8 @@ class EncryptedCookieSession(dict[Any, Any]):
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
     _named_by_created = False
-    #: Policy ``refuse`` could not check the cookie (a ``revocation.Unchecked``, which names its
-    #: session): this request neither writes nor deletes it, unless it invalidates it.
-    _unchecked: Any = None
+    #: ``refuse`` could not check the cookie (a revocation.Unchecked): kept, unless invalidated.
+    _unchecked: Any = False
 
     #: The response callback is registered: the session was accessed, changed or is resealed.
     _watched = False
@@ -411,9 +409,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             elif isinstance(sid, str):
                 self.session_id = sid
             else:
-                # revocation.Unchecked: policy 'refuse' with a stale set. A fresh session for
-                # this request, and the user's cookie left as it is for when Redis answers,
-                # unless invalidate() revokes it.
+                # revocation.Unchecked ('refuse', set stale): a fresh session, the cookie kept.
                 state, renewed, created, new, reseal = {}, now, now, True, False
                 self._snapshot = self._own_timeout = None
                 self._unchecked = sid
@@ -484,11 +480,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         self.clear()
         self._invalidated = True
         self._own_timeout = None
-        if self._unchecked is not None:
-            # Refused unchecked (Redis away): revoke what the cookie held all the same, queued
-            # until Redis answers, and let the response delete the cookie.
-            self._unchecked.revoke(self.revocation)
-            self._unchecked = None
+        self._unchecked = self._unchecked and self._unchecked.revoke(self.revocation)
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None
@@ -578,7 +570,7 @@ class EncryptedCookieSession(dict[Any, Any]):
             exception = getattr(self.request, "exception", None)
             if exception is not None:  # dont set a cookie during exceptions
                 return False
-        if self._unchecked is not None:
+        if self._unchecked:
             # The cookie may be perfectly good: once Redis answers, it is checked and served.
             return False
         webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
