@@ -104,6 +104,13 @@ def test_a_worker_and_an_operator_two_hours_ahead_erase_no_revocation(fleet, tmp
         [*cli, "user", "mallory"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+    # A cut-off that is in the past by the laptop's clock but an hour ahead of Redis's: refused
+    # by Redis's clock, with nothing written.
+    ahead = str(redis_now(client) + 3600)
+    done = subprocess.run(
+        [*cli, "before", ahead], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "after now by Redis's clock" in done.stderr, done.stderr
     members = dict(client.zrange(KEY, 0, -1, withscores=True))
     assert sorted(members) == sorted([member(alice), member(bob), b"u:mallory"])
     # Every entry is dated by Redis's clock: none ahead of it, so none outlives its trim.
