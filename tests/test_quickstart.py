@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .redis_server import free_port
+from .helpers import free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BIN = Path(sys.executable).parent

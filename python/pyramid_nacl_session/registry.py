@@ -344,9 +344,11 @@ OPTIONS: "tuple[Option, ...]" = (
         "revocation_url",
         None,
         as_revocation_url,
-        "A Redis URL (``redis://``, ``rediss://``, ``unix://``): turns on session revocation "
-        "(:doc:`revocation`). Needs ``absolute_timeout`` (how long revocations are kept) and "
-        "redis-py (the ``redis`` extra: ``pip install 'pyramid-nacl-session[redis]'``). "
+        "A Redis URL (``redis://``, ``rediss://``, ``unix://``, or ``redis+sentinel://`` for "
+        'Redis Sentinel: :doc:`revocation`, "Running with Sentinel"): turns on session '
+        "revocation (:doc:`revocation`). Needs ``absolute_timeout`` (how long revocations are "
+        "kept) and redis-py (the ``redis`` extra: ``pip install "
+        "'pyramid-nacl-session[redis]'``). "
         "``None`` (or an empty value): off, and nothing of it is imported. A ``#`` in a "
         "password is written ``%23`` (``%%23`` in an ``.ini`` file, where configparser reads "
         "``%``): a raw one would start the URL's fragment.",
