@@ -1,8 +1,8 @@
 """Where a session request's time goes, in the real request path: run in the environment with
 our package (after ``maturin develop --release``)::
 
-    python benchmarks/breakdown.py [small|large|below|zone] [json|pickle]
-    python benchmarks/breakdown.py hooks
+    python benchmarks/breakdown.py [small|large|below|zone] [json|pickle] [--quick]
+    python benchmarks/breakdown.py hooks [--quick]
 
 Times whole WSGI requests (CPU clock, best of 7) to ``/plain`` (no session work), and to the
 route of the named state (workload.py's; ``below`` and ``zone`` are the 70-key sessions just
@@ -17,6 +17,7 @@ and with workload.py's app classes overriding ``cookies`` and/or ``set_cookie`` 
 goes through them, as Pyramid does); then WebOb's cookie parsing and ``set_cookie`` alone.
 """
 
+import argparse
 import sys
 import time
 import timeit
@@ -46,33 +47,46 @@ class NullSession(dict):
 
 class Stub:
     """Stands in for the factory's SessionCodec (the one native call each way), stubbing the
-    read and/or the write with a prepared result."""
+    read and/or the write with a prepared result; every other attribute is the real codec's, so
+    the stub follows the codec's interface as it changes."""
 
     def __init__(self, real, cookie_header, stub_write, stub_read):
         self.real, self.stub_write, self.stub_read = real, stub_write, stub_read
         self.opened = real.read_header(cookie_header)
         self.written = real.header(1.0, 2.0, {"a": 1})
-        self.overhead = real.overhead
-        self.delete_header = real.delete_header
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
 
     def read_header(self, header):
         if self.stub_read:
-            state, _, created, reseal = self.opened
-            return state, time.time(), created, reseal
+            # A fresh state each time (the session changes it), the rest as read, renewed now.
+            state, _, created, *rest = self.opened
+            return (dict(state), time.time(), created, *rest)
         return self.real.read_header(header)
 
     def header(self, accessed, created, state):
         return self.written if self.stub_write else self.real.header(accessed, created, state)
 
+    def write(self, *args, **kwargs):
+        return self.written if self.stub_write else self.real.write(*args, **kwargs)
 
-def isolated_us(fn, n=20000):
+
+#: (calls per round, rounds): --quick makes it a smoke run that only proves the script works.
+EFFORT = {"isolated": 20000, "requests": 2000, "repeat": 7}
+
+
+def isolated_us(fn):
     """CPU microseconds per call of ``fn`` alone, best of 7."""
+    n = EFFORT["isolated"]
     fn()
     timer = timeit.Timer(fn, timer=time.thread_time)
-    return min(timer.repeat(number=n, repeat=7)) / n * 1e6
+    return min(timer.repeat(number=n, repeat=EFFORT["repeat"])) / n * 1e6
 
 
-def per_request_us(app, environ, n=2000):
+def per_request_us(app, environ):
+    n = EFFORT["requests"]
+
     def start_response(status, headers, exc_info=None):
         pass
 
@@ -82,7 +96,7 @@ def per_request_us(app, environ, n=2000):
 
     run()
     timer = timeit.Timer(run, timer=time.thread_time)
-    return min(timer.repeat(number=1, repeat=7)) / n * 1e6
+    return min(timer.repeat(number=1, repeat=EFFORT["repeat"])) / n * 1e6
 
 
 def main(size="small", kind="json"):
@@ -116,7 +130,7 @@ def main(size="small", kind="json"):
         rows.append((label, per_request_us(app, environ)))
     session_class._codec = real
     # Each native crossing alone, outside a request (warm caches): the lower bound of its cost.
-    state, renewed, created, _ = real.read_header(environ["HTTP_COOKIE"])
+    state, renewed, created, *_ = real.read_header(environ["HTTP_COOKIE"])
     rows.append(
         (
             "alone: read_header (Cookie -> state)",
@@ -179,7 +193,14 @@ def hooks():
 
 if __name__ == "__main__":
     sys.path.insert(0, __file__.rsplit("/", 1)[0])
-    if sys.argv[1:] == ["hooks"]:
+    parser = argparse.ArgumentParser(description=__doc__.split("::")[0])
+    parser.add_argument("what", nargs="?", default="small", choices=[*w.WSGI_STATES, "hooks"])
+    parser.add_argument("kind", nargs="?", default="json", choices=["json", "pickle"])
+    parser.add_argument("--quick", action="store_true", help="a few calls, one round: a smoke run")
+    args = parser.parse_args()
+    if args.quick:
+        EFFORT.update(isolated=200, requests=20, repeat=1)
+    if args.what == "hooks":
         hooks()
     else:
-        main(*sys.argv[1:])
+        main(args.what, args.kind)

@@ -1,11 +1,14 @@
+# shellcheck shell=bash
 # Sourced by the set-up commands: creates .venv if needed, activates it, and (re)builds the
-# package into it in release mode with its test extras.
+# package into it in release mode with its test extras, every version pinned by
+# constraints/constraints.txt (scripts/constraints.sh).
+. scripts/constraints.sh
 if [[ ! -x .venv/bin/python ]]; then
     echo "== making .venv"
     python3 -m venv .venv
 fi
 . .venv/bin/activate
-python -m pip install --quiet --upgrade "pip>=23" "maturin>=1.7,<2"
+python -m pip install --quiet --upgrade pip maturin
 # pip stays quiet while cargo compiles; say so, or the wait looks like a hang.
 echo "== building pyramid_nacl_session (Rust, release mode) into .venv with its test tools" \
      "and the example app: about a minute the first time, seconds when nothing changed"

@@ -7,12 +7,15 @@ import pickle
 import threading
 import time
 import traceback
+from pathlib import Path
 
 import pytest
 from nacl.secret import SecretBox
 from pyramid.config import Configurator
 from webtest import TestApp
 
+#: The clone's (or the unpacked sdist's) root.
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = bytes(range(32))
 OTHER_SECRET = bytes(range(100, 132))
 

@@ -381,8 +381,22 @@ def test_no_code_block_escapes_the_tests(path):
 KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
+#: What a build or a test run leaves in an unpacked sdist, which has no git to ask.
+UNTRACKED = {".venv", ".venv-1.0", "target", "__pycache__", ".pytest_cache", "_build", "dist"}
+
+
 def tracked_files():
-    """Every file of the clone that git tracks: what a reader browses and copies from."""
+    """Every file of the clone that git tracks: what a reader browses and copies from. From an
+    unpacked sdist (no .git), every file it holds but what builds and test runs leave."""
+    if not (ROOT / ".git").exists():
+        return [
+            path
+            for path in sorted(ROOT.rglob("*"))
+            if path.is_file()
+            and not UNTRACKED.intersection(path.relative_to(ROOT).parts)
+            and not path.name.endswith((".so", ".pyd", ".egg-info"))
+            and ".egg-info" not in path.as_posix()
+        ]
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=ROOT, stdout=subprocess.PIPE, check=True
     ).stdout.decode()

@@ -341,7 +341,8 @@ class RevocationStore:
             client = pubsub = None
             try:
                 client = self._client()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+                # redis-py annotates pubsub() from 8.2 on; older releases leave it untyped.
+                pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call, unused-ignore]
                 # Subscribed before loading, so nothing revoked in between is missed.
                 pubsub.subscribe(self.channel)
                 self._pubsub = pubsub
@@ -449,7 +450,7 @@ class RevocationStore:
         while True:
             # The raw reply, [member, score, ...] as bytes: redis-py's own pairing and float
             # parsing cost more than the native set does with the whole page.
-            page: Any = client.execute_command(  # type: ignore[no-untyped-call]
+            page: Any = client.execute_command(  # type: ignore[no-untyped-call, unused-ignore]
                 "ZREVRANGE", self.key, start, start + SYNC_PAGE - 1, "WITHSCORES"
             )
             count = len(page) // 2
