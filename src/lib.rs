@@ -8,6 +8,8 @@ pub mod errors;
 pub mod json;
 pub mod keys;
 pub mod nonce;
+pub mod plain_pickle;
+pub mod pystr;
 pub mod revocation;
 pub mod safe_pickle;
 pub mod serializer;
