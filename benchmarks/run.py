@@ -54,8 +54,13 @@ TARGETS = [
         ">=",
     ),
     *(
-        (f"EncryptedSerializer {op} of the 70-key state ({kind}), speedup over 1.0.0",
-         f"serializer.{op}.large.{kind}", None, 2.5, ">=")
+        (
+            f"EncryptedSerializer {op} of the 70-key state ({kind}), speedup over 1.0.0",
+            f"serializer.{op}.large.{kind}",
+            None,
+            2.5,
+            ">=",
+        )
         for kind in ("pickle", "json")
         for op in ("dumps", "loads")
     ),

@@ -198,7 +198,8 @@ mod tests {
                 let mut code = 0;
                 for _ in 0..buffered::BUFFERED {
                     if fill(&mut nonce).is_err()
-                        || libc::write(fds[1], nonce.as_ptr().cast(), NONCE_LEN) != NONCE_LEN as isize
+                        || libc::write(fds[1], nonce.as_ptr().cast(), NONCE_LEN)
+                            != NONCE_LEN as isize
                     {
                         code = 1;
                     }
@@ -217,7 +218,10 @@ mod tests {
             assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
             assert_eq!(theirs.len(), buffered::BUFFERED);
             for nonce in &theirs {
-                assert!(!ours.contains(nonce), "the child sealed with the parent's nonce");
+                assert!(
+                    !ours.contains(nonce),
+                    "the child sealed with the parent's nonce"
+                );
             }
         }
     }

@@ -72,7 +72,9 @@ pub fn dumps(obj: &Bound<'_, PyAny>, protocol: u8) -> Option<Vec<u8>> {
         memo: Memo::new(),
         kept: Vec::with_capacity(64),
     };
-    writer.out.extend_from_slice(&[PROTO, protocol, FRAME, 0, 0, 0, 0, 0, 0, 0, 0]);
+    writer
+        .out
+        .extend_from_slice(&[PROTO, protocol, FRAME, 0, 0, 0, 0, 0, 0, 0, 0]);
     writer.save(obj, 0)?;
     writer.out.push(STOP);
     let mut out = writer.out;
@@ -440,7 +442,9 @@ impl<'py> Reader<'_, 'py> {
     /// The top of the stack above the last MARK.
     fn top(&self) -> Option<&Bound<'py, PyAny>> {
         let floor = self.marks.last().copied().unwrap_or(0);
-        (self.stack.len() > floor).then(|| self.stack.last()).flatten()
+        (self.stack.len() > floor)
+            .then(|| self.stack.last())
+            .flatten()
     }
 
     /// The item just below a closed MARK's items (the list or dict they go into).
@@ -486,7 +490,8 @@ impl<'py> Reader<'_, 'py> {
         // Strict UTF-8: a lone surrogate (pickle writes them "surrogatepass") goes to
         // pickle.loads. Python checks the text once; no check of ours before it.
         // SAFETY: pointer and length of live input; NULL is handled by `owned`.
-        let obj = self.owned(unsafe { ffi::PyUnicode_DecodeUTF8(ptr.cast(), len, std::ptr::null()) })?;
+        let obj =
+            self.owned(unsafe { ffi::PyUnicode_DecodeUTF8(ptr.cast(), len, std::ptr::null()) })?;
         self.push(obj)
     }
 

@@ -279,16 +279,16 @@ impl EncryptedSerializer {
             Format::Pickle { loads, .. } => match plain_pickle::loads(py, plaintext) {
                 Some(value) => Ok(value),
                 None => loads
-                .bind(py)
-                .call1((PyBytes::new(py, plaintext),))
-                // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
-                .map_err(|e| {
-                    if e.is_instance_of::<PyException>(py) {
-                        bad("a pickle", e)
-                    } else {
-                        e
-                    }
-                }),
+                    .bind(py)
+                    .call1((PyBytes::new(py, plaintext),))
+                    // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
+                    .map_err(|e| {
+                        if e.is_instance_of::<PyException>(py) {
+                            bad("a pickle", e)
+                        } else {
+                            e
+                        }
+                    }),
             },
             Format::Custom(obj) => obj
                 .bind(py)
