@@ -1,6 +1,8 @@
-"""The Pyramid app that tests/test_revocation_processes.py serves in several processes (pserve,
-``use = call:tests.revocation_app:main``): it logs in, shows the user, logs out, logs a user out
-everywhere from a JSON body, and revokes many sessions at once, as an admin view would."""
+"""The Pyramid app that tests/test_revocation_processes.py and tests/test_session_list.py serve
+in several processes (pserve, ``use = call:tests.revocation_app:main``): it logs in (also
+keeping the session, with ``regenerate()``), shows the user, fills a cart, logs out, logs a user
+out everywhere from a JSON body, revokes many sessions at once, as an admin view would, and lists
+and ends the user's sessions (``track_sessions``)."""
 
 from pyramid.config import Configurator
 
@@ -44,6 +46,63 @@ def mass_logout(request):
     return {"flushed": flushed, "sample": sids[:: int(request.params.get("step", 1000))]}
 
 
+def cart(request):
+    request.session.setdefault("cart", []).append(request.params["item"])
+    request.session.changed()
+    return {"cart": request.session["cart"]}
+
+
+def login_keep(request):
+    """Login as docs/usage.rst shows it: the session keeps its data under a new identity."""
+    request.session.regenerate()
+    request.session["user"] = request.params["user"]
+    return {"user": request.session["user"]}
+
+
+def state(request):
+    session = request.session
+    return {
+        "user": session.get("user"),
+        "cart": session.get("cart"),
+        "session_id": session.session_id,
+        "created": session.created,
+        "csrf": session.get("_csrft_"),
+    }
+
+
+def csrf(request):
+    return {"csrf": request.session.get_csrf_token()}
+
+
+def sessions(request):
+    """The session's user's list, or ``user``'s (as an admin page would show it)."""
+    session = request.session
+    user = request.params.get("user") or session.get("user")
+    listed = session.revocation.sessions(user) if user else []
+    return {
+        "sessions": [
+            dict(info._asdict(), current=info.session_id == session.session_id) for info in listed
+        ]
+    }
+
+
+def end(request):
+    """Ends one of the user's own sessions: an id not in the user's list is refused."""
+    session = request.session
+    user, sid = session.get("user"), request.params["session_id"]
+    if not user or sid not in {info.session_id for info in session.revocation.sessions(user)}:
+        request.response.status = 404
+        return {}
+    session.revocation.revoke_session(sid)
+    return {"flushed": session.revocation.flush()}
+
+
+def logout_others(request):
+    session = request.session
+    ended = session.revocation.revoke_others(session["user"], session)
+    return {"ended": ended, "flushed": session.revocation.flush()}
+
+
 def main(global_config, **settings):
     config = Configurator(settings=settings)
     config.include("pyramid_nacl_session")
@@ -53,6 +112,13 @@ def main(global_config, **settings):
         ("logout", logout),
         ("revoke-user", revoke_user),
         ("mass-logout", mass_logout),
+        ("cart", cart),
+        ("login-keep", login_keep),
+        ("state", state),
+        ("csrf", csrf),
+        ("sessions", sessions),
+        ("end", end),
+        ("logout-others", logout_others),
     ]:
         config.add_route(name, "/" + name)
         config.add_view(view, route_name=name, renderer="json")

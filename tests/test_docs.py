@@ -378,7 +378,8 @@ def test_no_code_block_escapes_the_tests(path):
         assert indented == [], f"{path.name}: indented code blocks at lines {indented}: fence them"
 
 
-KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+# 64 hex digits, but not an image digest (``@sha256:...``), which a workflow pins by.
+KEY_LIKE = re.compile(r"(?<![0-9a-fA-F])(?<!sha256:)[0-9a-fA-F]{64}(?![0-9a-fA-F])")
 
 
 #: What a build or a test run leaves in an unpacked sdist, which has no git to ask.

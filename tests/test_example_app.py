@@ -96,3 +96,38 @@ def test_moving_the_example_off_signed_cookies_keeps_the_user_logged_in():
     after.set_cookie("demo_session", sealed)
     page = after.get("/session")
     assert json.loads(page.html.find(id="state").text)["user"] == "ann"
+
+
+@pytest.mark.redis
+def test_the_devices_page_lists_each_browser_of_the_user_and_ends_one(tmp_path):
+    from pyramid.paster import get_app
+
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    devices_ini = os.path.join(os.path.dirname(INI), "devices.ini")
+    with open(devices_ini) as f:
+        text = f.read().replace("redis://127.0.0.1:6379/0", server.url)
+    ini = tmp_path / "devices.ini"
+    ini.write_text(text)
+    wsgi = get_app(str(ini))
+    try:
+        laptop = TestApp(wsgi, extra_environ={"HTTP_USER_AGENT": "Laptop"})
+        phone = TestApp(wsgi, extra_environ={"HTTP_USER_AGENT": "Phone"})
+        log_in(laptop)
+        log_in(phone)
+        page = laptop.get("/devices")
+        rows = page.html.find_all("tr", class_="device")
+        assert sorted(row.td.text for row in rows) == ["Laptop", "Phone"]
+        assert "this device" in [row.find_all("td")[2].text for row in rows]
+        (end,) = [form for form in page.forms.values() if form.action == "/devices/end"]
+        end.submit().follow()
+        assert "Not logged in" in phone.get("/").text
+        rows = laptop.get("/devices").html.find_all("tr", class_="device")
+        assert [row.td.text for row in rows] == ["Laptop"]
+        assert "<b id='user'>ann</b>" in laptop.get("/").text
+    finally:
+        from pyramid.interfaces import ISessionFactory
+
+        wsgi.registry.queryUtility(ISessionFactory).revocation.close()
+        server.stop()

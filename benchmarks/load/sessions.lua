@@ -10,16 +10,28 @@
 -- Checks, per response: status >= 400 counts as bad; the page's counter must be the previous
 -- page's counter + 1 on this jar (a worker that could not open a cookie sealed by another
 -- worker would start again at 1). done() prints one JSON line for run.py, prefixed LOADJSON.
+--
+-- With WRK_COOKIES set (space-separated "name=value", one per connection: session_list.py),
+-- each connection starts as a browser already holding that cookie (a logged-in user), and the
+-- counter check starts from whatever its first page shows.
 
 local threads = {}
+local given = {}
+for c in string.gmatch(os.getenv("WRK_COOKIES") or "", "%S+") do
+   table.insert(given, c)
+end
 
 function setup(thread)
    table.insert(threads, thread)
+   thread:set("cookie", given[#threads])
 end
 
 function init(args)
-   cookie = nil     -- "name=value" from the last Set-Cookie seen on this connection
-   expected = 1     -- the counter the next page must show
+   -- cookie: "name=value" from the last Set-Cookie seen on this connection (or from setup)
+   expected = nil   -- the counter the next page must show (nil: whatever the first shows)
+   if cookie == nil then
+      expected = 1
+   end
    responses = 0
    bad = 0          -- status >= 400
    mismatches = 0   -- counter present but not expected
@@ -47,7 +59,7 @@ function response(status, headers, body)
    if visits == nil then
       missing = missing + 1
    else
-      if visits ~= expected then
+      if expected ~= nil and visits ~= expected then
          mismatches = mismatches + 1
       end
       -- Follow what the server says, so one slip counts once rather than on every later page.
@@ -62,7 +74,7 @@ function done(summary, latency, requests)
       lua.bad = lua.bad + thread:get("bad")
       lua.mismatches = lua.mismatches + thread:get("mismatches")
       lua.missing = lua.missing + thread:get("missing")
-      lua.max_visits = math.max(lua.max_visits, thread:get("expected") - 1)
+      lua.max_visits = math.max(lua.max_visits, (thread:get("expected") or 1) - 1)
    end
    local e = summary.errors
    io.write(string.format(

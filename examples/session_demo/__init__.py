@@ -1,10 +1,12 @@
 """A small Pyramid app that shows pyramid_nacl_session at work: a visit counter, flash
 messages, a login form protected by a CSRF token, a page showing the session and its cookie,
-and logout. All session settings come from the .ini file."""
+and logout; with revocation and ``track_sessions`` on (examples/devices.ini), the user's devices,
+each with an "end" button. All session settings come from the .ini file."""
 
 import json
 import os
 import tempfile
+import time
 from html import escape
 from typing import Any
 
@@ -60,8 +62,13 @@ def login(request: Any) -> Response:
     if not username or request.POST.get("password") != PASSWORD:
         request.session.flash("Wrong user name or password.")
         return HTTPSeeOther("/")
+    # A new identity (and CSRF token) for the new privileges; the visits counted before stay.
+    # Pyramid's own cookie session (examples/signed.ini, before the move) has no regenerate().
+    if hasattr(request.session, "regenerate"):
+        request.session.regenerate()
+    else:
+        request.session.new_csrf_token()
     request.session["user"] = username
-    request.session.new_csrf_token()  # a new token once the user's privileges change
     request.session.flash(f"Welcome, {username}!")
     return HTTPSeeOther("/")
 
@@ -80,6 +87,43 @@ def show_session(request: Any) -> Response:
 of the 4096 a browser keeps.</p>
 <pre id="state">{escape(state)}</pre>"""
     return page(request, "What is in the session", body)
+
+
+def devices(request: Any) -> Response:
+    """The user's live sessions (``track_sessions``), each with a button that ends it."""
+    session = request.session
+    user = session.get("user")
+    store = getattr(session, "revocation", None)
+    if store is None or store.registry is None:
+        return page(request, "Your devices", "<p>Needs revocation and track_sessions.</p>")
+    if not user:
+        return page(request, "Your devices", "<p>Log in to see your devices.</p>")
+    rows = []
+    for info in store.sessions(user):
+        seen = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info.last_seen))
+        if info.session_id == session.session_id:
+            action = "this device"
+        else:
+            action = f"""<form method="post" action="/devices/end">{csrf_field(request)}
+<input type="hidden" name="session_id" value="{escape(info.session_id)}">
+<button class="end" type="submit">End</button></form>"""
+        rows.append(
+            f'<tr class="device"><td>{escape(info.label or "unknown")}</td>'
+            f"<td>{seen}</td><td>{action}</td></tr>"
+        )
+    body = f"""<table id="devices"><tr><th>Device</th><th>Last seen</th><th></th></tr>
+{"".join(rows)}</table>"""
+    return page(request, "Your devices", body)
+
+
+def end_device(request: Any) -> Response:
+    """Ends one of the user's own sessions (an id not in the user's list is ignored)."""
+    session = request.session
+    user, sid = session.get("user"), request.POST.get("session_id", "")
+    if user and sid in {info.session_id for info in session.revocation.sessions(user)}:
+        session.revocation.revoke_session(sid)
+        session.flash("That device is logged out.")
+    return HTTPSeeOther("/devices")
 
 
 def demo_keys(path: str) -> str:
@@ -124,4 +168,8 @@ def main(global_config: Any, **settings: Any) -> Any:
     config.add_view(login, route_name="login", request_method="POST")
     config.add_view(logout, route_name="logout", request_method="POST")
     config.add_view(show_session, route_name="session")
+    config.add_route("devices", "/devices")
+    config.add_route("end_device", "/devices/end")
+    config.add_view(devices, route_name="devices")
+    config.add_view(end_device, route_name="end_device", request_method="POST")
     return config.make_wsgi_app()

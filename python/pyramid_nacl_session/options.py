@@ -26,6 +26,8 @@ __all__ = [
     "as_revocation_policy",
     "as_revocation_prefix",
     "as_revocation_user",
+    "as_session_label",
+    "as_track_sessions",
     "REVOCATION_POLICIES",
     "REVOCATION_POLICY",
     "REVOCATION_STALE_AFTER",
@@ -247,13 +249,42 @@ UserGetter = Union[str, Callable[[dict[Any, Any]], Any]]
 def as_revocation_user(value: Any, name: str) -> Optional[UserGetter]:
     """A state key (str), a callable taking the session's state dict, or ``None`` (as is a blank
     string, so that an empty setting means none)."""
+    return _name_or_callable(value, name, "a state key")
+
+
+def as_session_label(value: Any, name: str) -> "Optional[str | Callable[[Any], Any]]":
+    """``track_sessions_label``: a request header's name (str), a callable taking the request,
+    or ``None`` (as is a blank string)."""
+    return _name_or_callable(value, name, "a header name")
+
+
+def as_track_sessions(
+    value: Any, label: Any, revocation: bool, user: Any
+) -> "tuple[bool, Optional[str | Callable[[Any], Any]]]":
+    """``track_sessions`` and ``track_sessions_label``, checked together: the list needs
+    revocation (``revocation``: whether ``revocation_url`` is set) and ``revocation_user``, and
+    a label needs the list."""
+    track: bool = as_bool(value, "track_sessions")
+    labeler = as_session_label(label, "track_sessions_label")
+    if track and (not revocation or as_revocation_user(user, "revocation_user") is None):
+        raise OptionError(
+            "track_sessions",
+            "needs revocation_url and revocation_user (the list lives in the revocation "
+            "store's Redis, one per user)",
+        )
+    if labeler is not None and not track:
+        raise OptionError("track_sessions_label", "needs track_sessions = true")
+    return track, labeler
+
+
+def _name_or_callable(value: Any, name: str, what: str) -> "Optional[str | Callable[..., Any]]":
     if value is None:
         return None
     if isinstance(value, str):
         return value.strip() or None
     if callable(value):
         return value  # type: ignore[no-any-return]
-    raise OptionError(name, f"expected a state key or a callable, got {type(value).__name__}")
+    raise OptionError(name, f"expected {what} or a callable, got {type(value).__name__}")
 
 
 def as_partitioned(value: object, name: str, secure: bool) -> bool:

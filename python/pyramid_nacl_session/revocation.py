@@ -37,7 +37,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import redis
 
@@ -67,6 +67,9 @@ from .revocation_entries import (
     user_member,
     write_now,
 )
+
+if TYPE_CHECKING:
+    from .session_registry import SessionInfo, SessionRegistry
 
 __all__ = [
     "RevocationStore",
@@ -182,6 +185,9 @@ class RevocationStore:
         self._future_seen: dict[bytes, float] = {}
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
+
+    #: The users' session lists (``track_sessions``; :mod:`.session_registry`), or ``None``.
+    registry: "Optional[SessionRegistry]" = None
 
     def __repr__(self) -> str:
         # The URL may hold a password: never shown.
@@ -327,7 +333,27 @@ class RevocationStore:
                 pass
         for thread in self._threads:
             thread.join(5)
+        if self.registry is not None:
+            self.registry.close()
         self.closed = True
+
+    # -- the users' session lists (track_sessions) -----------------------------------------
+
+    def sessions(self, user: Any) -> "list[SessionInfo]":
+        """The live sessions of ``user``, most recently seen first, each a
+        :class:`~pyramid_nacl_session.session_registry.SessionInfo` (``session_id``,
+        ``created``, ``last_seen``, ``label``). Needs ``track_sessions``."""
+        return self._registry().sessions(user)
+
+    def revoke_others(self, user: Any, session: Any) -> int:
+        """End every session of ``user`` but ``session`` (the current one, which stays in);
+        returns how many listed sessions were ended. Needs ``track_sessions``."""
+        return self._registry().revoke_others(user, session)
+
+    def _registry(self) -> "SessionRegistry":
+        if self.registry is None:
+            raise OptionError("track_sessions", "is off: this app keeps no session lists")
+        return self.registry
 
     def _client(self) -> "redis.Redis":
         return self.redis_url.client(CONNECT_TIMEOUT)

@@ -20,6 +20,7 @@ from ._core import (
 )
 from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
 from .cookie_size import WARN_SIZE, check_size
+from .identity import regenerate
 from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
@@ -38,6 +39,7 @@ from .options import (
     as_revocation_prefix,
     as_samesite,
     as_seconds,
+    as_track_sessions,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +87,8 @@ def EncryptedCookieSessionFactory(
     revocation_prefix: str = REVOCATION_PREFIX,
     partitioned: bool = False,
     detect_changes: bool = True,
+    track_sessions: bool = False,
+    track_sessions_label: Any = None,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -205,6 +209,10 @@ def EncryptedCookieSessionFactory(
       At the end of a request that read the session without changing it through its methods,
       write the cookie if the state still differs from what was read (a list in it changed in
       place, without ``changed()``). Default: ``True``.
+
+    ``track_sessions``, ``track_sessions_label``
+      Each user's list of live sessions (:ref:`session-list`; needs ``revocation_user``), named
+      by a header (``'User-Agent'``) or a callable given the request. Default: ``False``, ``None``.
     """
     encrypted = EncryptedSerializer(
         secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
@@ -266,6 +274,7 @@ def EncryptedCookieSessionFactory(
     if revocation_url is not None:
         # Imported only here: with revocation off, neither it nor redis is loaded.
         from .revocation import from_options
+        from .session_registry import registry_for
 
         attrs["revocation"], user = from_options(
             revocation_url,
@@ -278,6 +287,9 @@ def EncryptedCookieSessionFactory(
         )
         # A plain function on the class would be bound as a method: keep it as given.
         attrs["_revocation_user"] = staticmethod(user) if callable(user) else user
+        attrs["_registry"] = registry_for(
+            attrs["revocation"], user, track_sessions, track_sessions_label, attrs["_reissue_time"]
+        )
     else:
         # Checked all the same, as the settings reader checks them: one rule for an option
         # whichever way it comes, set to be used or not yet.
@@ -285,6 +297,7 @@ def EncryptedCookieSessionFactory(
         as_positive_seconds(revocation_stale_after, "revocation_stale_after")
         as_positive_seconds(revocation_resync, "revocation_resync")
         as_revocation_prefix(revocation_prefix, "revocation_prefix")
+        as_track_sessions(track_sessions, track_sessions_label, False, revocation_user)
         if revocation_user is not None:
             raise OptionError("revocation_user", "needs revocation_url")
     return type("EncryptedCookieSession", (EncryptedCookieSession,), attrs)
@@ -318,6 +331,9 @@ class EncryptedCookieSession(dict[Any, Any]):
     #: revocation is off.
     revocation: Any = None
     _revocation_user: Any = None
+    #: The users' session lists (``track_sessions``, or ``None``); this session's id is new.
+    _registry: Any = None
+    _fresh_id = False
     #: This session's id (with revocation on; ``None`` until the cookie is first written).
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
@@ -482,8 +498,11 @@ class EncryptedCookieSession(dict[Any, Any]):
         note_change(self)
         self._own_timeout = seconds
 
+    regenerate = regenerate
+
     def _new_id(self) -> str:
         self.session_id = sid = new_session_id()
+        self._fresh_id = True
         return sid
 
     # non-modifying dictionary methods
@@ -600,6 +619,8 @@ class EncryptedCookieSession(dict[Any, Any]):
                 dict.pop(self, TIMEOUT_KEY, None)
             if self.revocation is not None:
                 dict.pop(self, SESSION_ID_KEY, None)
+        if self._registry is not None:
+            self._registry.seen(self)
         if webob:
             headerlist.append(("Set-Cookie", cookie))
         else:

@@ -26,6 +26,7 @@ from .options import (
     as_revocation_user,
     as_samesite,
     as_seconds,
+    as_session_label,
 )
 from .session import EncryptedCookieSessionFactory
 
@@ -70,13 +71,16 @@ OPTIONS: "dict[str, Optional[Check]]" = {
     # The URL is checked by the factory (revocation.py), which needs redis-py to do it and is
     # imported only when revocation_url is set.
     "revocation_url": lambda value, key: _text(value, key),
-    "revocation_user": None,  # handled by _revocation_user
+    "revocation_user": None,  # handled by _dotted_or_text
     "revocation_policy": as_revocation_policy,
     "revocation_stale_after": as_positive_seconds,
     "revocation_resync": as_positive_seconds,
     "revocation_prefix": as_revocation_prefix,
     "partitioned": as_bool,  # needs secure: checked by the factory, as samesite's is
     "detect_changes": as_bool,
+    # Checked by the factory with the options they need (revocation_url, revocation_user).
+    "track_sessions": as_bool,
+    "track_sessions_label": None,  # handled by _dotted_or_text
 }
 
 #: Settings other session packages read under ``session.``, which an app moving to us may have
@@ -159,7 +163,9 @@ def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[st
         elif option == "serializer":
             options[option] = _serializer(key, value)
         elif option == "revocation_user":
-            options[option] = _revocation_user(key, value)
+            options[option] = _dotted_or_text(key, value, as_revocation_user, "a state key")
+        elif option == "track_sessions_label":
+            options[option] = _dotted_or_text(key, value, as_session_label, "a header name")
         elif check is not None:
             options[option] = check(value, key)
     if "samesite" in found:
@@ -205,15 +211,16 @@ def _serializer(key: str, value: Any) -> Any:
     return obj() if isinstance(obj, type) else obj
 
 
-def _revocation_user(key: str, value: Any) -> Any:
-    """A state key, or ``module:callable`` (a colon marks a dotted name to resolve)."""
+def _dotted_or_text(key: str, value: Any, check: Check, what: str) -> Any:
+    """Text (a state key, a header name) or ``module:callable`` (a colon marks a dotted name
+    to resolve), then ``check``."""
     name = value.strip() if isinstance(value, str) else value
     if not isinstance(name, str) or ":" not in name:
-        return as_revocation_user(name, key)
+        return check(name, key)
     try:
-        return as_revocation_user(_resolve(name), key)
+        return check(_resolve(name), key)
     except (ImportError, ValueError) as e:
-        raise OptionError(key, f"expected a state key or module:callable ({e})") from None
+        raise OptionError(key, f"expected {what} or module:callable ({e})") from None
 
 
 def _text(value: Any, key: str) -> Optional[str]:

@@ -115,6 +115,21 @@ def every_option() -> Callable[[Any], Any]:
     )
 
 
+def tracking_sessions() -> Callable[[Any], Any]:
+    return EncryptedCookieSessionFactory(
+        generate_secret(),
+        absolute_timeout=3600,
+        revocation_url="redis://127.0.0.1:6379/0",
+        revocation_user=lambda state: state.get("user"),
+        track_sessions=True,
+        track_sessions_label=lambda request: request.user_agent,
+    )
+
+
+def log_in(request: Any) -> None:
+    request.session.regenerate()
+
+
 def moving_off_signed_cookies() -> Callable[[Any], Any]:
     import datetime
 
