@@ -381,9 +381,6 @@ impl<'py> Writer<'py> {
 const BINPUT: u8 = b'q';
 const LONG_BINPUT: u8 = b'r';
 
-/// Most memo entries the reader keeps; a pickle naming more goes to `pickle.loads`.
-const MAX_MEMO: usize = 1 << 20;
-
 /// `pickle.loads(data)` for a protocol 2-5 pickle of plain data, built straight from the
 /// opcodes with pickle's own stack machine: every opcode makes at most one object, a memo
 /// reference shares the object as pickle does (cycles included), and no tree is built first.
@@ -414,7 +411,8 @@ struct Reader<'a, 'py> {
     stack: Vec<Bound<'py, PyAny>>,
     /// Stack lengths at each open MARK.
     marks: Vec<usize>,
-    memo: Vec<Option<Bound<'py, PyAny>>>,
+    /// Grows one entry at a time (see `put`): bounded by the opcodes read.
+    memo: Vec<Bound<'py, PyAny>>,
 }
 
 impl<'py> Reader<'_, 'py> {
@@ -466,21 +464,20 @@ impl<'py> Reader<'_, 'py> {
     fn put(&mut self, index: usize) -> Option<()> {
         let top = self.top()?.clone();
         if index == self.memo.len() {
-            // MEMOIZE, and what BINPUT writes in order.
-            self.memo.push(Some(top));
+            // MEMOIZE, and BINPUT as picklers write it: the next index.
+            self.memo.push(top);
         } else if index < self.memo.len() {
-            self.memo[index] = Some(top);
-        } else if index < MAX_MEMO {
-            self.memo.resize(index, None);
-            self.memo.push(Some(top));
+            self.memo[index] = top;
         } else {
+            // An index skipping ahead (no pickler writes one) would make us allocate for the
+            // gap: pickle.loads decides.
             return None;
         }
         Some(())
     }
 
     fn get(&mut self, index: usize) -> Option<()> {
-        let obj = self.memo.get(index)?.clone()?;
+        let obj = self.memo.get(index)?.clone();
         self.push(obj)
     }
 

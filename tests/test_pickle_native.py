@@ -287,7 +287,13 @@ def test_every_cut_or_changed_byte_reads_as_pickle_loads_reads_it():
     s = EncryptedSerializer(SECRET)
     data = pickle.dumps((1.0, 2.0, shared_values()["again"] + [{"a": (1, 2, 3, 4)}]), 5)
     variants = [data[:end] for end in range(len(data))]
-    variants += [data[:i] + bytes([b ^ 0x5A]) + data[i + 1 :] for i, b in enumerate(data)]
+    # Not into LONG_BINPUT: pickle.loads itself then grows its memo to whatever index follows
+    # (seconds for four arbitrary bytes), which is not what this test is about.
+    variants += [
+        data[:i] + bytes([b ^ 0x5A]) + data[i + 1 :]
+        for i, b in enumerate(data)
+        if b ^ 0x5A != ord("r")
+    ]
     for variant in variants:
         try:
             expected = pickle.loads(variant)
