@@ -56,6 +56,14 @@ create_exception!(
     "The session does not fit in one cookie (browsers drop cookies over 4096 bytes)."
 );
 
+create_exception!(
+    pyramid_nacl_session,
+    ReservedKeyError,
+    PyValueError,
+    "The app tried to set one of the keys the session keeps for itself (``RESERVED_KEYS``: \
+     ``_sid_``, the session's id, and ``_timeout_``, its own timeout): nothing was changed."
+);
+
 /// The error for a failed read of the operating system's CSPRNG (keys and nonces alike).
 pub fn no_randomness(e: getrandom::Error) -> PyErr {
     PyOSError::new_err(format!("no OS randomness: {e}"))

@@ -48,13 +48,20 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RefusedPickle", py.get_type::<errors::RefusedPickle>())?;
     m.add("BadSignature", py.get_type::<errors::BadSignature>())?;
     m.add("CookieTooLarge", py.get_type::<errors::CookieTooLarge>())?;
+    m.add(
+        "ReservedKeyError",
+        py.get_type::<errors::ReservedKeyError>(),
+    )?;
     m.add_class::<session::SessionCodec>()?;
     m.add_class::<signed::SignedCookieReader>()?;
     m.add_class::<revocation::RevocationSet>()?;
     m.add_function(wrap_pyfunction!(revocation::new_session_id, m)?)?;
     m.add_function(wrap_pyfunction!(revocation::is_session_id, m)?)?;
     // Rules both sides need, written once here (issue 18): the Python layer imports them.
-    m.add("SESSION_ID_KEY", revocation::ID_STATE_KEY)?;
+    m.add("SESSION_ID_KEY", session::ID_KEY)?;
+    m.add("TIMEOUT_KEY", session::TIMEOUT_KEY)?;
+    m.add("RESERVED_KEYS", session::RESERVED_KEYS)?;
+    m.add("MAX_AGE_LIMIT", session::MAX_AGE_LIMIT)?;
     m.add("SESSION_ID_LENGTH", revocation::ID_TEXT_LEN)?;
     m.add("DEFAULT_SALT", signed::DEFAULT_SALT)?;
     m.add("DEFAULT_HASHALG", signed::DEFAULT_HASHALG)?;

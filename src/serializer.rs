@@ -81,9 +81,11 @@ impl OpenedSession<'_> {
 /// (NaN or infinite times would make the session outlive every timeout), created no later than
 /// now plus the clock skew (a session created ahead would outlive `absolute_timeout` and every
 /// revocation: only a forger, or a badly wrong clock, writes one), and a dict state.
-/// `now` is read here, so every reader (ours and the signed one) applies the one rule.
+/// `now`, when the caller has read the one clock already (src/clock.rs), else read here, so
+/// every reader (ours and the signed one) applies the one rule.
 pub(crate) fn session_triple<'py>(
     value: &Bound<'py, PyAny>,
+    now: Option<f64>,
 ) -> Result<(f64, f64, Bound<'py, PyDict>), BadTriple> {
     let items: Vec<Bound<'py, PyAny>> = if let Ok(t) = value.cast::<PyTuple>() {
         t.iter().collect()
@@ -104,7 +106,10 @@ pub(crate) fn session_triple<'py>(
     let state = state
         .cast_into::<PyDict>()
         .map_err(|_| BadTriple::NotASession)?;
-    let now = clock::now();
+    let now = match now {
+        Some(now) => now,
+        None => clock::now(state.py()).map_err(BadTriple::Clock)?,
+    };
     if !clock::not_future(created, now) {
         return Err(BadTriple::InTheFuture);
     }
@@ -125,6 +130,8 @@ pub(crate) enum BadTriple {
     NotASession,
     /// Created after now plus `clock::CLOCK_SKEW`.
     InTheFuture,
+    /// The clock could not be read (a `time.time` patched to something that is not a clock).
+    Clock(PyErr),
 }
 
 impl BadTriple {
@@ -142,6 +149,7 @@ impl BadTriple {
                 "{what} holds a session created more than {} s ahead of this host's clock",
                 clock::CLOCK_SKEW
             )),
+            BadTriple::Clock(e) => e.clone_ref(value.py()),
         }
     }
 }
@@ -338,16 +346,18 @@ impl EncryptedSerializer {
         })
     }
 
-    /// Opens a cookie value and checks that it holds a Pyramid session.
+    /// Opens a cookie value and checks that it holds a Pyramid session, against `now` (the one
+    /// clock as the caller read it; `None` reads it here).
     pub fn open_session_bytes<'py>(
         &self,
         py: Python<'py>,
         cookie: &[u8],
+        now: Option<f64>,
     ) -> PyResult<OpenedSession<'py>> {
         let (plaintext, key_index) = self.open_bytes(cookie)?;
         let (value, migrated) = self.deserialize(py, &plaintext)?;
         let (renewed, created, state) =
-            session_triple(&value).map_err(|e| e.error("cookie", &value))?;
+            session_triple(&value, now).map_err(|e| e.error("cookie", &value))?;
         Ok(OpenedSession {
             state,
             renewed,
@@ -377,7 +387,10 @@ impl EncryptedSerializer {
             plain.set_item(key, value)?;
         }
         let tuple = PyTuple::new(py, [accessed.clone(), created.clone(), plain.into_any()])?;
+        // A value JSON cannot hold is named by its key in the session (skipping the state's
+        // place, 2, in the tuple).
         self.serialize(py, tuple.as_any())
+            .map_err(|e| json::error_path::named(py, e, "session", 1))
     }
 
     /// Whether `state` is what `plaintext` (a session this serializer opened) held, as bytes:
@@ -447,7 +460,9 @@ impl EncryptedSerializer {
         py: Python<'py>,
         appstruct: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let plaintext = self.plaintext(py, appstruct)?;
+        let plaintext = self
+            .plaintext(py, appstruct)
+            .map_err(|e| json::error_path::named(py, e, "appstruct", 0))?;
         let plaintext = plaintext.as_bytes();
         // GIL kept for seal/open: 2-9 us of crypto is not worth waiting to win it back (benchmarks/GIL.md).
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
@@ -478,11 +493,11 @@ impl EncryptedSerializer {
     ) -> PyResult<(Bound<'py, PyDict>, f64, f64, usize, bool)> {
         let opened = if let Ok(s) = bstruct.cast::<PyString>() {
             match s.to_cow() {
-                Ok(text) => self.open_session_bytes(py, text.as_bytes())?,
+                Ok(text) => self.open_session_bytes(py, text.as_bytes(), None)?,
                 Err(_) => return Err(MalformedCookie::new_err("bad base64 in session cookie")),
             }
         } else if let Ok(b) = bstruct.cast::<PyBytes>() {
-            self.open_session_bytes(py, b.as_bytes())?
+            self.open_session_bytes(py, b.as_bytes(), None)?
         } else {
             return Err(PyTypeError::new_err(format!(
                 "cookie value must be bytes or str, got {}",

@@ -1,18 +1,21 @@
 //! `SessionCodec`: the request path's one native crossing each way.
 //!
 //! Reading goes from the request's `Cookie` header (or, where the app's request class has its
-//! own `cookies`, from the value it gives) to a checked `(state, renewed, created, reseal)`;
-//! writing goes from the session to the finished `Set-Cookie` header (or, where the app's
-//! response class has its own `set_cookie`, to the bare value it is given). The Python session
-//! class decides which; this module holds no policy beyond the cookie itself.
+//! own `cookies`, from the value it gives) to a checked `(state, renewed, created, reseal,
+//! snapshot, own_timeout)`, the session's own timeout taken out of the state here; writing goes
+//! from the session, its id and its own timeout to the finished `Set-Cookie` header (or, where
+//! the app's response class has its own `set_cookie`, to the bare value it is given), the two
+//! put back into what is sealed here, never into the app's dict. The Python session class
+//! decides which; this module holds the reserved keys and no policy beyond the cookie itself.
 //!
 //! With `detect_changes`, reading also keeps the plaintext it opened (a `Snapshot`), so that at
 //! the end of a request that read the session without marking it changed, writing can first
 //! serialize the state as it was stamped then and compare bytes: equal means nothing changed in
 //! place and no cookie is written. No copy of the state is made on the way in.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyInt, PyList, PyString};
 
 use crate::cookie_header::{add_vary_cookie, find_cookie};
 use crate::envelope;
@@ -20,8 +23,72 @@ use crate::errors::MalformedCookie;
 use crate::serializer::{EncryptedSerializer, OpenedSession};
 use crate::set_cookie::CookieSpec;
 
-/// What the session class unpacks: `(state, renewed, created, reseal, snapshot)`.
-type SessionRead<'py> = (Bound<'py, PyDict>, f64, f64, bool, Option<Snapshot>);
+/// The state keys the session keeps for itself, each written here once: the app can neither set
+/// them (`ReservedKeyError`) nor see them. Plain keys, so that 1.0 reads such a cookie (as one
+/// more key) and a rollback keeps every session.
+///
+/// The session's id, with revocation on (src/revocation).
+pub const ID_KEY: &str = "_sid_";
+/// The session's own inactivity timeout and cookie Max-Age (`adjust_timeout_for_session`).
+pub const TIMEOUT_KEY: &str = "_timeout_";
+/// Both, for the Python layer's check on every path that sets a key.
+pub const RESERVED_KEYS: (&str, &str) = (ID_KEY, TIMEOUT_KEY);
+/// A hundred years, the longest own timeout (and `max_age`): a longer one would put the
+/// cookie's expiry date past the year 9999.
+pub const MAX_AGE_LIMIT: u64 = 100 * 365 * 24 * 3600;
+
+/// What the session class unpacks: `(state, renewed, created, reseal, snapshot, own_timeout)`.
+type SessionRead<'py> = (
+    Bound<'py, PyDict>,
+    f64,
+    f64,
+    bool,
+    Option<Snapshot>,
+    Option<u64>,
+);
+
+/// Takes the session's own timeout out of `state`: a whole number of seconds from 1 to
+/// `MAX_AGE_LIMIT`. Anything else under the key is dropped, never trusted as a timeout nor cut
+/// to one (the app cannot set the key, so it is not the app's data either).
+fn take_own_timeout(state: &Bound<'_, PyDict>) -> PyResult<Option<u64>> {
+    let key = intern!(state.py(), TIMEOUT_KEY);
+    let Some(value) = state.get_item(key)? else {
+        return Ok(None);
+    };
+    state.del_item(key)?;
+    if !value.is_exact_instance_of::<PyInt>() {
+        return Ok(None); // (a bool is an int, but not a number of seconds)
+    }
+    Ok(value
+        .extract::<u64>()
+        .ok()
+        .filter(|n| (1..=MAX_AGE_LIMIT).contains(n)))
+}
+
+/// The state as it is sealed: the app's dict, with the session's id and own timeout put back
+/// (in that order, the order they come back in when read) in a copy, only when there are any.
+fn sealed_state<'py>(
+    state: &Bound<'py, PyDict>,
+    sid: Option<&Bound<'py, PyString>>,
+    own_timeout: Option<u64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    if sid.is_none() && own_timeout.is_none() {
+        return Ok(state.clone());
+    }
+    let py = state.py();
+    // From the dict's storage: PyDict_Copy of a session would call its keys() accessor.
+    let full = PyDict::new(py);
+    for (key, value) in state.iter() {
+        full.set_item(key, value)?;
+    }
+    if let Some(sid) = sid {
+        full.set_item(intern!(py, ID_KEY), sid)?;
+    }
+    if let Some(seconds) = own_timeout {
+        full.set_item(intern!(py, TIMEOUT_KEY), seconds)?;
+    }
+    Ok(full)
+}
 
 /// The plaintext a session was opened from, with its two times as they were read (an int stays
 /// an int, so serializing them again gives the same bytes). Opaque to Python.
@@ -54,25 +121,32 @@ impl SessionCodec {
         } else {
             None
         };
+        let own_timeout = take_own_timeout(&opened.state)?;
         Ok((
             opened.state,
             opened.renewed,
             opened.created,
             reseal,
             snapshot,
+            own_timeout,
         ))
     }
 
-    /// The plaintext to seal for this session; `None` when `snapshot` is given and the state,
-    /// stamped with the snapshot's times, serializes to the very bytes that were opened.
-    fn changed_plaintext(
+    /// The plaintext to seal for this session (its state with `sid` and `own_timeout`); `None`
+    /// when `snapshot` is given and that, stamped with the snapshot's times, serializes to the
+    /// very bytes that were opened.
+    #[allow(clippy::too_many_arguments)]
+    fn changed_plaintext<'py>(
         &self,
-        py: Python<'_>,
-        accessed: &Bound<'_, PyAny>,
-        created: &Bound<'_, PyAny>,
-        state: &Bound<'_, PyDict>,
-        snapshot: Option<&Bound<'_, Snapshot>>,
+        py: Python<'py>,
+        accessed: &Bound<'py, PyAny>,
+        created: &Bound<'py, PyAny>,
+        state: &Bound<'py, PyDict>,
+        sid: Option<&Bound<'py, PyString>>,
+        own_timeout: Option<u64>,
+        snapshot: Option<&Bound<'py, Snapshot>>,
     ) -> PyResult<Option<Vec<u8>>> {
+        let state = &sealed_state(state, sid, own_timeout)?;
         let serializer = self.serializer.get();
         if let Some(snapshot) = snapshot {
             let snap = snapshot.get();
@@ -123,14 +197,17 @@ impl SessionCodec {
         }
     }
 
-    /// The session in ``environ['HTTP_COOKIE']`` (``header``), read as WebOb's
+    /// The session in ``environ['HTTP_COOKIE']`` (``header``), checked against ``now`` (the
+    /// session's reading of the one clock; ``None``: read here), read as WebOb's
     /// ``request.cookies`` would find it: ``None`` when there is no such cookie, else
     /// ``(state, renewed, created, reseal, snapshot)``, the snapshot ``None`` unless
     /// ``detect_changes``; raises a ``CookieError`` when it is unreadable.
+    #[pyo3(signature = (header, now=None))]
     fn read_header<'py>(
         &self,
         py: Python<'py>,
         header: Option<&Bound<'py, PyString>>,
+        now: Option<f64>,
     ) -> PyResult<Option<SessionRead<'py>>> {
         let Some(header) = header else {
             return Ok(None);
@@ -145,27 +222,30 @@ impl SessionCodec {
         let opened = self
             .serializer
             .get()
-            .open_session_bytes(py, value.as_bytes())?;
+            .open_session_bytes(py, value.as_bytes(), now)?;
         self.unpack(opened).map(Some)
     }
 
-    /// The session in a cookie value the app's ``request.cookies`` gave:
-    /// ``(state, renewed, created, reseal, snapshot)``; raises a ``CookieError`` when it is
-    /// unreadable.
+    /// The session in a cookie value the app's ``request.cookies`` gave, checked against
+    /// ``now`` as for ``read_header``:
+    /// ``(state, renewed, created, reseal, snapshot, own_timeout)``; raises a ``CookieError``
+    /// when it is unreadable.
+    #[pyo3(signature = (value, now=None))]
     fn read_value<'py>(
         &self,
         py: Python<'py>,
         value: &Bound<'py, PyAny>,
+        now: Option<f64>,
     ) -> PyResult<SessionRead<'py>> {
         let serializer = self.serializer.get();
         let opened = match value.cast::<PyString>() {
             Ok(text) => match text.to_cow() {
-                Ok(text) => serializer.open_session_bytes(py, text.as_bytes())?,
+                Ok(text) => serializer.open_session_bytes(py, text.as_bytes(), now)?,
                 Err(_) => return Err(MalformedCookie::new_err("bad base64 in session cookie")),
             },
             Err(_) => {
                 let bytes = value.extract::<Vec<u8>>()?;
-                serializer.open_session_bytes(py, &bytes)?
+                serializer.open_session_bytes(py, &bytes, now)?
             }
         };
         self.unpack(opened)
@@ -183,16 +263,17 @@ impl SessionCodec {
         let serializer = self.serializer.get();
         let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
         self.spec
-            .header_with(envelope::sealed_len(plaintext.len()), None, |out| {
+            .header_with(py, envelope::sealed_len(plaintext.len()), None, |out| {
                 serializer.seal_append(&plaintext, out)
             })
     }
 
     /// The request path's write on a stock WebOb response, in one crossing: adds ``Cookie`` to
-    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session (with
-    /// ``max_age``, the session's own, in place of the factory's when not ``None``), or
-    /// ``None`` when ``snapshot`` shows that nothing changed.
-    #[pyo3(signature = (headerlist, accessed, created, state, max_age, snapshot))]
+    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session, or
+    /// ``None`` when ``snapshot`` shows that nothing changed. ``sid``, the session's id, and
+    /// ``own_timeout``, its own timeout, are sealed with the state when not ``None`` (the dict
+    /// is not changed); ``own_timeout`` is also the cookie's Max-Age, in place of the factory's.
+    #[pyo3(signature = (headerlist, accessed, created, state, sid, own_timeout, snapshot))]
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
@@ -201,19 +282,24 @@ impl SessionCodec {
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
-        max_age: Option<u64>,
+        sid: Option<&Bound<'_, PyString>>,
+        own_timeout: Option<u64>,
         snapshot: Option<&Bound<'_, Snapshot>>,
     ) -> PyResult<Option<String>> {
         add_vary_cookie(py, headerlist)?;
-        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        let Some(plaintext) =
+            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
         else {
             return Ok(None);
         };
         let serializer = self.serializer.get();
         self.spec
-            .header_with(envelope::sealed_len(plaintext.len()), max_age, |out| {
-                serializer.seal_append(&plaintext, out)
-            })
+            .header_with(
+                py,
+                envelope::sealed_len(plaintext.len()),
+                own_timeout,
+                |out| serializer.seal_append(&plaintext, out),
+            )
             .map(Some)
     }
 
@@ -243,17 +329,22 @@ impl SessionCodec {
     }
 
     /// The bare cookie value for this session, for an app's own ``response.set_cookie``; with
-    /// a ``snapshot``, ``None`` when nothing changed.
-    #[pyo3(signature = (accessed, created, state, snapshot=None))]
+    /// a ``snapshot``, ``None`` when nothing changed. ``sid`` and ``own_timeout`` as for
+    /// ``write``.
+    #[pyo3(signature = (accessed, created, state, sid=None, own_timeout=None, snapshot=None))]
+    #[allow(clippy::too_many_arguments)]
     fn value(
         &self,
         py: Python<'_>,
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
+        sid: Option<&Bound<'_, PyString>>,
+        own_timeout: Option<u64>,
         snapshot: Option<&Bound<'_, Snapshot>>,
     ) -> PyResult<Option<String>> {
-        let Some(plaintext) = self.changed_plaintext(py, accessed, created, state, snapshot)?
+        let Some(plaintext) =
+            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
         else {
             return Ok(None);
         };
@@ -261,12 +352,6 @@ impl SessionCodec {
         let mut out = String::with_capacity(envelope::sealed_len(plaintext.len()));
         serializer.seal_append(&plaintext, &mut out)?;
         Ok(Some(out))
-    }
-
-    /// The length of the header less the value's, for sizing a bare value.
-    #[getter]
-    fn overhead(&self) -> usize {
-        self.spec.overhead()
     }
 
     /// The Set-Cookie header that deletes the cookie.

@@ -3,11 +3,10 @@
 //! have added. The options arrive checked (python/pyramid_nacl_session/options.py is the one place
 //! their rules live); the value is our own base64, which never needs quoting.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::clock;
 use crate::cookie_header::byte_set;
 
 /// WebOb's `_allowed_cookie_chars`: a Set-Cookie value of only these is written unquoted.
@@ -103,7 +102,12 @@ impl CookieSpec {
     /// The Set-Cookie value carrying `value`, appended to `out` (which may already hold the
     /// prefix's room); `value` must be made of `VALUE_OK` bytes, as our base64 always is.
     /// `own_max_age` replaces the factory's `max_age` for this one cookie.
-    fn finish(&self, out: &mut String, now: u64, own_max_age: Option<u64>) -> PyResult<()> {
+    fn finish(
+        &self,
+        out: &mut String,
+        now: impl FnOnce() -> PyResult<u64>,
+        own_max_age: Option<u64>,
+    ) -> PyResult<()> {
         let max_age = match own_max_age {
             None => {
                 out.push_str(&self.attrs);
@@ -118,7 +122,7 @@ impl CookieSpec {
         };
         if let Some(max_age) = max_age {
             // options.py bounds max_age, so this fails only near the year 9999.
-            let expires = now
+            let expires = now()?
                 .checked_add(max_age)
                 .and_then(cookie_date)
                 .ok_or_else(|| PyOverflowError::new_err("max_age: date value out of range"))?;
@@ -133,6 +137,7 @@ impl CookieSpec {
     /// sealed base64, written straight into the header's buffer.
     pub fn header_with(
         &self,
+        py: Python<'_>,
         value_len: usize,
         own_max_age: Option<u64>,
         write_value: impl FnOnce(&mut String) -> PyResult<()>,
@@ -140,7 +145,7 @@ impl CookieSpec {
         let mut out = String::with_capacity(self.prefix.len() + value_len + 160);
         out.push_str(&self.prefix);
         write_value(&mut out)?;
-        self.finish(&mut out, unix_now(), own_max_age)?;
+        self.finish(&mut out, || unix_now(py), own_max_age)?;
         Ok(out)
     }
 
@@ -154,15 +159,8 @@ impl CookieSpec {
         let mut out = String::with_capacity(self.prefix.len() + value.len() + 160);
         out.push_str(&self.prefix);
         out.push_str(value);
-        self.finish(&mut out, now, None)?;
+        self.finish(&mut out, || Ok(now), None)?;
         Ok(out)
-    }
-
-    /// The header's length less the value's: what `header_with` adds around it.
-    pub fn overhead(&self) -> usize {
-        // `; expires=` and a 29-byte date (`Wdy, DD-Mon-YYYY HH:MM:SS GMT`).
-        let expires = if self.max_age.is_some() { 10 + 29 } else { 0 };
-        self.prefix.len() + self.attrs.len() + expires + self.flags.len()
     }
 
     pub fn delete(&self) -> &str {
@@ -174,10 +172,10 @@ fn max_age_attr(n: u64) -> String {
     format!("; Max-Age={n}")
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// Whole seconds of the one clock (src/clock.rs), read only when an expiry date is written.
+fn unix_now(py: Python<'_>) -> PyResult<u64> {
+    // As WebOb's: a fraction of a second is dropped; a clock before 1970 is 1970.
+    Ok(clock::now(py)?.max(0.0) as u64)
 }
 
 #[pymethods]
@@ -236,8 +234,8 @@ impl CookieSpec {
     }
 
     /// The Set-Cookie value carrying ``value`` (any text; refused if it would need quoting).
-    fn header(&self, value: &str) -> PyResult<String> {
-        self.header_at(value, unix_now())
+    fn header(&self, py: Python<'_>, value: &str) -> PyResult<String> {
+        self.header_at(value, unix_now(py)?)
     }
 
     /// The Set-Cookie value that deletes the cookie.
@@ -291,7 +289,6 @@ mod tests {
              expires=Wed, 31-Dec-97 23:59:59 GMT; secure; HttpOnly; SameSite=None"
         );
         assert!(spec.header_at("a b", 0).is_err());
-        assert_eq!(spec.overhead(), spec.header_at("v", 0).unwrap().len() - 1);
     }
 
     #[test]
@@ -314,13 +311,13 @@ mod tests {
             false,
         );
         let mut own = String::from("s=v");
-        spec.finish(&mut own, 0, Some(86_400)).unwrap();
+        spec.finish(&mut own, || Ok(0), Some(86_400)).unwrap();
         assert_eq!(
             own,
             "s=v; Domain=example.com; Max-Age=86400; Path=/; expires=Fri, 02-Jan-1970 00:00:00 GMT"
         );
         let mut default = String::from("s=v");
-        spec.finish(&mut default, 0, None).unwrap();
+        spec.finish(&mut default, || Ok(0), None).unwrap();
         assert_eq!(default, spec.header_at("v", 0).unwrap());
     }
 }

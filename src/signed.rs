@@ -259,7 +259,7 @@ impl SignedCookieReader {
 
 fn session<'py>(value: &Bound<'py, PyAny>) -> PyResult<SignedRead<'py>> {
     let (renewed, created, state) =
-        session_triple(value).map_err(|e| e.error("signed cookie", value))?;
+        session_triple(value, None).map_err(|e| e.error("signed cookie", value))?;
     Ok((state, renewed, created))
 }
 

@@ -372,7 +372,7 @@ TYPOS = [
     (["decode", "--ini", "K", "--app", "K", "C"], "--ini: no such file"),
     (["decode", "C", "--secret"], "--secret needs a value"),
     (["revoke", "--ini", "K", "before"], "--ini: no such file"),
-    (["revoke", "K", "--ini", "app.ini"], "KIND: bad or missing value (not shown)"),
+    (["revoke", "K", "--ini", "app.ini"], "KIND: expected session, user or before (the value"),
     (["revoke", "--ini", "app.ini", "user", "K", "K"], "revoke: 1 unexpected argument"),
 ]
 
@@ -907,3 +907,97 @@ def test_decode_ini_prints_no_warning_from_pyramid_on_its_stderr(tmp_path):
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert json.loads(result.stdout)["state"] == {"a": 1}
+
+
+# --- revoke's wording ---
+
+
+def test_revoke_help_lists_the_kinds(capsys):
+    assert main(["revoke", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as argparse wraps it, unwrapped
+    assert "session (one session, by its id), user (every session of a user) or before" in out
+    assert "--ini FILE [--app NAME] KIND [VALUE]" in out
+
+
+def test_revoke_without_ini_says_what_is_missing(capsys):
+    status, out, err = run(capsys, "revoke", "user", "bob")
+    assert (status, out) == (2, "")
+    assert "revoke needs --ini FILE" in err
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["session", "PASTE_ID"], r"revoked session [A-Za-z0-9_-]{22}"),
+        (["user", "bob"], r"revoked user bob \(their sessions created before \S+\)"),
+        (["before"], r"revoked every session created before \S+"),
+    ],
+)
+def test_revoke_says_what_it_revoked_in_one_plain_line(capsys, tmp_path, redis_url, argv, said):
+    from pyramid_nacl_session._core import new_session_id
+
+    ini = revoke_ini(tmp_path, redis_url, "session.revocation_user = user")
+    argv = [new_session_id() if a == "PASTE_ID" else a for a in argv]
+    status, out, err = run(capsys, "revoke", "--ini", ini, *argv)
+    assert (status, err) == (0, "")
+    assert re.fullmatch(said, out.strip())
+    assert "  " not in out
+
+
+# --- Redis URLs with any password, through --ini ---
+
+
+@pytest.mark.parametrize("password", ["p#ss;w%rd", "p#ss", "p%ss", "p;ss", "p@ss:w/rd?x", "pàss"])
+def test_a_redis_password_written_as_the_docs_say_reaches_redis_intact(tmp_path, password):
+    """In an .ini, the password is percent-encoded (RFC 3986) and each '%' doubled for
+    configparser: the app and the command line both read the URL redis-py is given."""
+    pytest.importorskip("redis")
+    import urllib.parse
+
+    import redis
+
+    encoded = urllib.parse.quote(password, safe="").replace("%", "%%")
+    ini = revoke_ini(tmp_path, f"redis://:{encoded}@127.0.0.1:1/0")
+    from pyramid_nacl_session.cli.ini import app_options
+
+    options, _, _ = app_options(ini, None, make_factory=True)
+    pool = redis.ConnectionPool.from_url(options["revocation_url"])
+    assert pool.connection_kwargs["password"] == password
+
+
+def test_a_raw_hash_in_a_redis_url_says_how_to_write_it(capsys, tmp_path):
+    pytest.importorskip("redis")
+    ini = revoke_ini(tmp_path, "redis://:p#ss@127.0.0.1:1/0")
+    status, out, err = run(capsys, "revoke", "--ini", ini, "before")
+    assert (status, out) == (2, "")
+    assert "session.revocation_url" in err and "%%23" in err
+    assert "p#ss" not in err
+
+
+def test_an_ini_configparser_refuses_gives_its_reason_without_the_value(capsys, tmp_path):
+    pytest.importorskip("redis")
+    ini = revoke_ini(tmp_path, "redis://:p%23ss@127.0.0.1:1/0")
+    status, out, err = run(capsys, "revoke", "--ini", ini, "before")
+    assert (status, out) == (2, "")
+    assert "session.revocation_url" in err
+    assert "'%' must be followed by '%' or '('" in err and "%%" in err
+    assert "p%23ss" not in err and "23ss" not in err
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (f"[app:main]\nsession.secret = {KEY}\nsession.secret = {KEY}\n", "session.secret in "
+         "[app:main] is given twice (line 3)"),
+        (f"session.secret = {KEY}\n[app:main]\n", "line 1 comes before any [section] header"),
+        (f"[app:main]\nuse = egg:myapp\n{KEY}\n", "line 3 is not 'name = value'"),
+        ("[app:main]\nsession.secret = %(no_such)s\n", "session.secret in [app:main]: %(no_such)s"),
+    ],
+)  # fmt: skip
+def test_an_ini_file_configparser_refuses_says_why_without_quoting_it(
+    capsys, tmp_path, text, reason
+):
+    ini = write_ini(tmp_path, text)
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())  # no key in err
+    assert (status, out) == (2, "")
+    assert f"is not a valid .ini file: {reason}" in err

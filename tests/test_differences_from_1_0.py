@@ -308,6 +308,22 @@ def test_print_secret_prints_bare_hex(sides):
     assert re.fullmatch(r"[0-9a-f]{64}\n", in_ours(PRINT_SECRET))
 
 
+NO_KEY = """
+from pyramid_nacl_session import EncryptedCookieSessionFactory
+try:
+    EncryptedCookieSessionFactory()
+except Exception as e:
+    print(type(e).__name__, isinstance(e, ValueError), isinstance(e, TypeError))
+"""
+
+
+def test_a_factory_without_a_key_raises_option_error_where_1_0_raised_type_error(sides):
+    # secret may now be left out for secret_file or secret_env; without any of the three, the
+    # error is the one every bad option raises.
+    assert in_1_0(sides, NO_KEY) == "TypeError False True\n"
+    assert in_ours(NO_KEY) == "OptionError True False\n"
+
+
 PICKLE_DEFAULT = f"""
 import logging
 logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s %(message)s")

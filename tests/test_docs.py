@@ -18,8 +18,9 @@ How each kind of block runs:
     (PasteDeploy); the app then serves two requests, and the second must see the session the
     first one stored. ``egg:myapp`` is a real distribution here (see ``myapp_main``). A fragment
     (no ``[section]`` header) goes under ``[app:main]``; a block that lacks ``use``,
-    ``pyramid.includes`` or a secret gets ``use = egg:myapp``, ``pyramid.includes =
-    pyramid_nacl_session`` or a new key, and nothing else is changed.
+    ``pyramid.includes`` or a key (``secret``, ``secret_file`` or ``secret_env``) gets ``use =
+    egg:myapp``, ``pyramid.includes = pyramid_nacl_session`` or a new key, and nothing else is
+    changed.
 ``console`` / ``bash`` / ``shell``
     Each ``$ `` line is run by bash in the working directory with this virtualenv's commands
     first on ``PATH``; the lines after it, when there are any, are its expected output
@@ -146,7 +147,7 @@ def complete_ini(text):
         added.append("use = egg:myapp")
     if not re.search(r"^pyramid\.includes\s*=", section, re.M):
         added.append("pyramid.includes = pyramid_nacl_session")
-    if not re.search(r"^(pynacl\.)?session\.secret\s*=", section, re.M):
+    if not re.search(r"^(pynacl\.)?session\.secret(_file|_env)?\s*=", section, re.M):
         added.append(f"session.secret = {new_key()}")
     return text[: head.end()] + "".join(line + "\n" for line in added) + text[head.end() :]
 
@@ -319,7 +320,8 @@ def parse(path):
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_every_block_runs_as_printed(path, tmp_path, myapp_site):
+def test_every_block_runs_as_printed(path, tmp_path, myapp_site, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the one working directory, for Python blocks as for commands
     document = parse(path)
     redis = []
 

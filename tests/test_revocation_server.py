@@ -29,10 +29,12 @@ def revocation_ini(tmp_path, port, redis_url, name):
     server = f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 4\n\n"
     text, n = re.subn(r"^\[server:main\]\n(?:(?!^\[).*\n)*", server, INI.read_text(), flags=re.M)
     assert n == 1
-    # The example makes its own key when it starts (demo.secret_file); the revoke command reads
-    # the .ini alone, so the servers and the command all take KEY from the file.
+    # The servers and the revoke command all read KEY from the key file the .ini names
+    # (session.secret_file, beside it).
+    key_file = tmp_path / "demo-secret.key"
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
     extra = (
-        f"session.secret = {KEY}\n"
         f"session.revocation_url = {redis_url}\n"
         "session.revocation_user = user\n"
         "session.revocation_resync = 1\n\n[server:main]"

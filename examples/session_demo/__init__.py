@@ -1,13 +1,15 @@
 """A small Pyramid app that shows pyramid_nacl_session at work: a visit counter, flash
 messages, a login form protected by a CSRF token, a page showing the session and its cookie,
-and logout; with revocation and ``track_sessions`` on (examples/devices.ini), the user's devices,
-each with an "end" button. All session settings come from the .ini file."""
+logout, and, when the .ini turns revocation on (examples/revocation.ini), "log out everywhere";
+with ``track_sessions`` on too (examples/devices.ini), the user's devices, each with an "end"
+button. All session settings come from the .ini file."""
 
 import json
 import os
 import tempfile
 import time
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from pyramid.config import Configurator
@@ -19,16 +21,30 @@ from pyramid_nacl_session import generate_secret
 PASSWORD = "demo"  # the demo accepts any user name with this password
 
 
+STYLE = (Path(__file__).parent / "style.css").read_text(encoding="utf-8")
+
+
 def page(request: Any, title: str, body: str) -> Response:
+    session = request.session
     flashes = "".join(
-        f'<p class="flash">{escape(message)}</p>' for message in request.session.pop_flash()
+        f'<p class="flash{kind}" role="status">{escape(message)}</p>'
+        for queue, kind in (("error", " error"), ("", ""))
+        for message in session.pop_flash(queue)
     )
-    user = request.session.get("user")
+    user = session.get("user")
     who = f"Logged in as <b id='user'>{escape(user)}</b>" if user else "Not logged in"
+    links = '<a href="/">Home</a> <a href="/session">Session</a>'
+    store = getattr(session, "revocation", None)  # not on Pyramid's own sessions
+    if store is not None:
+        links += ' <a href="/revocation">Revocation</a>'
+        if store.registry is not None:
+            links += ' <a href="/devices">Devices</a>'
     html = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{escape(title)}</title></head>
+<html><head><meta charset="utf-8"><title>{escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/style.css"></head>
 <body>
-<nav><a href="/">Home</a> | <a href="/session">Session</a> | <span id="who">{who}</span></nav>
+<nav>{links} <span id="who">{who}</span></nav>
 <h1>{escape(title)}</h1>
 {flashes}
 {body}
@@ -36,9 +52,22 @@ def page(request: Any, title: str, body: str) -> Response:
     return Response(html)
 
 
+def stylesheet(request: Any) -> Response:
+    return Response(STYLE, content_type="text/css", charset="utf-8")
+
+
 def csrf_field(request: Any) -> str:
     token = escape(request.session.get_csrf_token())
     return f'<input type="hidden" name="csrf_token" value="{token}">'
+
+
+def login_form(request: Any) -> str:
+    return f"""<form method="post" action="/login">{csrf_field(request)}
+<label>User <input id="username" name="username" autocomplete="username"></label>
+<label>Password <input id="password" name="password" type="password"
+ autocomplete="current-password"></label>
+<button id="login" type="submit">Log in</button></form>
+<p class="hint">(Any user name, password <code>{PASSWORD}</code>.)</p>"""
 
 
 def home(request: Any) -> Response:
@@ -48,19 +77,22 @@ def home(request: Any) -> Response:
         form = f"""<form method="post" action="/logout">{csrf_field(request)}
 <button id="logout" type="submit">Log out</button></form>"""
     else:
-        form = f"""<form method="post" action="/login">{csrf_field(request)}
-<label>User <input id="username" name="username"></label>
-<label>Password <input id="password" name="password" type="password"></label>
-<button id="login" type="submit">Log in</button></form>
-<p>(Any user name, password <code>{PASSWORD}</code>.)</p>"""
+        form = login_form(request)
     body = f'<p>Visits in this session: <b id="visits">{session["visits"]}</b></p>\n{form}'
     return page(request, "pyramid_nacl_session demo", body)
+
+
+def login_page(request: Any) -> Response:
+    """``GET /login``: the form alone (where a browser lands after a refused login, say)."""
+    if request.session.get("user"):
+        return HTTPSeeOther("/")
+    return page(request, "Log in", login_form(request))
 
 
 def login(request: Any) -> Response:
     username = request.POST.get("username", "").strip()
     if not username or request.POST.get("password") != PASSWORD:
-        request.session.flash("Wrong user name or password.")
+        request.session.flash("Wrong user name or password.", "error")
         return HTTPSeeOther("/")
     # A new identity (and CSRF token) for the new privileges; the visits counted before stay.
     # Pyramid's own cookie session (examples/signed.ini, before the move) has no regenerate().
@@ -74,7 +106,44 @@ def login(request: Any) -> Response:
 
 
 def logout(request: Any) -> Response:
-    request.session.invalidate()  # nothing stored after this: the cookie is deleted
+    user = request.session.get("user")
+    # Ends the session (with revocation on, every copy of its cookie too); the flash starts a
+    # new, empty one that carries the message to the next page.
+    request.session.invalidate()
+    if user:
+        request.session.flash(f"You are logged out, {user}: this session is over.")
+    return HTTPSeeOther("/")
+
+
+def revocation_page(request: Any) -> Response:
+    """``GET /revocation`` (revocation on): what this session's cookie is worth after a logout,
+    and "log out everywhere"."""
+    session = request.session
+    user = session.get("user")
+    if not user:
+        session.flash("Log in first: revocation works on a logged-in user's sessions.", "error")
+        return HTTPSeeOther("/login")
+    sid = escape(session.session_id or "(given when the cookie is next written)")
+    body = f"""<p>Revocation is on: logging out refuses every copy of the session's cookie, on
+every worker, within a second, though the cookie itself still opens with the app's key.</p>
+<p>This session's id: <code id="session-id">{sid}</code></p>
+<p>Try it: log in as <b>{escape(user)}</b> in a second browser (or a private window), then
+press the button below here, and reload the other one: it is logged out too.</p>
+<form method="post" action="/logout-everywhere" class="inline">{csrf_field(request)}
+<button id="logout-everywhere" class="danger" type="submit">Log out everywhere</button></form>
+<p class="hint">It revokes every session of this user created before now; the operator's
+command does the same: <code>pyramid-nacl-session revoke --ini examples/revocation.ini user
+{escape(user)}</code>.</p>"""
+    return page(request, "Revocation", body)
+
+
+def logout_everywhere(request: Any) -> Response:
+    session = request.session
+    user = session.get("user")
+    if user:
+        session.revocation.revoke_user(user)
+        session.invalidate()
+        session.flash(f"Every session of {user} is logged out, in every browser.")
     return HTTPSeeOther("/")
 
 
@@ -126,34 +195,36 @@ def end_device(request: Any) -> Response:
     return HTTPSeeOther("/devices")
 
 
-def demo_keys(path: str) -> str:
-    """The keys in the file at ``path``, made (one new key) when there is no such file yet."""
-    if not os.path.exists(path):
-        # Published whole or not at all: several workers may start at once, and none may read a
-        # half-written file or replace a key another one already serves with.
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".demo-secret-")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(generate_secret().decode("ascii") + "\n")
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    with open(path) as f:
-        return f.read()
+def make_key_file(path: str) -> None:
+    """Make the file at ``path`` with one new key, readable by its owner alone, unless it
+    exists: a convenience of this demo at its first start. A real app makes its key file once,
+    by hand: ``(umask 077; pyramid-nacl-session secret > session.key)``."""
+    if os.path.exists(path):
+        return
+    # Published whole or not at all: several workers may start at once, and none may read a
+    # half-written file or replace a key another one already serves with.
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".demo-secret-")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(generate_secret().decode("ascii") + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 def main(global_config: Any, **settings: Any) -> Any:
     """The Paste app factory named by ``use = egg:session-demo`` in the .ini file.
 
-    ``demo.secret_file`` names the file holding the keys (made, with one new key, at the first
-    start), unless ``session.secret`` is given. With ``demo.signed_secret`` set
-    (examples/signed.ini), the app runs as it would have before the move: on Pyramid's own
-    ``SignedCookieSessionFactory``, with Pyramid 2's defaults.
+    The keys are read by ``session.secret_file``; the file it names is made, with one new key,
+    at the first start. With ``session.revocation_url`` set, the Revocation page shows "log out
+    everywhere". With ``demo.signed_secret`` set (examples/signed.ini), the app runs as it would
+    have before the move: on Pyramid's own ``SignedCookieSessionFactory``, with Pyramid 2's
+    defaults.
     """
-    if settings.get("demo.secret_file") and not settings.get("session.secret"):
-        settings["session.secret"] = demo_keys(settings["demo.secret_file"])
+    if settings.get("session.secret_file"):
+        make_key_file(settings["session.secret_file"])
     config = Configurator(settings=settings)
     if settings.get("demo.signed_secret"):
         from pyramid.session import SignedCookieSessionFactory
@@ -161,13 +232,21 @@ def main(global_config: Any, **settings: Any) -> Any:
         config.set_session_factory(SignedCookieSessionFactory(settings["demo.signed_secret"]))
     config.set_default_csrf_options(require_csrf=True)
     config.add_route("home", "/")
+    config.add_route("style", "/style.css")
     config.add_route("login", "/login")
     config.add_route("logout", "/logout")
     config.add_route("session", "/session")
     config.add_view(home, route_name="home")
+    config.add_view(stylesheet, route_name="style")
+    config.add_view(login_page, route_name="login", request_method="GET")
     config.add_view(login, route_name="login", request_method="POST")
     config.add_view(logout, route_name="logout", request_method="POST")
     config.add_view(show_session, route_name="session")
+    if settings.get("session.revocation_url"):
+        config.add_route("revocation", "/revocation")
+        config.add_route("logout_everywhere", "/logout-everywhere")
+        config.add_view(revocation_page, route_name="revocation", request_method="GET")
+        config.add_view(logout_everywhere, route_name="logout_everywhere", request_method="POST")
     config.add_route("devices", "/devices")
     config.add_route("end_device", "/devices/end")
     config.add_view(devices, route_name="devices")

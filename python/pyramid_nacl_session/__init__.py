@@ -13,6 +13,7 @@ from ._core import (
     EncryptedSerializer,
     MalformedCookie,
     RefusedPickle,
+    ReservedKeyError,
     generate_secret,
 )
 from .options import OptionError
@@ -36,6 +37,7 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
+    "ReservedKeyError",
 ]
 
 

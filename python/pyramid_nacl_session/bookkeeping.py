@@ -15,7 +15,21 @@ looked up on each call, so that a test (or an app) that patches it is obeyed.
 import time
 from typing import Any, Callable, TypeVar, cast
 
-__all__ = ["accessor", "key_accessor", "mutator", "setter", "note_change"]
+from ._core import RESERVED_KEYS, ReservedKeyError
+
+__all__ = [
+    "accessor",
+    "key_accessor",
+    "mutator",
+    "setter",
+    "key_setter",
+    "updater",
+    "note_change",
+    "refuse_reserved",
+]
+
+#: The keys the session keeps for itself (src/session.rs): the app cannot set them.
+_RESERVED = frozenset(RESERVED_KEYS)
 
 #: A wrapper has the type of the method it wraps (dict.get's overloads, say).
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -67,12 +81,54 @@ def mutator(method: _F) -> _F:
     return _named(changed, method)
 
 
+def refuse_reserved(key: Any) -> None:
+    """Raise :class:`ReservedKeyError` for a key the session keeps for itself."""
+    raise ReservedKeyError(
+        f"{key!r} is kept by the session for itself and cannot be set "
+        f"(reserved keys: {', '.join(map(repr, RESERVED_KEYS))}); nothing was changed"
+    )
+
+
 def setter(method: _F) -> _F:
+    """``__setitem__``: refuses a reserved key before anything changes."""
+
     def changed(session: Any, key: Any, value: Any) -> Any:
+        if key in _RESERVED:
+            refuse_reserved(key)
         session.accessed = int(time.time())
         if not session._app_changed:
             session.changed()
         return method(session, key, value)
+
+    return _named(changed, method)
+
+
+def key_setter(method: _F) -> _F:
+    """``setdefault``: refuses a reserved key before anything changes."""
+
+    def changed(session: Any, key: Any, *args: Any) -> Any:
+        if key in _RESERVED:
+            refuse_reserved(key)
+        session.accessed = int(time.time())
+        if not session._app_changed:
+            session.changed()
+        return method(session, key, *args)
+
+    return _named(changed, method)
+
+
+def updater(method: _F) -> _F:
+    """``update``: takes the pairs in first (a mapping, pairs, keywords, as ``dict.update``),
+    so that a reserved key among them is refused before any key is set."""
+
+    def changed(session: Any, *args: Any, **kw: Any) -> Any:
+        pairs = dict(*args, **kw)
+        if not _RESERVED.isdisjoint(pairs):
+            refuse_reserved(next(key for key in pairs if key in _RESERVED))
+        session.accessed = int(time.time())
+        if not session._app_changed:
+            session.changed()
+        return method(session, pairs)
 
     return _named(changed, method)
 

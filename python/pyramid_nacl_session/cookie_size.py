@@ -6,7 +6,7 @@ from typing import Any
 
 from ._core import CookieTooLarge
 
-__all__ = ["COOKIE_LIMIT", "WARN_SIZE", "check_size"]
+__all__ = ["COOKIE_LIMIT", "WARN_SIZE", "check_size", "cookie_size"]
 
 log = logging.getLogger("pyramid_nacl_session")
 
@@ -15,6 +15,16 @@ log = logging.getLogger("pyramid_nacl_session")
 COOKIE_LIMIT = 4096
 #: Past this size a warning is logged, once per factory and process, so operators see it coming.
 WARN_SIZE = COOKIE_LIMIT * 3 // 4
+
+
+def cookie_size(name: str, cookie: str, header: bool) -> int:
+    """What browsers count of a cookie: its name and value, from the whole Set-Cookie
+    ``cookie`` (``header``: ``name=value`` and the attributes after the first ``;``, which
+    neither a name nor our base64 holds) or from the bare value."""
+    if not header:
+        return len(name) + len(cookie)
+    end = cookie.find(";")
+    return (len(cookie) if end < 0 else end) - 1  # less the "="
 
 
 def check_size(session: Any, size: int) -> None:

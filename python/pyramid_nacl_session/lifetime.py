@@ -3,16 +3,13 @@ where it travels in the sealed state."""
 
 from typing import Any, Optional
 
+from ._core import MAX_AGE_LIMIT, TIMEOUT_KEY
 from .options import OptionError, as_seconds
 
-__all__ = ["MAX_AGE_LIMIT", "TIMEOUT_KEY", "as_own_timeout", "read_own_timeout", "max_age_len"]
-
-#: A hundred years: a larger max_age would put the cookie's expiry date past the year 9999.
-MAX_AGE_LIMIT = 100 * 365 * 24 * 3600
-#: Where a session's own timeout travels in the sealed state: a plain key, so that 1.0 reads
-#: such a cookie (as one more key) and a rollback keeps every session. Reserved, as Pyramid's
-#: ``_csrft_`` is.
-TIMEOUT_KEY = "_timeout_"
+# MAX_AGE_LIMIT (a hundred years, past which a cookie's expiry date would pass the year 9999)
+# and TIMEOUT_KEY (where the timeout travels in the sealed state, taken out and put back by the
+# core) are the core's (src/session.rs).
+__all__ = ["MAX_AGE_LIMIT", "TIMEOUT_KEY", "as_own_timeout"]
 
 
 def as_own_timeout(seconds: Any) -> int:
@@ -22,19 +19,3 @@ def as_own_timeout(seconds: Any) -> int:
     if not checked:
         raise OptionError("seconds", f"expected at least 1 second, got {seconds!r}")
     return checked
-
-
-def read_own_timeout(state: dict[Any, Any]) -> Optional[int]:
-    """Take the session's own timeout out of the state read from a cookie: a whole number of
-    seconds from 1 to ``MAX_AGE_LIMIT``, else ``None``. Anything else under the key is never
-    trusted as a timeout, nor cut to one: it stays in the state as the app's own data."""
-    seconds = state.get(TIMEOUT_KEY)
-    if type(seconds) is int and 0 < seconds <= MAX_AGE_LIMIT:
-        del state[TIMEOUT_KEY]
-        return seconds
-    return None
-
-
-def max_age_len(max_age: Optional[int]) -> int:
-    """What ``max_age`` adds to a Set-Cookie header: ``; Max-Age=N; expires=<29-byte date>``."""
-    return 0 if max_age is None else len(f"; Max-Age={max_age}; expires=") + 29

@@ -35,6 +35,7 @@ __all__ = [
     "REVOCATION_PREFIX",
     "UserGetter",
     "as_partitioned",
+    "as_url_without_fragment",
 ]
 
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -295,3 +296,17 @@ def as_partitioned(value: object, name: str, secure: bool) -> bool:
             name, "Partitioned needs secure = true (browsers drop such cookies otherwise)"
         )
     return partitioned
+
+
+def as_url_without_fragment(value: Any, name: str) -> Any:
+    """``value`` unchanged, unless it is text holding a ``#``: a URL's fragment, which redis-py
+    drops with whatever follows it (say, the rest of a password). The message says how to
+    write one, and never quotes the URL."""
+    if isinstance(value, str) and "#" in value:
+        raise OptionError(
+            name,
+            "holds a '#', which starts a URL's fragment, so what follows it (the rest of a "
+            "password, say) never reaches Redis; percent-encode it as %23, written %%23 in an "
+            ".ini file, where configparser reads '%' as its own",
+        )
+    return value

@@ -13,15 +13,25 @@ from . import stock
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
-    SESSION_ID_KEY,
     EncryptedSerializer,
     SessionCodec,
     new_session_id,
 )
-from .bookkeeping import accessor, key_accessor, mutator, note_change, setter
-from .cookie_size import WARN_SIZE, check_size
+from .bookkeeping import (
+    accessor,
+    key_accessor,
+    key_setter,
+    mutator,
+    note_change,
+    setter,
+    updater,
+)
+from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, replace_header
+from .cookie_size import WARN_SIZE, check_size, cookie_size
+from .dropped import drop_unwritable, note_unreadable
 from .identity import regenerate
-from .lifetime import MAX_AGE_LIMIT, TIMEOUT_KEY, as_own_timeout, max_age_len, read_own_timeout
+from .key_file import choose_secret
+from .lifetime import MAX_AGE_LIMIT, as_own_timeout
 from .migrate_signed import DEFAULT_TIMEOUT, read_signed, signed_migration
 from .options import (
     REVOCATION_POLICY,
@@ -40,6 +50,7 @@ from .options import (
     as_samesite,
     as_seconds,
     as_track_sessions,
+    as_url_without_fragment,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +68,7 @@ _webob_set_cookie: Any = None
 
 
 def EncryptedCookieSessionFactory(
-    secret: "_Secret",
+    secret: "Optional[_Secret]" = None,
     cookie_name: str = "session",
     max_age: Optional[int] = None,
     path: Optional[str] = "/",
@@ -89,6 +100,8 @@ def EncryptedCookieSessionFactory(
     detect_changes: bool = True,
     track_sessions: bool = False,
     track_sessions_label: Any = None,
+    secret_file: "Optional[str | os.PathLike[str]]" = None,
+    secret_env: Optional[str] = None,
 ) -> Callable[[Any], Any]:
     """Return a Pyramid session factory whose sessions live in one encrypted cookie.
 
@@ -99,7 +112,8 @@ def EncryptedCookieSessionFactory(
 
     ``secret``
       32 random bytes or 64 hex digits (from :func:`generate_secret` or ``print_secret``), or a
-      list of them: the first seals new cookies, every one opens them (key rotation).
+      list of them: the first seals new cookies, every one opens them (key rotation). Exactly
+      one of ``secret``, ``secret_file`` and ``secret_env`` is given. Default: ``None``.
 
     ``cookie_name``
       The name of the session cookie. Default: ``'session'``.
@@ -213,9 +227,16 @@ def EncryptedCookieSessionFactory(
     ``track_sessions``, ``track_sessions_label``
       Each user's list of live sessions (:ref:`session-list`; needs ``revocation_user``), named
       by a header (``'User-Agent'``) or a callable given the request. Default: ``False``, ``None``.
+
+    ``secret_file``, ``secret_env``
+      Where the keys are, in place of ``secret``: a file of keys, one a line (``#`` comments
+      allowed), that only its owner may read; or the name of an environment variable holding
+      them, separated by whitespace. Read when the factory is made. Default: ``None``.
     """
     encrypted = EncryptedSerializer(
-        secret, serializer, migrate_pickle=as_bool(migrate_pickle, "migrate_pickle")
+        choose_secret(secret, secret_file, secret_env),
+        serializer,
+        migrate_pickle=as_bool(migrate_pickle, "migrate_pickle"),
     )
     if serializer is None:
         # 1.0's default is kept so that 2.0 stays a drop-in, but it should not stay unnoticed:
@@ -266,8 +287,6 @@ def EncryptedCookieSessionFactory(
         partitioned,
         as_bool(detect_changes, "detect_changes"),
     )
-    # What the header holds besides the name and value: the "=" and the attributes.
-    attrs["_header_extra"] = attrs["_codec"].overhead - len(attrs["_cookie_name"])
     # stock.py's two tests are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
     _webob_cookies, _webob_set_cookie = stock.load()
@@ -277,7 +296,7 @@ def EncryptedCookieSessionFactory(
         from .session_registry import registry_for
 
         attrs["revocation"], user = from_options(
-            revocation_url,
+            as_url_without_fragment(revocation_url, "revocation_url"),
             attrs["_absolute_timeout"],
             user=revocation_user,
             policy=revocation_policy,
@@ -312,7 +331,6 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     _codec: SessionCodec
     _serializer: EncryptedSerializer
-    _header_extra: int
     _cookie_name: str = "session"
     _cookie_max_age: Optional[int] = None
     _cookie_path: Optional[str] = "/"
@@ -355,6 +373,11 @@ class EncryptedCookieSession(dict[Any, Any]):
     _invalidated = False
     #: The Pyramid signed cookie this session was moved from, when its name is not ours.
     _delete_old_cookie: Optional[str] = None
+    #: The Set-Cookie header this session added to the response, replaced by a later write
+    #: (a change made in a response callback that ran after ours).
+    _sent: Optional[tuple[str, str]] = None
+    #: The request's queue of response callbacks, once ours has run (Pyramid's deque).
+    _callbacks: Any
     #: Set on the factory's class once it has logged a size warning or a failed reseal.
     _size_warned = False
     _reseal_warned = False
@@ -372,21 +395,19 @@ class EncryptedCookieSession(dict[Any, Any]):
         if webob:
             # WebOb's own request.cookies: read its source, without parsing every cookie.
             try:
-                opened = codec.read_header(request.environ.get("HTTP_COOKIE"))
-            except ValueError:
-                pass  # unreadable: a fresh session
+                opened = codec.read_header(request.environ.get("HTTP_COOKIE"), now)
+            except ValueError as e:  # unreadable: a fresh session
+                note_unreadable(self, e)
         else:
             value = request.cookies.get(self._cookie_name)
             if value is not None:
                 try:
-                    opened = codec.read_value(value)
-                except ValueError:
-                    pass  # unreadable: a fresh session
+                    opened = codec.read_value(value, now)
+                except ValueError as e:  # unreadable: a fresh session
+                    note_unreadable(self, e)
         if opened is not None:
-            state, renewed, created, reseal, self._snapshot = opened
+            state, renewed, created, reseal, self._snapshot, self._own_timeout = opened
             new = False
-            if TIMEOUT_KEY in state:
-                self._own_timeout = read_own_timeout(state)
         elif self._migrate_signed is not None:
             moved = read_signed(request, self._migrate_signed, now, stock=webob)
             if moved is not None:
@@ -447,9 +468,16 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     def _watch(self) -> None:
         self._watched = True
-        self.request.add_response_callback(self._set_cookie_callback)
+        request = self.request
+        if request is not None:
+            request.add_response_callback(self._set_cookie_callback)
+        else:
+            # Our callback has run, and the app changed the session in one of its own callbacks
+            # after it: Pyramid runs callbacks added while it runs them, from this queue.
+            self._callbacks.append(self._set_cookie_callback)
 
     def _set_cookie_callback(self, request: Any, response: Any) -> None:
+        self.request = request  # (let go of below: this may be a later run)
         if self._dirty:
             written = self._set_cookie(response)
         elif self._snapshot is None:
@@ -473,7 +501,18 @@ class EncryptedCookieSession(dict[Any, Any]):
             # A response that read the session depends on the cookie: a shared cache must not
             # serve it to another one. (Every write above has added this already.)
             self._vary(response)
-        self.request = None  # explicitly break cycle for gc
+        # The app may still change the session in a response callback of its own that runs
+        # after this one (registered later): as in 1.0, where the first change registered the
+        # write, that change is written. So from here on a change schedules this callback again,
+        # on Pyramid's queue of callbacks, which holds no reference to the request: the session
+        # lets go of the request (no reference cycle), as Pyramid's own cookie session does.
+        # (_dirty stays: once written, a later read is no reason to reissue; a later change
+        # writes again through changed(), which _app_changed no longer skips.)
+        self._watched = self._app_changed = False
+        callbacks = getattr(request, "response_callbacks", None)
+        if callbacks is not None:
+            self._callbacks = callbacks
+            self.request = None
 
     def invalidate(self) -> None:
         """Empty the session. Unless something is stored again in this request, the response
@@ -517,12 +556,18 @@ class EncryptedCookieSession(dict[Any, Any]):
 
     # modifying dictionary methods
     clear = mutator(dict.clear)
-    update = mutator(dict.update)
-    setdefault = mutator(dict.setdefault)
+    update = updater(dict.update)
+    setdefault = key_setter(dict.setdefault)
     pop = mutator(dict.pop)
     popitem = mutator(dict.popitem)
     __setitem__ = setter(dict.__setitem__)
     __delitem__ = mutator(dict.__delitem__)
+
+    def __ior__(self, other: Any) -> "EncryptedCookieSession":  # type: ignore[misc]
+        # dict's own |= would set the keys without the session knowing (no cookie written, a
+        # reserved key set): through update, as ``session.update(other)``.
+        self.update(other)
+        return self
 
     # flash API methods
     @mutator
@@ -575,54 +620,47 @@ class EncryptedCookieSession(dict[Any, Any]):
             return False
         webob = getattr(type(response), "set_cookie", None) is _webob_set_cookie
         if self._delete_old_cookie is not None:
-            _delete_old_cookie(self, response)
+            delete_old_cookie(self, response)
+            self._delete_old_cookie = None  # once, should the session be written again
         if self._invalidated and not dict.__len__(self):
-            _delete_cookie(self, response, webob)
+            delete_cookie(self, response, webob)
             return True
         own_timeout = self._own_timeout
+        # A session named by its creation time (read without an id) keeps none: see __init__.
+        sid = None
+        if self.revocation is not None and not self._named_by_created:
+            sid = self.session_id or self._new_id()
         try:
-            # In the state for the cookie until the finally below takes them out: cheaper than
-            # a copy, and dict(self) would go through every overridden accessor. In this order,
-            # the order they come back in when read. A session named by its creation time
-            # (read without an id) keeps none: see __init__.
-            if self.revocation is not None and not self._named_by_created:
-                dict.__setitem__(self, SESSION_ID_KEY, self.session_id or self._new_id())
-            if own_timeout is not None:
-                dict.__setitem__(self, TIMEOUT_KEY, own_timeout)
-            # The size browsers count: the cookie's name and value.
             if webob:
                 headerlist = response.headerlist
                 cookie = self._codec.write(
-                    headerlist, self.accessed, self.created, self, own_timeout, snapshot
+                    headerlist, self.accessed, self.created, self, sid, own_timeout, snapshot
                 )
-                extra = self._header_extra
-                if own_timeout is not None:
-                    extra += max_age_len(own_timeout) - max_age_len(self._cookie_max_age)
             else:
-                cookie = self._codec.value(self.accessed, self.created, self, snapshot)
-                extra = -len(self._cookie_name)
+                cookie = self._codec.value(
+                    self.accessed, self.created, self, sid, own_timeout, snapshot
+                )
             if cookie is None:  # nothing changed since it was read
                 if not webob:
                     self._vary(response)
                 return True
-            size = len(cookie) - extra
-            if size > WARN_SIZE:
-                check_size(self, size)
+            # The header is longer than the name and value browsers count: exact only past it.
+            if len(cookie) > WARN_SIZE:
+                check_size(self, cookie_size(self._cookie_name, cookie, webob))
         except Exception as e:
             if self._app_changed or snapshot is not None:  # (a change in place is the app's)
                 raise
-            self._drop_unwritable(e)
-            _delete_cookie(self, response, webob)
+            drop_unwritable(self, e)
+            delete_cookie(self, response, webob)
             return True
-        finally:
-            if own_timeout is not None:
-                dict.pop(self, TIMEOUT_KEY, None)
-            if self.revocation is not None:
-                dict.pop(self, SESSION_ID_KEY, None)
         if self._registry is not None:
             self._registry.seen(self)
         if webob:
-            headerlist.append(("Set-Cookie", cookie))
+            header = ("Set-Cookie", cookie)
+            if self._sent is not None:  # written again: a change in a later response callback
+                replace_header(headerlist, self._sent)
+            self._sent = header
+            headerlist.append(header)
         else:
             response.set_cookie(
                 self._cookie_name,
@@ -646,55 +684,4 @@ class EncryptedCookieSession(dict[Any, Any]):
             self._codec.vary(headerlist)
 
     def _partitioned_kw(self) -> dict[str, bool]:
-        # WebOb 1.8's set_cookie has no such keyword: it is passed to an app's own set_cookie
-        # only when the option is on, so apps that leave it off see the call they always did.
-        return _PARTITIONED if self._cookie_partitioned else _NO_KW
-
-    def _drop_unwritable(self, error: Exception) -> None:
-        factory = type(self)
-        if not factory._reseal_warned:
-            factory._reseal_warned = True
-            log.warning(
-                "session cookie %r could not be written again (%s: %s); the user gets a fresh "
-                "session (logged once per process)",
-                self._cookie_name,
-                type(error).__name__,
-                error,
-            )
-        dict.clear(self)
-
-
-_PARTITIONED = {"partitioned": True}
-_NO_KW: dict[str, bool] = {}
-
-
-def _delete_old_cookie(session: EncryptedCookieSession, response: Any) -> None:
-    """Expire the Pyramid signed cookie the session was moved from. Once per user, so always
-    through the response's own ``delete_cookie`` (which calls its ``set_cookie``)."""
-    name = session._delete_old_cookie
-    path, domain = session._cookie_path, session._cookie_domain
-    delete = getattr(response, "delete_cookie", None)
-    if delete is not None:
-        delete(name, path=path, domain=domain)
-    else:
-        response.set_cookie(name, None, path=path, domain=domain)
-
-
-def _delete_cookie(session: EncryptedCookieSession, response: Any, webob: bool) -> None:
-    """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
-    does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
-    them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
-    if webob:
-        response.headerlist.append(("Set-Cookie", session._codec.delete_header))
-    else:
-        response.set_cookie(
-            session._cookie_name,
-            None,
-            path=session._cookie_path,
-            domain=session._cookie_domain,
-            secure=session._cookie_secure,
-            httponly=session._cookie_httponly,
-            samesite=session._cookie_samesite,
-            **session._partitioned_kw(),
-        )
-    session._vary(response)
+        return partitioned_kw(self._cookie_partitioned)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
+from .key_file import as_secret_env, as_secret_file, choose_secret
 from .migrate_signed import (
     as_hashalg,
     as_instant,
@@ -78,6 +79,9 @@ OPTIONS: "dict[str, Optional[Check]]" = {
     "revocation_prefix": as_revocation_prefix,
     "partitioned": as_bool,  # needs secure: checked by the factory, as samesite's is
     "detect_changes": as_bool,
+    # Read by the factory (key_file.py), which also refuses them together with secret.
+    "secret_file": as_secret_file,
+    "secret_env": as_secret_env,
     # Checked by the factory with the options they need (revocation_url, revocation_user).
     "track_sessions": as_bool,
     "track_sessions_label": None,  # handled by _dotted_or_text
@@ -104,9 +108,11 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
     as read from a Paste .ini file.
 
     ``session.secret`` holds one or more keys as 64 hex digits, separated by whitespace or
-    newlines (the first seals, all open). Booleans take true/false/yes/no/on/off/1/0; times are
-    whole seconds or ``none``; ``session.serializer`` is ``json``, ``pickle`` or the dotted name
-    of an object (or class) with ``loads`` and ``dumps``. A value holding an inline comment
+    newlines (the first seals, all open); or ``session.secret_file`` names a file of keys, one a
+    line, or ``session.secret_env`` an environment variable holding them. Booleans take
+    true/false/yes/no/on/off/1/0; times are whole seconds or ``none``; ``session.serializer``
+    is ``json``, ``pickle`` or the dotted name of an object (or class) with ``loads`` and
+    ``dumps``. A value holding an inline comment
     (``/app   # where it lives``) is refused: PasteDeploy would keep the comment in the value.
     A bad value raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
     """
@@ -123,12 +129,16 @@ def session_factory_from_settings(settings: Mapping[str, Any]) -> Callable[[Any]
         raise
 
 
-def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[str, str]]":
+def read_settings(
+    settings: Mapping[str, Any], *, need_secret: bool = True
+) -> "tuple[dict[str, Any], dict[str, str]]":
     """The factory's keyword arguments from an app's ``session.*`` and ``pynacl.session.*``
     settings, each checked as the factory checks it, and the setting each option was read from.
 
     The app (:func:`session_factory_from_settings`) and the command line read settings through
-    this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting.
+    this one function. Raises :class:`~pyramid_nacl_session.OptionError` naming the setting;
+    with ``need_secret=False`` (for a reader that needs other settings only, such as the signing
+    secret), a missing key is not one.
     """
     found = {}  # option -> (setting name, value)
     for prefix in PREFIXES:
@@ -147,8 +157,12 @@ def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[st
                 )
             found[option] = (key, value)
 
-    if "secret" not in found:
-        raise OptionError("session.secret", f"missing; {MAKE_A_KEY}")
+    if need_secret and not {"secret", "secret_file", "secret_env"} & found.keys():
+        raise OptionError(
+            "session.secret",
+            f"missing: give session.secret, session.secret_file or session.secret_env; "
+            f"{MAKE_A_KEY}",
+        )
     if "migrate_signed_secret" not in found:
         check_needs_secret(
             {option: option.startswith("migrate_signed_") for option in found},
@@ -173,7 +187,19 @@ def read_settings(settings: Mapping[str, Any]) -> "tuple[dict[str, Any], dict[st
         # An empty setting means no SameSite attribute; "None" means SameSite=None, as in 1.0.
         value = None if isinstance(value, str) and not value.strip() else value
         options["samesite"] = as_samesite(value, key, options.get("secure", False))
-    return options, {option: key for option, (key, _) in found.items()}
+    names = {option: key for option, (key, _) in found.items()}
+    if need_secret:
+        # Read here, as the factory would read them, so that the errors name the settings and
+        # the command line gets the keys themselves.
+        given = [option for option in ("secret", "secret_file", "secret_env") if option in found]
+        options["secret"] = choose_secret(
+            options.pop("secret", None),
+            options.pop("secret_file", None),
+            options.pop("secret_env", None),
+            names,
+        )
+        names["secret"] = names[given[0]]
+    return options, names
 
 
 def _hint(prefix: str, option: str) -> str:

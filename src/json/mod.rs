@@ -9,6 +9,7 @@
 //!
 //! The writer (`write`) and the parser (`read`) share only the limits below.
 
+pub mod error_path;
 mod read;
 mod write;
 

@@ -11,7 +11,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::{MAX_DEPTH, MAX_LEN};
+use super::{error_path, MAX_DEPTH, MAX_LEN};
 use crate::errors::CookieTooLarge;
 
 #[cold]
@@ -133,7 +133,8 @@ fn write_array(out: &mut Out, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<
             if i > 0 {
                 out.byte(b',')?;
             }
-            write_value(out, &list.get_item(i)?, depth + 1)?;
+            write_value(out, &list.get_item(i)?, depth + 1)
+                .map_err(|e| error_path::at_index(e, seq.py(), i))?;
             i += 1;
         }
     } else if let Ok(tuple) = seq.cast_exact::<PyTuple>() {
@@ -141,7 +142,7 @@ fn write_array(out: &mut Out, seq: &Bound<'_, PyAny>, depth: usize) -> PyResult<
             if i > 0 {
                 out.byte(b',')?;
             }
-            write_value(out, &item, depth + 1)?;
+            write_value(out, &item, depth + 1).map_err(|e| error_path::at_index(e, seq.py(), i))?;
         }
     } else {
         write_iterated(out, seq, depth)?;
@@ -157,7 +158,7 @@ fn write_iterated(out: &mut Out, seq: &Bound<'_, PyAny>, depth: usize) -> PyResu
         if i > 0 {
             out.byte(b',')?;
         }
-        write_value(out, &item?, depth + 1)?;
+        write_value(out, &item?, depth + 1).map_err(|e| error_path::at_index(e, seq.py(), i))?;
     }
     Ok(())
 }
@@ -197,7 +198,7 @@ fn write_dict(out: &mut Out, dict: &Bound<'_, PyDict>, depth: usize) -> PyResult
             first = false;
             write_key(out, &k)?;
             out.byte(b':')?;
-            write_value(out, &v, depth + 1)?;
+            write_value(out, &v, depth + 1).map_err(|e| error_path::at_key(e, &k))?;
         }
         Ok::<(), PyErr>(())
     })?;
@@ -223,9 +224,10 @@ fn write_dict_subclass(out: &mut Out, obj: &Bound<'_, PyAny>, depth: usize) -> P
         if i > 0 {
             out.byte(b',')?;
         }
-        write_key(out, &pair.get_item(0)?)?;
+        let key = pair.get_item(0)?;
+        write_key(out, &key)?;
         out.byte(b':')?;
-        write_value(out, &pair.get_item(1)?, depth + 1)?;
+        write_value(out, &pair.get_item(1)?, depth + 1).map_err(|e| error_path::at_key(e, &key))?;
     }
     out.byte(b'}')?;
     Ok(())

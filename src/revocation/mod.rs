@@ -34,8 +34,9 @@ use crate::errors::no_randomness;
 use table::{Key, Mixer, Table};
 
 pub const ID_LEN: usize = 16;
-/// The state key a session's id travels under inside the cookie (session.py's SESSION_ID_KEY).
-pub const ID_STATE_KEY: &str = "_sid_";
+/// The state key a session's id travels under inside the cookie (the session's reserved keys
+/// live together in session.rs).
+pub use crate::session::ID_KEY as ID_STATE_KEY;
 /// Length of a session id as text: URL-safe base64 of 16 bytes, without padding.
 pub const ID_TEXT_LEN: usize = 22;
 /// The tags of the members in Redis: one session, one creation time, one user, everyone.

@@ -184,16 +184,80 @@ pub(super) fn decode(data: &[u8]) -> Res<Graph> {
                 d.extend("SETITEMS", items)?;
             }
             _ => {
+                let under = d.session_key_note(op);
                 return Err(match opcode_name(op) {
-                    Some(name) => format!("pickle opcode {name} refused: only plain data is read"),
-                    None => format!("unknown pickle opcode 0x{op:02x}"),
-                })
+                    Some(name) => {
+                        format!("pickle opcode {name} refused: only plain data is read{under}")
+                    }
+                    None => format!("unknown pickle opcode 0x{op:02x}{under}"),
+                });
             }
         }
     }
 }
 
 impl Decoder<'_> {
+    /// On a refusal, the session key whose value holds the refused opcode, as ` (under session
+    /// key "when")`, when the pickle is a session's `(accessed, created, state)` and the key
+    /// can be told; else nothing. Read off the stack as it stands (the error path only): the
+    /// state dict is the third entry of the bottom segment, and the entries pushed after it
+    /// (in that segment, or in the one a MARK opened above it) alternate key and value, the
+    /// refused value being the last one begun. (A tuple of one to three items under
+    /// construction lies in the segment item by item, so a refusal inside one may name the
+    /// key after it: a hint for the log, never a decision.)
+    #[cold]
+    fn session_key_note(&self, op: u8) -> String {
+        let mut segments: Vec<&[Id]> = self.marks.iter().map(Vec::as_slice).collect();
+        segments.push(&self.stack);
+        let bottom = segments[0];
+        if bottom.len() < 3 || !matches!(self.nodes[bottom[2]], Node::Dict(_)) {
+            return String::new();
+        }
+        let mut items = if bottom.len() > 3 {
+            &bottom[3..]
+        } else {
+            segments.get(1).copied().unwrap_or(&[])
+        };
+        if op == 0x93 && std::ptr::eq(items.as_ptr_range().end, self.stack.as_ptr_range().end) {
+            // STACK_GLOBAL's module and name, just pushed on the same segment: not the state's.
+            items = &items[..items.len().saturating_sub(2)];
+        }
+        // Pairs already complete take two entries each, so the key being read is the last one
+        // at an even place; unless an empty container before it is still being filled (a dict
+        // or list of one item is filled without a MARK, in this same segment), which the stack
+        // cannot tell from a complete empty one: then both keys are named.
+        if items.is_empty() {
+            return String::new();
+        }
+        let by_pairs = items[(items.len() - 1) & !1];
+        let mut i = 0;
+        let by_filling = loop {
+            match (items.get(i), items.get(i + 1)) {
+                (Some(&key), None) => break key,
+                (Some(&key), Some(&value)) => {
+                    let empty =
+                        matches!(&self.nodes[value], Node::Dict(v) | Node::List(v) if v.is_empty());
+                    if i + 2 == items.len() || empty {
+                        break key;
+                    }
+                    i += 2;
+                }
+                (None, _) => break by_pairs,
+            }
+        };
+        let name = |key: Id| match &self.nodes[key] {
+            Node::Str(range) => std::str::from_utf8(&self.data[range.clone()])
+                .ok()
+                .map(|text| format!("{text:?}")),
+            _ => None,
+        };
+        match (name(by_filling), name(by_pairs)) {
+            (Some(a), Some(b)) if a != b => format!(" (under session key {a} or {b})"),
+            (Some(a), _) | (None, Some(a)) => format!(" (under session key {a})"),
+            (None, None) => String::new(),
+        }
+    }
+
     fn byte(&mut self) -> Res<u8> {
         let b = *self.data.get(self.pos).ok_or_else(truncated)?;
         self.pos += 1;

@@ -184,6 +184,13 @@ def run_op(session, op):
             return session.new
         if name == "created":
             return session.created
+        if name == "callback_set":
+            # The app writes the session from a response callback of its own, registered now
+            # (after the session was read, so after ours when reading registered one).
+            session.request.add_response_callback(
+                lambda request, response: request.session.__setitem__(k, v)
+            )
+            return None
         if name == "raise":
             raise Boom()
     except (KeyError, TypeError) as e:

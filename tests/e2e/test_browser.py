@@ -59,7 +59,7 @@ def _app_settings():
 
 SETTINGS = _app_settings()
 COOKIE = SETTINGS["session.cookie_name"]
-# The example reads its keys from the file demo.secret_file names (beside the .ini): the copy
+# The example reads its keys from the file session.secret_file names (beside the .ini): the copy
 # served here gets these two, the first sealing, so that rotation is seen at work.
 FIRST_KEY, SECOND_KEY = generate_secret().decode(), generate_secret().decode()
 OTHER_KEY = bytes(range(7, 39))
@@ -108,6 +108,7 @@ def base_url(tmp_path_factory):
     port = _free_port()
     ini.write_text(_ini_listening_on(port))
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
+    (tmp / "demo-secret.key").chmod(0o600)  # session.secret_file refuses a key file others read
     pserve = Path(sys.executable).with_name("pserve")
     log_path = tmp / "pserve.log"
     with open(log_path, "wb") as log:

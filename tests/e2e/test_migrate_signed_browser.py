@@ -53,6 +53,7 @@ def _serve(tmp, name):
     for ini in ("development.ini", name):
         (tmp / ini).write_text(_listening_on(EXAMPLES / ini, port))
     (tmp / "demo-secret.key").write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
+    (tmp / "demo-secret.key").chmod(0o600)  # session.secret_file refuses a key file others read
     log_path = tmp / f"{name}.log"
     pserve = Path(sys.executable).with_name("pserve")
     with open(log_path, "wb") as log:

@@ -21,12 +21,16 @@ __all__ = [
     "RefusedPickle",
     "BadSignature",
     "CookieTooLarge",
+    "ReservedKeyError",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
     "new_session_id",
     "is_session_id",
     "SESSION_ID_KEY",
+    "TIMEOUT_KEY",
+    "RESERVED_KEYS",
+    "MAX_AGE_LIMIT",
     "SESSION_ID_LENGTH",
     "DEFAULT_SALT",
     "DEFAULT_HASHALG",
@@ -38,6 +42,12 @@ __all__ = [
 # as an ordinary key), and its length: 16 random bytes as URL-safe base64.
 SESSION_ID_KEY: Final[str]
 SESSION_ID_LENGTH: Final[int]
+# Where a session's own timeout travels in the state (adjust_timeout_for_session), and both
+# reserved keys, which the app cannot set (src/session.rs).
+TIMEOUT_KEY: Final[str]
+RESERVED_KEYS: Final[tuple[str, str]]
+# A hundred years: the longest own timeout and max_age (an expiry date past 9999 overflows).
+MAX_AGE_LIMIT: Final[int]
 # Pyramid's SignedCookieSessionFactory defaults, for migrate_signed_* and decode --signed.
 DEFAULT_SALT: Final[str]
 DEFAULT_HASHALG: Final[str]
@@ -103,13 +113,15 @@ class BadPayload(CookieError): ...
 class RefusedPickle(BadPayload): ...
 class BadSignature(CookieError): ...
 class CookieTooLarge(ValueError): ...
+class ReservedKeyError(ValueError): ...
 
 # What a read kept of the cookie, for detect_changes: opaque, not exported (src/session.rs).
 _Snapshot = object
 
 # The request path's one crossing each way (src/session.rs):
-# (state, renewed, created, reseal, snapshot); the snapshot is None without detect_changes.
-_Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None]
+# (state, renewed, created, reseal, snapshot, own_timeout); the snapshot is None without
+# detect_changes; own_timeout, taken out of the state, None without one.
+_Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None, int | None]
 
 @final
 class SessionCodec:
@@ -126,18 +138,21 @@ class SessionCodec:
         partitioned: bool = False,
         detect_changes: bool = False,
     ) -> SessionCodec: ...
-    def read_header(self, header: str | None) -> _Read | None: ...
-    def read_value(self, value: str | bytes) -> _Read: ...
+    # now: the session's reading of time.time(); None reads it here.
+    def read_header(self, header: str | None, now: float | None = None) -> _Read | None: ...
+    def read_value(self, value: str | bytes, now: float | None = None) -> _Read: ...
     def header(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
     # The stock write: adds Cookie to Vary, and returns the Set-Cookie header, or None when the
-    # snapshot shows nothing changed. max_age: the session's own, in place of the factory's.
+    # snapshot shows nothing changed. sid and own_timeout are sealed with the state (which is
+    # not changed); own_timeout is also the Max-Age, in place of the factory's.
     def write(
         self,
         headerlist: list[tuple[str, str]],
         accessed: float,
         created: float,
         state: dict[Any, Any],
-        max_age: int | None,
+        sid: str | None,
+        own_timeout: int | None,
         snapshot: _Snapshot | None,
     ) -> str | None: ...
     def unchanged(
@@ -149,10 +164,10 @@ class SessionCodec:
         accessed: float,
         created: float,
         state: dict[Any, Any],
+        sid: str | None = None,
+        own_timeout: int | None = None,
         snapshot: _Snapshot | None = None,
     ) -> str | None: ...
-    @property
-    def overhead(self) -> int: ...
     @property
     def delete_header(self) -> str: ...
 

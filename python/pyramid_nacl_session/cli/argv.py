@@ -115,6 +115,8 @@ def argument_error(name: Optional[str], kinds: "dict[str, tuple[str, str]]") -> 
         return f"{option} takes no value"
     if kind == "value":
         return f"{option} needs a value; see {PROG} --help"
+    if kind == "choice":  # ``option`` is the message, which lists the choices
+        return f"{option} (the value given is not shown); see {PROG} --help"
     if name:  # argparse names an argument by our own option strings or metavar, never a value
         return f"{name}: bad or missing value (not shown); see {PROG} --help"
     return f"bad command line; see {PROG} --help"

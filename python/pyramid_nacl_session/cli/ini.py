@@ -29,12 +29,7 @@ def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str
     try:
         settings = get_appsettings(path, name=app)
     except configparser.Error as e:
-        # Its message quotes the offending lines, which may hold a key: give line numbers only.
-        lines: set[int] = {n for n, _ in getattr(e, "errors", [])}
-        if getattr(e, "lineno", None) is not None:
-            lines.add(e.lineno)  # type: ignore[attr-defined]
-        at = f" (line {', '.join(map(str, sorted(lines)))})" if lines else ""
-        raise UsageError(f"--ini: {path} is not a valid .ini file{at}") from None
+        raise UsageError(f"--ini: {path} is not a valid .ini file: {_reason(e)}") from None
     except ImportError as e:
         raise UsageError(
             f"--ini: the app that 'use =' names in {where} cannot be imported (module "
@@ -50,16 +45,43 @@ def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str
 
 
 def app_options(
-    path: str, app: Optional[str], *, make_factory: bool = False
+    path: str, app: Optional[str], *, make_factory: bool = False, need_secret: bool = True
 ) -> "tuple[dict[str, Any], dict[str, str], str]":
     """The app's session options, read and checked as the app reads them; the setting each was
     read from; and how to name where they came from. With ``make_factory``, the app's session
-    factory is made too, so that the rules between options are checked as at the app's start."""
+    factory is made too, so that the rules between options are checked as at the app's start;
+    without ``need_secret``, the settings may name no key (``decode --signed`` needs none)."""
     settings, where = app_settings(path, app)
     try:
-        options, names = read_settings(settings)
+        options, names = read_settings(settings, need_secret=need_secret)
         if make_factory:
             session_factory_from_settings(settings)
     except OptionError as e:  # names the setting; a key's message never holds the key
         raise UsageError(f"--ini: {where}: {e}") from None
     return options, names, where
+
+
+def _reason(error: configparser.Error) -> str:
+    """configparser's reason, from the error's kind and the names it carries: its message quotes
+    the offending value or line, which may hold a key or a password."""
+    option = getattr(error, "option", None)
+    where = f"{option} in [{error.section}]" if option and hasattr(error, "section") else ""
+    if isinstance(error, configparser.InterpolationSyntaxError):
+        return (
+            f"{where}: '%' must be followed by '%' or '(' (configparser's interpolation); write "
+            "a literal '%' as '%%', so a percent-encoded character such as %23 is %%23"
+        )
+    if isinstance(error, configparser.InterpolationMissingOptionError):
+        return f"{where}: %({error.reference})s names no setting of its section or [DEFAULT]"
+    if isinstance(error, configparser.InterpolationDepthError):
+        return f"{where}: %(...)s references nested too deeply (a loop?)"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"{error.option} in [{error.section}] is given twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"[{error.section}] is given twice (line {error.lineno})"
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"line {error.lineno} comes before any [section] header"
+    lines = sorted({n for n, _ in getattr(error, "errors", [])})
+    if lines:
+        return f"line {', '.join(map(str, lines))} is not 'name = value' (nor a section or comment)"
+    return type(error).__name__

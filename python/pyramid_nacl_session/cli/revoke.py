@@ -12,8 +12,11 @@ from typing import Any
 
 from ..options import REVOCATION_PREFIX
 from .argv import Arguments
-from .base import EXIT_OK, Unreadable, UsageError, out
+from .base import EXIT_OK, PROG, Unreadable, UsageError, out
 from .ini import app_options
+
+#: What ``revoke`` revokes.
+KINDS = ("session", "user", "before")
 
 
 def add_parser(commands: Any, arguments: Arguments) -> None:
@@ -21,6 +24,7 @@ def add_parser(commands: Any, arguments: Arguments) -> None:
     revoke = commands.add_parser(
         "revoke",
         allow_abbrev=False,
+        usage="%(prog)s --ini FILE [--app NAME] KIND [VALUE]",
         help="revoke one session, every session of a user, or every session issued before a time",
         description="Revoke sessions of the app named by --ini, through its revocation_url "
         "(Redis). Every worker refuses them within a second. KIND is 'session' (VALUE: a "
@@ -31,11 +35,25 @@ def add_parser(commands: Any, arguments: Arguments) -> None:
         epilog="The .ini file names the app to import: point --ini only at a file you trust.",
     )
     add = arguments.add
-    # Not recorded: an error about them is "bad or missing value (not shown)", as a bad KIND
-    # may be a key typed in the wrong place.
-    revoke.add_argument("kind", choices=("session", "user", "before"), metavar="KIND")
-    revoke.add_argument("value", nargs="?", metavar="VALUE")
-    add(revoke, "--ini", metavar="FILE", required=True, help="the app's Paste .ini file")
+    # A bad KIND is named with the kinds it may be, never quoted: it may be a key typed in the
+    # wrong place. VALUE is not recorded (its error is "bad or missing value (not shown)").
+    revoke.add_argument(
+        "kind",
+        choices=KINDS,
+        metavar="KIND",
+        help="what to revoke: session (one session, by its id), user (every session of a "
+        "user) or before (every session issued before a time)",
+    )
+    arguments.kinds["KIND"] = ("choice", f"KIND: expected {', '.join(KINDS[:-1])} or {KINDS[-1]}")
+    revoke.add_argument(
+        "value",
+        nargs="?",
+        metavar="VALUE",
+        help="the session id, the user, or the time (ISO 8601 or seconds since the epoch; "
+        "default now)",
+    )
+    # Checked by run(), not by argparse, whose error for it would say only "bad command line".
+    add(revoke, "--ini", metavar="FILE", help="the app's Paste .ini file (required)")
     add(revoke, "--app", metavar="NAME", help="the app section of --ini to read (default: main)")
     revoke.set_defaults(run=run)
     arguments.options["revoke"] = ["--help", "--ini", "--app"]
@@ -43,6 +61,11 @@ def add_parser(commands: Any, arguments: Arguments) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``revoke``; return the exit status."""
+    if not args.ini:
+        raise UsageError(
+            f"revoke needs --ini FILE, the app's .ini file (which names its Redis); see {PROG} "
+            "revoke --help"
+        )
     try:
         options, names, where = app_options(args.ini, args.app, make_factory=True)
     except ImportError:  # the factory imports redis-py for revocation_url
@@ -65,7 +88,12 @@ def run(args: argparse.Namespace) -> int:
     except Exception as e:  # redis-py's errors; their text may quote the URL
         raise Unreadable(f"Redis did not take the revocation ({type(e).__name__})") from None
     moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat()
-    out(f"revoked {args.kind} {args.value or ''} (sessions created before {moment})".strip())
+    if args.kind == "session":
+        out(f"revoked session {args.value}")
+    elif args.kind == "user":
+        out(f"revoked user {args.value} (their sessions created before {moment})")
+    else:
+        out(f"revoked every session created before {moment}")
     return EXIT_OK
 
 

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     source = f"${SIGNED_ENV_VAR}"
     if not secret and args.ini:
         # Read and checked as the app reads them: one reader for the app and the command line.
-        found, names, where = app_options(args.ini, args.app)
+        found, names, where = app_options(args.ini, args.app, need_secret=False)
         secret = found.get("migrate_signed_secret") or ""
         options["salt"] = found.get("migrate_signed_salt", DEFAULT_SALT)
         options["hashalg"] = found.get("migrate_signed_hashalg", DEFAULT_HASHALG)

@@ -1,0 +1,63 @@
+"""The response side of the session cookie outside the native write: deleting it (and the
+Pyramid signed cookie a session was moved from), and taking off a stock response the header
+this session added before, when it writes again."""
+
+from typing import Any
+
+__all__ = ["delete_cookie", "delete_old_cookie", "partitioned_kw", "replace_header"]
+
+
+_PARTITIONED = {"partitioned": True}
+_NO_KW: dict[str, bool] = {}
+
+
+def partitioned_kw(partitioned: bool) -> dict[str, bool]:
+    """The keywords for an app's own ``set_cookie``. WebOb 1.8's has no ``partitioned``: it is
+    passed only when the option is on, so apps that leave it off see the call they always did."""
+    return _PARTITIONED if partitioned else _NO_KW
+
+
+def delete_old_cookie(session: Any, response: Any) -> None:
+    """Expire the Pyramid signed cookie the session was moved from. Once per user, so always
+    through the response's own ``delete_cookie`` (which calls its ``set_cookie``)."""
+    name = session._delete_old_cookie
+    path, domain = session._cookie_path, session._cookie_domain
+    delete = getattr(response, "delete_cookie", None)
+    if delete is not None:
+        delete(name, path=path, domain=domain)
+    else:
+        response.set_cookie(name, None, path=path, domain=domain)
+
+
+def delete_cookie(session: Any, response: Any, webob: bool) -> None:
+    """Expire the cookie. Through ``set_cookie`` with no value, as WebOb's ``delete_cookie``
+    does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
+    them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
+    if webob:
+        headerlist = response.headerlist
+        header = ("Set-Cookie", session._codec.delete_header)
+        if session._sent is not None:
+            replace_header(headerlist, session._sent)
+        session._sent = header
+        headerlist.append(header)
+    else:
+        response.set_cookie(
+            session._cookie_name,
+            None,
+            path=session._cookie_path,
+            domain=session._cookie_domain,
+            secure=session._cookie_secure,
+            httponly=session._cookie_httponly,
+            samesite=session._cookie_samesite,
+            **session._partitioned_kw(),
+        )
+    session._vary(response)
+
+
+def replace_header(headerlist: Any, sent: Any) -> None:
+    """Take the session's earlier Set-Cookie header (``sent``) off a stock response's
+    ``headerlist``, so that the response carries one cookie, the last state written."""
+    try:
+        headerlist.remove(sent)
+    except ValueError:
+        pass  # taken off by the app: it stays off

@@ -1,0 +1,197 @@
+"""The example's pages in Chromium: its stylesheet applies, flash messages stand out from the
+text, logout says so, ``GET /login`` is a form, and, served with Redis (examples/revocation.ini),
+"log out everywhere" ends the user's session in a second browser.
+
+Screenshots of each page are saved under target/screenshots/ (or $PNS_SCREENSHOTS), to be looked
+at by whoever changes the pages.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ..redis_server import RedisServer
+
+# Through test_browser, which skips the module when selenium or Chromium is missing.
+from .test_browser import (
+    FIRST_KEY,
+    SECOND_KEY,
+    By,
+    Service,
+    _free_port,
+    _ini_listening_on,
+    browser,  # noqa: F401  (a fixture)
+    log_in,
+    submit,
+    webdriver,
+    who,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = Path(os.environ.get("PNS_SCREENSHOTS") or ROOT / "target" / "screenshots")
+
+
+def shot(driver, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(1280, 800)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def serve(tmp, extra=""):
+    """pserve on a copy of development.ini on a free port, with ``extra`` settings added to
+    [app:main]; the process and its URL."""
+    port = _free_port()
+    text = _ini_listening_on(port).replace("\n[server:main]", "\n" + extra + "\n[server:main]", 1)
+    (tmp / "development.ini").write_text(text)
+    key_file = tmp / "demo-secret.key"
+    key_file.write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
+    key_file.chmod(0o600)
+    log_path = tmp / "pserve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).with_name("pserve")), str(tmp / "development.ini")],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"pserve exited with {proc.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/style.css", timeout=2):
+                return proc, url
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                proc.terminate()
+                pytest.fail(f"pserve did not answer on {url}:\n{log_path.read_text()}")
+            time.sleep(0.1)
+
+
+def stop(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def plain_url(tmp_path_factory):
+    proc, url = serve(tmp_path_factory.mktemp("plain"))
+    yield url
+    stop(proc)
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def revocation_url(tmp_path_factory, redis_url):
+    # The two settings examples/revocation.ini adds, with the test's Redis.
+    extra = (
+        f"session.revocation_url = {redis_url}\n"
+        "session.revocation_user = user\n"
+        "session.revocation_resync = 1\n"
+    )
+    proc, url = serve(tmp_path_factory.mktemp("revocation"), extra)
+    yield url
+    stop(proc)
+
+
+def style(driver, element, prop):
+    return driver.execute_script(
+        "return getComputedStyle(arguments[0]).getPropertyValue(arguments[1])", element, prop
+    )
+
+
+def test_the_stylesheet_applies_and_a_flash_stands_out(browser, plain_url):  # noqa: F811
+    browser.get(plain_url + "/")
+    body = browser.find_element(By.TAG_NAME, "body")
+    assert "serif" not in style(browser, body, "font-family").replace("sans-serif", "")
+    shot(browser, "home")
+    log_in(browser, plain_url, password="wrong")
+    flash = browser.find_element(By.CSS_SELECTOR, ".flash.error")
+    assert flash.text == "Wrong user name or password."
+    # A message, not body text: its own background and a coloured edge.
+    body = browser.find_element(By.TAG_NAME, "body")
+    assert style(browser, flash, "background-color") != style(browser, body, "background-color")
+    assert float(style(browser, flash, "border-left-width").rstrip("px")) >= 3
+    shot(browser, "wrong-password")
+    log_in(browser, plain_url)
+    assert browser.find_element(By.CSS_SELECTOR, ".flash").text == "Welcome, ann!"
+    shot(browser, "welcome")
+
+
+def test_logout_says_so(browser, plain_url):  # noqa: F811
+    log_in(browser, plain_url)
+    submit(browser, "logout")
+    assert who(browser) == "Not logged in"
+    assert "You are logged out, ann" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    shot(browser, "logged-out")
+
+
+def test_get_login_is_a_form_that_logs_in(browser, plain_url):  # noqa: F811
+    browser.get(plain_url + "/login")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Log in"
+    shot(browser, "login")
+    browser.find_element(By.ID, "username").send_keys("ann")
+    browser.find_element(By.ID, "password").send_keys("demo")
+    submit(browser, "login")
+    assert who(browser) == "Logged in as ann"
+
+
+def second_browser(tmp_path):
+    """Another Chromium, with its own profile: another device of the same user."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--user-data-dir={tmp_path / 'profile-2'}",
+    ):
+        options.add_argument(arg)
+    service = Service(executable_path="/usr/bin/chromedriver")
+    return webdriver.Chrome(service=service, options=options)
+
+
+def test_log_out_everywhere_ends_the_users_session_in_another_browser(
+    browser,  # noqa: F811
+    revocation_url,
+    tmp_path,
+    monkeypatch,
+):
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    other = second_browser(tmp_path)
+    try:
+        log_in(other, revocation_url, username="bob")
+        assert who(other) == "Logged in as bob"
+        log_in(browser, revocation_url, username="bob")
+        browser.find_element(By.LINK_TEXT, "Revocation").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Revocation"
+        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", browser.find_element(By.ID, "session-id").text)
+        shot(browser, "revocation")
+        submit(browser, "logout-everywhere")
+        assert who(browser) == "Not logged in"
+        assert "Every session of bob is logged out" in browser.page_source
+        shot(browser, "logged-out-everywhere")
+        # The other browser still holds its cookie, which still opens with the key: the
+        # revocation set refuses it (this worker wrote it, so at once).
+        other.refresh()
+        assert who(other) == "Not logged in"
+    finally:
+        other.quit()
