@@ -1,5 +1,7 @@
 """A real redis-server (Debian's package) for the revocation tests, on a free loopback port in a
-temp dir. Tests skip, saying why, when it is absent, unless CI_REQUIRE_REDIS=1 (CI sets it)."""
+temp dir, and a Sentinel set of them (a primary, a replica, a sentinel: the same binary with
+``--sentinel``). Tests skip, saying why, when it is absent, unless CI_REQUIRE_REDIS=1 (CI sets
+it)."""
 
 import os
 import shutil
@@ -9,6 +11,7 @@ import subprocess
 import time
 
 import pytest
+import redis
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
@@ -29,12 +32,14 @@ def free_port():
 
 
 class RedisServer:
-    """One redis-server; ``persist`` turns on the append-only file, so a restart keeps the data."""
+    """One redis-server; ``persist`` turns on the append-only file, so a restart keeps the data.
+    ``args``: more options (``--replicaof``, ``--requirepass``...)."""
 
-    def __init__(self, directory, persist=False):
+    def __init__(self, directory, persist=False, args=()):
         require_redis_server()
         self.directory = directory
         self.persist = persist
+        self.args = list(args)
         self.port = free_port()
         self.proc = None
 
@@ -53,6 +58,7 @@ class RedisServer:
                 "--appendonly", "yes" if self.persist else "no",
                 "--appendfsync", "always",
                 "--logfile", str(self.directory / "redis.log"),
+                *self.args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -62,7 +68,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up, with a password
                         return self
             except OSError:
                 time.sleep(0.05)
@@ -81,6 +87,15 @@ class RedisServer:
                     self.proc.wait()
             self.proc = None
 
+    def kill(self):
+        """Kill it at once (SIGKILL): what a crashed host looks like to the others."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def client(self):
+        return redis.Redis(port=self.port, socket_timeout=5)
+
     def restart(self):
         self.stop()
         return self.start()
@@ -91,3 +106,66 @@ class RedisServer:
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
+
+
+class SentinelSet:
+    """A primary, a replica of it and one sentinel watching them (quorum 1, a primary down after
+    ``down_after`` ms), each a real redis-server in its own directory under ``directory``."""
+
+    SERVICE = "primary"
+
+    def __init__(self, directory, down_after=1000):
+        require_redis_server()
+        dirs = [directory / name for name in ("one", "two", "sentinel")]
+        for d in dirs:
+            d.mkdir()
+        # A diskless full sync waits 5 s for more replicas by default: none come.
+        quick = ["--repl-diskless-sync-delay", "0"]
+        self.primary = RedisServer(dirs[0], args=quick).start()
+        self.replica = RedisServer(
+            dirs[1], args=[*quick, "--replicaof", "127.0.0.1", str(self.primary.port)]
+        ).start()
+        self.port = free_port()
+        conf = dirs[2] / "sentinel.conf"  # a sentinel rewrites its file: one of its own
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {dirs[2]}\nlogfile {dirs[2] / 'log'}\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.primary.port} 1\n"
+            f"sentinel down-after-milliseconds {self.SERVICE} {down_after}\n"
+            f"sentinel failover-timeout {self.SERVICE} 10000\n"
+            # Known from the start (else the sentinel learns of it from the primary's INFO,
+            # seconds later).
+            f"sentinel known-replica {self.SERVICE} 127.0.0.1 {self.replica.port}\n"
+        )
+        self.sentinel = subprocess.Popen(
+            [REDIS_SERVER, str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.servers = [self.primary, self.replica]
+
+    @property
+    def url(self):
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.SERVICE}"
+
+    def sentinel_client(self):
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def ready(self):
+        """Whether the sentinel knows the primary and its replica (so it can fail over)."""
+        try:
+            replicas = self.sentinel_client().sentinel_slaves(self.SERVICE)
+            link = self.replica.client().info("replication").get("master_link_status")
+        except redis.RedisError:
+            return False
+        return link == "up" and any(r.get("port") == self.replica.port for r in replicas)
+
+    def primary_port(self):
+        """The port of the primary as the sentinel names it now."""
+        return int(self.sentinel_client().sentinel_get_master_addr_by_name(self.SERVICE)[1])
+
+    def stop(self):
+        if self.sentinel.poll() is None:
+            self.sentinel.terminate()
+            self.sentinel.wait(10)
+        for server in self.servers:
+            server.stop()

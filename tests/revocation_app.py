@@ -2,7 +2,8 @@
 in several processes (pserve, ``use = call:tests.revocation_app:main``): it logs in (also
 keeping the session, with ``regenerate()``), shows the user, fills a cart, logs out, logs a user
 out everywhere from a JSON body, revokes many sessions at once, as an admin view would, and lists
-and ends the user's sessions (``track_sessions``)."""
+and ends the user's sessions (``track_sessions``); and revokes without waiting, then waits
+apart (a failover during a burst)."""
 
 from pyramid.config import Configurator
 
@@ -44,6 +45,27 @@ def mass_logout(request):
         store.revoke_session(sid)
     flushed = store.flush(timeout=float(request.params.get("timeout", 120)))
     return {"flushed": flushed, "sample": sids[:: int(request.params.get("step", 1000))]}
+
+
+def revoke_many(request):
+    """Revokes ``n`` new session ids without waiting for Redis (logouts as they come) and
+    returns them all."""
+    store = request.session.revocation
+    sids = [new_session_id() for _ in range(int(request.params["n"]))]
+    for sid in sids:
+        store.revoke_session(sid)
+    return {"sids": sids}
+
+
+def flush(request):
+    """Whether every revocation made in this process is in Redis (``flush()``)."""
+    return {"flushed": request.session.revocation.flush(float(request.params["timeout"]))}
+
+
+def unsettled(request):
+    """How many revocations made here are not in Redis yet (for benchmarks/failover.py)."""
+    store = request.session.revocation
+    return {"unsettled": store._queued - store._settled}
 
 
 def cart(request):
@@ -112,6 +134,9 @@ def main(global_config, **settings):
         ("logout", logout),
         ("revoke-user", revoke_user),
         ("mass-logout", mass_logout),
+        ("revoke-many", revoke_many),
+        ("flush", flush),
+        ("unsettled", unsettled),
         ("cart", cart),
         ("login-keep", login_keep),
         ("state", state),

@@ -410,7 +410,8 @@ def test_redis_down_at_start_up_under_serve_keeps_serving_and_logs_an_error(tmp_
     with caplog.at_level(logging.ERROR, "pyramid_nacl_session.revocation"):
         app.get("/login", params={"user": "alice"})
         assert app.get("/whoami").json["user"] == "alice"
-    assert any("Redis unreachable" in r.getMessage() for r in caplog.records)
+    where = f"127.0.0.1:{server.port}"
+    assert any(f"Redis at {where} is unreachable" in r.getMessage() for r in caplog.records)
     assert server.url.split("//")[1] not in caplog.text
 
 

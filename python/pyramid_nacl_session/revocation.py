@@ -4,19 +4,15 @@ Imported only when ``revocation_url`` is set; it needs redis-py
 (``pip install 'pyramid-nacl-session[redis]'``).
 
 Redis holds one sorted set, ``<prefix>revoked``, scored by revocation time (seconds since the
-epoch, the revoking host's clock). Its members say what was revoked:
-
-- ``s:<session id>``: one session (``invalidate()``, or the ``revoke session`` command);
-- ``c:<created>``: one session without an id (a cookie from before revocation was on, or moved
-  from a Pyramid signed cookie), named by its creation time, which every reissue keeps;
-- ``u:<user>``: every session of that user created before the score ("log out everywhere");
-- ``b:``: every session created before the score (an incident).
+epoch, by Redis's clock: every write is a script that reads ``TIME``), whose members say what
+was revoked (one session, one session without an id, a user's or everyone's sessions before the
+score: :mod:`.revocation_entries` writes them).
 
 A session lives at most ``absolute_timeout`` seconds, so an entry older than that names only dead
-sessions: every writer trims the set below ``now - absolute_timeout``, and every worker sweeps its
-copy the same way. Each revocation is also published on ``<prefix>events`` so that every worker
-applies it within a second; a periodic resync of the entries added since the last one (with a
-margin for clock skew) heals any message a worker missed.
+sessions: every write trims the set below Redis's ``now - absolute_timeout``, and every worker
+sweeps its copy the same way. Each revocation is also published on ``<prefix>events`` so that
+every worker applies it within a second; a periodic resync of the entries added since the last
+one (with a margin for clock skew) heals any message a worker missed.
 
 Each serving process keeps the set in a native table (:class:`RevocationSet`, at most 22.5 bytes
 a revoked session) and checks it without leaving the process. Two background threads per process,
@@ -26,9 +22,15 @@ revocations this process makes. The request path never waits on the network, wit
 the first session checked in a process waits for the first full load while it makes progress
 (a million entries load in about a second), or ``CONNECT_TIMEOUT`` when Redis does not answer.
 
-Times are never trusted beyond now plus ``CLOCK_SKEW`` (from ``_core``): a revocation call with a
-later time is refused with :class:`OptionError`; an entry from Redis or the channel with a later
-score stands for the moment this process first saw it.
+Times are never trusted beyond now plus ``CLOCK_SKEW`` (from ``_core``), now being Redis's clock
+(each worker keeps the offset of its own clock from Redis's, measured at every resync): a
+revocation call with a later time is refused with :class:`OptionError`; an entry found in Redis
+with a later score stands for the moment this process first saw it, and is healed in Redis to
+that moment (never after Redis's now), at once and said once.
+
+A refusal that passes (Redis unreachable, out of memory, read-only during a failover, short of
+replicas, loading) is retried, never dropped; a batch counts as written once it is on a replica
+too, when the primary has any (``WAIT``), so a failover right after it cannot lose it.
 """
 
 import collections
@@ -39,9 +41,7 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Optional
 
-import redis
-
-from ._core import CLOCK_SKEW, SESSION_ID_KEY, RevocationSet, new_session_id
+from ._core import CLOCK_SKEW, SESSION_ID_KEY, RevocationSet, is_session_id, new_session_id
 from .options import (
     REVOCATION_POLICIES,
     REVOCATION_POLICY,
@@ -54,17 +54,20 @@ from .options import (
     as_revocation_prefix,
     as_revocation_user,
 )
+from .redis_url import RedisURL, check_url, describe_fault, is_transient, redis
 from .revocation_entries import (
     DEFAULT_PREFIX,
+    HEAL_PAGE,
     MAX_MESSAGE,
-    RedisURL,
+    UNCHECKED,
+    Unchecked,
     before_member,
-    check_url,
+    confirm_replicated,
     created_member,
-    queue_writes,
     revocation_time,
     session_member,
     user_member,
+    write_batch,
     write_now,
 )
 
@@ -110,31 +113,11 @@ SYNC_PAGE = 10_000
 LOG_EVERY = 60.0
 #: Channel messages applied one by one before a flood is coalesced into one resync.
 FLOOD = 10_000
-#: Entries dated ahead of our clock remembered with the moment first seen (beyond: ignored).
+#: Entries dated ahead of Redis's clock newly remembered with the moment first seen, per resync
+#: window (beyond: ignored until the next window; the next write heals them in Redis anyway).
 MAX_FUTURE = 10_000
-
-
-class _Unchecked:
-    """What ``RevocationStore.check`` returns under ``refuse`` when the set is stale."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "UNCHECKED"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-#: The session could not be checked (policy ``refuse``, set stale): refuse it for this request,
-#: but leave its cookie as it is.
-UNCHECKED = _Unchecked()
-
-
-def _is_fault(exc: BaseException) -> bool:
-    """Whether ``exc`` says Redis could not be reached (retry the batch later), rather than
-    that something in the batch was refused (drop it)."""
-    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, OSError))
+#: Heal calls (of ``HEAL_PAGE`` entries each) a resync makes at most; the next resync goes on.
+HEAL_ROUNDS = 10
 
 
 class RevocationStore:
@@ -181,8 +164,10 @@ class RevocationStore:
         self.stale_after = float(stale_after)
         self.resync_interval = float(resync)
         self.set = RevocationSet(self.max_age)
-        #: Entries seen dated ahead of our clock: the moment each was first seen.
+        #: Entries seen dated ahead of Redis's clock: the moment each was first seen.
         self._future_seen: dict[bytes, float] = {}
+        #: Redis's clock minus this host's, as measured at the last sync.
+        self._offset = 0.0
         self._reset_process_state()
         os.register_at_fork(after_in_child=self._reset_process_state)
 
@@ -201,10 +186,18 @@ class RevocationStore:
         self._start_lock = threading.Lock()
         self._synced = threading.Event()
         self._stop = threading.Event()
-        self._pending: collections.deque[tuple[str, float]] = collections.deque()
-        self._in_flight = 0
+        self._pending: collections.deque[tuple[str, Optional[float]]] = collections.deque()
         self._wake = threading.Event()
         self._drained = threading.Condition()
+        #: Revocations queued, and settled (in Redis, or dropped), since the process started;
+        #: changed and read under ``_drained``. ``flush()`` waits for the second to reach the
+        #: first, whatever the queue and the writer hold in between.
+        self._queued = 0
+        self._settled = 0
+        #: Revocations dropped (refused on their own) that no ``flush()`` has reported yet.
+        self._dropped = 0
+        #: New future-dated entries remembered in this resync window.
+        self._future_new = 0
         self._last_sync: Optional[float] = None  # monotonic time of the last successful sync
         self._progress: Optional[float] = None  # monotonic time the first load last moved on
         self._since: Optional[float] = None  # Redis time of the last sync, for the next one
@@ -220,20 +213,28 @@ class RevocationStore:
     def check(self, state: dict[Any, Any], user: Any, created: float) -> Any:
         """The session's check, in one native call: takes the id out of ``state`` (as a cookie
         opened it), finds its user (``user``: ``None``, a state key or a callable) and returns
-        ``False`` when the session must not be accepted, :data:`UNCHECKED` when it cannot be
-        checked (``refuse``, set stale), else its id (``None`` if it has none).
+        ``False`` when the session must not be accepted, an :class:`Unchecked` (naming the
+        session, for a logout) when it cannot be checked (``refuse``, set stale), else its id
+        (``None`` if it has none).
         """
         if not self.running:
             self.start()
         if self.policy == "refuse":
             if self._stale():
-                state.pop(SESSION_ID_KEY, None)
-                return UNCHECKED
+                sid = state.pop(SESSION_ID_KEY, None)
+                if not (isinstance(sid, str) and is_session_id(sid)):
+                    sid = None  # as check_state does: named by its creation time
+                return Unchecked(sid, created)
             return self.set.check_state(state, user, created)
         # Once started under 'serve', the answer is the native set's: skip this frame from now on
         # (the instance attribute shadows this method until a fork resets it).
         self.check = self.set.check_state  # type: ignore[method-assign]
         return self.set.check_state(state, user, created)
+
+    def _now(self) -> float:
+        """Redis's clock, as this process last measured it (this host's until the first
+        sync)."""
+        return time.time() + self._offset
 
     def _stale(self) -> bool:
         last = self._last_sync
@@ -244,31 +245,41 @@ class RevocationStore:
     def revoke_session(self, sid: str, when: Optional[float] = None) -> None:
         """Revoke the session whose id is ``sid``; it holds here at once, everywhere within a
         second of Redis receiving it. ``when`` (default now) may not be later than now."""
-        member, when = session_member(sid), revocation_time(when)
-        self.set.revoke_session(sid, when)
-        self._send(member, when)
+        member, moment = session_member(sid), self._time(when)
+        self.set.revoke_session(sid, moment)
+        self._send(member, moment)
 
     def revoke_created(self, created: float, when: Optional[float] = None) -> None:
         """Revoke the session without an id that was created at ``created`` (every copy of its
         cookie)."""
-        member, when = created_member(created), revocation_time(when)
-        self.set.revoke_created(float(created), when)
-        self._send(member, when)
+        member, moment = created_member(created), self._time(when)
+        self.set.revoke_created(float(created), moment)
+        self._send(member, moment)
 
     def revoke_user(self, user: Any, when: Optional[float] = None) -> None:
         """Revoke every session of ``user`` created before ``when`` (default: now; never
         later)."""
-        member, when = user_member(user), revocation_time(when)
-        self.set.revoke_user(user, when)
-        self._send(member, when)
+        member, moment = user_member(user), self._time(when)
+        self.set.revoke_user(user, moment)
+        self._send(member, moment)
 
     def revoke_before(self, when: Optional[float] = None) -> None:
         """Revoke every session created before ``when`` (default: now; never later)."""
-        member, when = before_member(), revocation_time(when)
-        self.set.revoke_before(when)
-        self._send(member, when)
+        member, moment = before_member(), self._time(when)
+        self.set.revoke_before(moment)
+        self._send(member, moment)
 
-    def _send(self, member: str, when: float) -> None:
+    def _time(self, when: Any) -> float:
+        """``when`` checked against Redis's clock (as last measured). ``None``: now, by this
+        host's clock (the one its new sessions are stamped with, so the session a view makes
+        right after logging a user out everywhere is not caught) but never after Redis's; the
+        write bounds it again by Redis's own clock."""
+        if when is None:
+            return min(time.time(), self._now())
+        return revocation_time(when, "when", self._now())
+
+    def _send(self, member: str, when: Optional[float]) -> None:
+        """Queue ``member`` for Redis, revoked at ``when`` (``None``: when Redis receives it)."""
         if not self.running:
             self.start()
         if len(self._pending) >= MAX_PENDING:
@@ -281,18 +292,27 @@ class RevocationStore:
                 ):
                     self._wake.set()
                     self._drained.wait(CONNECT_TIMEOUT)
-        self._pending.append((member, when))
+        with self._drained:
+            self._queued += 1
+            self._pending.append((member, when))
         self._wake.set()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every revocation made here is in Redis; ``False`` on timeout."""
+        """Wait until every revocation made here so far is in Redis (on a replica too, when the
+        primary has one). ``False`` on timeout (they stay queued, and are written once Redis
+        takes them), or when Redis refused one since the last ``flush()`` (it was dropped with
+        an error in the log)."""
         deadline = time.monotonic() + timeout
-        while self._pending or self._in_flight:
-            if time.monotonic() >= deadline:
-                return False
-            self._wake.set()
-            time.sleep(0.01)
-        return True
+        self._wake.set()
+        with self._drained:
+            target = self._queued
+            while self._settled < target:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._drained.wait(min(left, 0.1))
+            dropped, self._dropped = self._dropped, 0
+        return not dropped
 
     # -- background ------------------------------------------------------------------------
 
@@ -387,6 +407,10 @@ class RevocationStore:
                             self._flooded = True
                         full = False
                         break
+                    if self._to_heal:
+                        # At once, to the moment first seen: a session made after it, anywhere,
+                        # is not caught by the healed entry.
+                        self._heal(client)
                     if time.monotonic() >= next_sync:
                         self._sync(client, full=False)
                         next_sync = time.monotonic() + self.resync_interval
@@ -404,6 +428,8 @@ class RevocationStore:
                             pass
 
     _flooded = False
+    #: A future entry was newly seen: heal it in Redis now.
+    _to_heal = False
 
     def _read_messages(self, pubsub: Any) -> int:
         """Apply the messages waiting (after waiting up to half a second for one), in one
@@ -433,21 +459,28 @@ class RevocationStore:
             self._skipped[0] += junk
         return count
 
-    def _take(self, entries: "Iterable[Any]") -> "tuple[int, int]":
+    def _take(
+        self, entries: "Iterable[Any]", seen_now: "Optional[set[bytes]]" = None
+    ) -> "tuple[int, int]":
         """Apply entries received now; returns how many were junk and how many were dated ahead
-        of our clock, which stand for the moment this process first saw them (so a cut-off in
-        the future resets only the sessions made before it was seen, once)."""
-        now = time.time()
+        of Redis's clock, which stand for the moment this process first saw them (so a cut-off
+        in the future resets only the sessions made before it was seen, once) until a write
+        heals them in Redis. ``seen_now`` collects the future members a sync found."""
+        now = self._now()
         junk, future = self.set.apply_entries(entries, now)
         if future:
             seen = self._future_seen
             clamped = []
             for member, _ in future:
                 first = seen.get(member)
-                if first is None and len(seen) < MAX_FUTURE:
+                if first is None and self._future_new < MAX_FUTURE:
+                    self._future_new += 1
                     first = seen[member] = now
+                    self._to_heal = True
                 if first is not None:
                     clamped.append((member, first))
+                    if seen_now is not None:
+                        seen_now.add(member)
             self.set.apply_entries(clamped, now)
         return junk, len(future)
 
@@ -457,22 +490,57 @@ class RevocationStore:
             log.warning("revocation: ignored %d %s that are not ours", junk, where)
         if future:
             log.warning(
-                "revocation: %d %s dated more than %g s ahead of this host's clock; each taken "
+                "revocation: %d %s dated more than %g s ahead of Redis's clock; each taken "
                 "as of when first seen",
                 future,
                 where,
                 CLOCK_SKEW,
             )
 
+    def _write_entries(
+        self, client: "redis.Redis", batch: "list[tuple[str, Optional[float]]]", **heal: Any
+    ) -> int:
+        """:func:`write_batch`, saying once (in the one process whose write healed them) how
+        many future entries it healed; returns that number."""
+        healed, _ = write_batch(client, self.key, self.channel, self.max_age, batch, **heal)
+        if healed:
+            log.warning(
+                "revocation: healed %d entries of %s dated more than %g s ahead of Redis's "
+                "clock (a host whose clock runs ahead, or a score written by hand): each now "
+                "dated when first seen, never after Redis's now",
+                healed,
+                self.key,
+                CLOCK_SKEW,
+            )
+        return healed
+
+    def _heal(self, client: "redis.Redis") -> bool:
+        """Rewrite the future entries in Redis (an empty write) to the moment this process
+        first saw them, as it took them; ``False`` when Redis would not (a replica, a fault),
+        for the next write or resync to do."""
+        self._to_heal = False
+        at = min(self._future_seen.values(), default=None)
+        try:
+            for _ in range(HEAL_ROUNDS):
+                if self._write_entries(client, [], heal_at=at) < HEAL_PAGE:
+                    return True
+        except Exception:
+            return False
+        return False
+
     def _sync(self, client: "redis.Redis", full: bool) -> None:
         """Read the entries added since the last sync (``full``: every live entry), newest
         first, by rank: a page costs Redis O(log N + page) whatever the scores, and an entry
         trimmed meanwhile (the oldest go) shifts no rank still to read."""
+        before = time.time()
         seconds, micros = client.time()
         now = seconds + micros / 1e6
+        self._offset = now - (before + time.time()) / 2
         low = now - self.max_age if full or self._since is None else self._since - SKEW_MARGIN
         junk = future = 0
         start = 0
+        self._future_new = 0
+        seen_now: set[bytes] = set()
         while True:
             # The raw reply, [member, score, ...] as bytes: redis-py's own pairing and float
             # parsing cost more than the native set does with the whole page.
@@ -481,17 +549,23 @@ class RevocationStore:
             )
             count = len(page) // 2
             if count:
-                more, ahead = self._take(page)
+                more, ahead = self._take(page, seen_now)
                 junk, future = junk + more, future + ahead
                 self._progress = time.monotonic()
             if count < SYNC_PAGE or float(page[-1]) < low:
                 break
             start += count
+        if future and self._heal(client):
+            future = 0  # said by _healed, once, by whichever process healed them
+        if not full:
+            seen_now.update(self._future_seen)  # a partial read sees only the newest
+        # Only what is still ahead stays remembered: healed entries are ordinary ones now.
+        self._future_seen = {m: t for m, t in self._future_seen.items() if m in seen_now}
         self._warn(junk, future, f"entries in {self.key}")
         (junk, future), self._skipped = self._skipped, [0, 0]
         self._warn(junk, future, f"messages on {self.channel}")
         self._since = now
-        self.set.sweep(time.time())
+        self.set.sweep(self._now())
         self._last_sync = time.monotonic()
         self._synced.set()
         failing_since = self._failing_since
@@ -503,10 +577,11 @@ class RevocationStore:
             self._failing_since = None
 
     def _write(self) -> None:
-        """Move revocations made here into Redis, a batch at a time: the entries, then the
-        messages. A batch Redis could not take (a fault) goes back to the front of the queue; a
-        batch it refused is sent again entry by entry, and an entry refused on its own is
-        dropped with one error, so nothing jams the ones behind it."""
+        """Move revocations made here into Redis, a batch at a time (:func:`write_batch`). A
+        batch Redis could not take (a fault that passes: unreachable, out of memory, read-only,
+        short of replicas, loading) goes back to the front of the queue; a batch it refused is
+        sent again entry by entry, and an entry refused on its own is dropped with one error, so
+        nothing jams the ones behind it."""
         client = None
         while not self._stop.is_set():
             self._wake.wait(1.0)
@@ -531,48 +606,40 @@ class RevocationStore:
                     self._stop.wait(min(self.resync_interval, 1.0))
                     self._wake.set()
                     break
-                finally:
-                    self._in_flight = 0
-                with self._drained:
-                    self._drained.notify_all()
 
-    def _take_batch(self) -> "list[tuple[str, float]]":
-        batch: list[tuple[str, float]] = []
+    def _take_batch(self) -> "list[tuple[str, Optional[float]]]":
+        batch: list[tuple[str, Optional[float]]] = []
         pending = self._pending
         while pending and len(batch) < WRITE_BATCH:
             batch.append(pending.popleft())
-        self._in_flight = len(batch)
         return batch
 
-    def _write_batch(self, client: "redis.Redis", batch: "list[tuple[str, float]]") -> None:
-        """Write ``batch``; raises only for a fault (Redis unreachable)."""
-        try:
-            self._pipeline(client, batch)
-        except Exception as exc:
-            if _is_fault(exc):
-                raise
-        else:
-            return
+    def _write_batch(
+        self, client: "redis.Redis", batch: "list[tuple[str, Optional[float]]]"
+    ) -> None:
+        """Write ``batch`` and count it settled; raises only for a fault that passes."""
         dropped = 0
-        for entry in batch:
-            try:
-                self._pipeline(client, [entry])
-            except Exception as exc:
-                if _is_fault(exc):
-                    raise
-                dropped += 1
-                last = type(exc).__name__
+        try:
+            self._write_entries(client, batch)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            for entry in batch:
+                try:
+                    self._write_entries(client, [entry])
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    dropped += 1
+                    last = describe_fault(exc, self.redis_url.where)
+        # Settled only once a replica has it too: a failover right after cannot lose it.
+        confirm_replicated(client)
+        with self._drained:
+            self._settled += len(batch)
+            self._dropped += dropped
+            self._drained.notify_all()
         if dropped:
-            log.error(
-                "revocation: Redis refused %d revocation(s) (%s); dropped, the rest went on",
-                dropped,
-                last,
-            )
-
-    def _pipeline(self, client: "redis.Redis", batch: "list[tuple[str, float]]") -> None:
-        pipe = client.pipeline(transaction=False)
-        queue_writes(pipe, self.key, self.channel, self.max_age, batch)
-        pipe.execute()
+            log.error("revocation: %s: %d revocation(s) dropped, the rest went on", last, dropped)
 
     def _failing(self, what: str, exc: Optional[BaseException]) -> None:
         now = time.monotonic()
@@ -586,11 +653,11 @@ class RevocationStore:
                 if self.policy == "refuse"
                 else "serving with the last known revocation set"
             )
-            # The exception's type only: its text may carry the URL and its password.
+            # Its cause and where, never its text: that may carry the URL and its password.
             log.error(
-                "revocation: Redis unreachable (%s: %s) for %.0f s; %s",
+                "revocation: %s (%s) for %.0f s; %s",
+                describe_fault(exc, self.redis_url.where),
                 what,
-                type(exc).__name__ if exc is not None else "timed out",
                 now - failing_since,
                 action,
             )

@@ -356,8 +356,8 @@ class EncryptedCookieSession(dict[Any, Any]):
     session_id: Optional[str] = None
     #: With revocation on, a session read from a cookie without an id: named by ``created``.
     _named_by_created = False
-    #: Policy ``refuse`` could not check the cookie: this request neither writes nor deletes it.
-    _unchecked = False
+    #: ``refuse`` could not check the cookie (a revocation.Unchecked): kept, unless invalidated.
+    _unchecked: Any = False
 
     #: The response callback is registered: the session was accessed, changed or is resealed.
     _watched = False
@@ -430,11 +430,10 @@ class EncryptedCookieSession(dict[Any, Any]):
             elif isinstance(sid, str):
                 self.session_id = sid
             else:
-                # revocation.UNCHECKED: policy 'refuse' with a stale set. A fresh session for
-                # this request, and the user's cookie left as it is for when Redis answers.
+                # revocation.Unchecked ('refuse', set stale): a fresh session, the cookie kept.
                 state, renewed, created, new, reseal = {}, now, now, True, False
                 self._snapshot = self._own_timeout = None
-                self._unchecked = True
+                self._unchecked = sid
         timeout = self._own_timeout or self._timeout
         if timeout is not None and now - renewed > timeout:
             state = {}
@@ -520,6 +519,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         self.clear()
         self._invalidated = True
         self._own_timeout = None
+        self._unchecked = self._unchecked and self._unchecked.revoke(self.revocation)
         if self.session_id is not None:
             self.revocation.revoke_session(self.session_id)
             self.session_id = None

@@ -69,24 +69,28 @@ def run(args: argparse.Namespace) -> int:
     try:
         options, names, where = app_options(args.ini, args.app, make_factory=True)
     except ImportError:  # the factory imports redis-py for revocation_url
-        raise UsageError("revoke needs redis-py where it runs (pip install redis)") from None
+        raise UsageError(
+            "revoke needs redis-py where it runs: pip install 'pyramid-nacl-session[redis]'"
+        ) from None
     url = options.get("revocation_url")
     if not url:
         raise UsageError(f"--ini: {where} has no session.revocation_url")
-    now = datetime.datetime.now(datetime.timezone.utc).timestamp()
-    when, member = now, _member(args, options, where)
+    # Now is Redis's (the time every worker's decisions are made by), not this host's.
+    when, member = None, _member(args, options, where)
     if args.kind == "before" and args.value:
         when = _moment(args.value)
 
+    from ..redis_url import RedisURL, describe_fault
     from ..revocation import write_now
 
     prefix = options.get("revocation_prefix") or REVOCATION_PREFIX
     try:
-        write_now(url, int(options["absolute_timeout"]), member, when, prefix)
+        when = write_now(url, int(options["absolute_timeout"]), member, when, prefix)
     except ValueError as e:  # refused by the revocation API (a time after now, a bad name)
         raise UsageError(f"{args.kind}: the revocation was refused: {e}") from None
     except Exception as e:  # redis-py's errors; their text may quote the URL
-        raise Unreadable(f"Redis did not take the revocation ({type(e).__name__})") from None
+        fault = describe_fault(e, RedisURL(url).where)
+        raise Unreadable(f"Redis did not take the revocation: {fault}") from None
     moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc).isoformat()
     if args.kind == "session":
         out(f"revoked session {args.value}")
