@@ -22,27 +22,8 @@ import sys
 import time
 import timeit
 
-from pyramid.interfaces import ISession
-from zope.interface import implementer
-
 import workload as w
 from pyramid_nacl_session import EncryptedCookieSessionFactory
-
-
-@implementer(ISession)
-class NullSession(dict):
-    """Pyramid's session plumbing and nothing else: a callback that sets a constant cookie."""
-
-    def __init__(self, request):
-        dict.__init__(self, user_id=1)
-        self.request = request
-        request.add_response_callback(self._callback)
-
-    def _callback(self, request, response):
-        response.headerlist.append(("Set-Cookie", "session=x; Path=/"))
-
-    def changed(self):
-        pass
 
 
 class Stub:
@@ -116,7 +97,7 @@ def main(size="small", kind="json"):
     app = w.make_app(factory)
     rows = [
         ("/plain (no session work)", per_request_us(app, dict(environ, PATH_INFO="/plain"))),
-        ("do-nothing session class", per_request_us(w.make_app(NullSession), environ)),
+        ("do-nothing session class", per_request_us(w.make_app(w.null_session_class()), environ)),
     ]
     session_class = factory  # the factory is the session class it made
     real = session_class._codec

@@ -346,6 +346,29 @@ def make_app(factory, request_factory=None, response_factory=None):
     return config.make_wsgi_app()
 
 
+def null_session_class():
+    """The floor: a session class that does nothing but Pyramid's session plumbing. It holds
+    the small state and its response callback sets a constant cookie; nothing is read, sealed
+    or serialized."""
+    from pyramid.interfaces import ISession
+    from zope.interface import implementer
+
+    @implementer(ISession)
+    class NullSession(dict):
+        def __init__(self, request):
+            dict.__init__(self, SMALL)
+            self.request = request
+            request.add_response_callback(self._callback)
+
+        def _callback(self, request, response):
+            response.headerlist.append(("Set-Cookie", f"{COOKIE_NAME}=x; Path=/"))
+
+        def changed(self):
+            pass
+
+    return NullSession
+
+
 def app_classes():
     """A request class that overrides ``cookies`` and a response class that overrides
     ``set_cookie``, as apps install them with ``set_request_factory`` and
@@ -523,6 +546,11 @@ def wsgi_cases(env, pkg):
         # /plain carries the same cookies as /small, so the two differ only by the session.
         if kind == "pickle":
             add_request_case(cases, "wsgi.plain", app, small_cookie, "/plain", expected=b"ok")
+        if kind == "pickle":
+            # The floor: the same request with a session class that does nothing (same code in
+            # both envs), so the report shows what our session costs above Pyramid's plumbing.
+            floor = make_app(null_session_class())
+            add_request_case(cases, "wsgi.floor", floor, small_cookie, "/small")
         add_request_case(cases, f"wsgi.small.{kind}", app, small_cookie, "/small")
         add_request_case(cases, f"wsgi.large.{kind}", app, session_cookie(factory, LARGE), "/large")
         if kind != "pickle":

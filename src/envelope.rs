@@ -16,8 +16,10 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use crate::nonce;
+
 pub const KEY_LEN: usize = 32;
-pub const NONCE_LEN: usize = 24;
+pub const NONCE_LEN: usize = nonce::NONCE_LEN;
 pub const TAG_LEN: usize = 16;
 pub const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 /// Longest input `open` works on. Browsers keep cookies up to 4096 bytes; this bound is far
@@ -92,13 +94,13 @@ pub fn sealed_len(plaintext_len: usize) -> usize {
     base64::encoded_len(OVERHEAD + plaintext_len, false).expect("cookie length overflows usize")
 }
 
-/// `nonce || tag || ciphertext` of `plaintext` under the first key, with a fresh OS-random nonce.
+/// `nonce || tag || ciphertext` of `plaintext` under the first key, with a fresh random nonce.
 fn seal_raw(keys: &Keys, plaintext: &[u8]) -> Result<Vec<u8>, getrandom::Error> {
+    let mut nonce = [0; NONCE_LEN];
+    // OS randomness, handed out once and never shared with a forked child (src/nonce.rs).
+    nonce::fill(&mut nonce)?;
     let mut raw = Vec::with_capacity(OVERHEAD + plaintext.len());
-    raw.resize(NONCE_LEN, 0);
-    // Straight from the OS for every cookie: no generator state in the process that a fork could
-    // duplicate.
-    getrandom::fill(&mut raw[..NONCE_LEN])?;
+    raw.extend_from_slice(&nonce);
     raw.extend_from_slice(&[0; TAG_LEN]);
     raw.extend_from_slice(plaintext);
     let (head, body) = raw.split_at_mut(OVERHEAD);

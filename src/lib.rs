@@ -7,6 +7,9 @@ pub mod envelope;
 pub mod errors;
 pub mod json;
 pub mod keys;
+pub mod nonce;
+pub mod plain_pickle;
+pub mod pystr;
 pub mod revocation;
 pub mod safe_pickle;
 pub mod serializer;
@@ -25,7 +28,9 @@ use pyo3::prelude::*;
 // constructor set: keys, options, the cookie attributes, all read-only afterwards, so any
 // number of threads may share one. RevocationSet's table is behind a std Mutex
 // (src/revocation/mod.rs). The JSON writer walks a dict with PyDict_Next inside a critical section
-// on that dict (src/json/write.rs), as the free-threaded C API asks. No static is mutable.
+// on that dict (src/json/write.rs), as the free-threaded C API asks. No static is mutable; the
+// one piece of mutable state outside the classes is each thread's own nonce buffer
+// (src/nonce.rs), which no other thread can reach.
 // tests/test_threads.py runs many threads over one factory, serializer and revocation set.
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -9,7 +9,7 @@ use crate::errors::{
     bad_option, no_randomness, BadPayload, CookieTooShort, DecryptionFailed, MalformedCookie,
     RefusedPickle,
 };
-use crate::{clock, json, keys, safe_pickle};
+use crate::{clock, json, keys, plain_pickle, safe_pickle};
 
 /// The inner serializer: how session state becomes the plaintext that is sealed.
 enum Format {
@@ -18,6 +18,8 @@ enum Format {
         dumps: Py<PyAny>,
         loads: Py<PyAny>,
         protocol: Py<PyAny>,
+        /// The protocol, when `plain_pickle` writes it natively (4 or 5).
+        native: Option<u8>,
     },
     /// `json.dumps`/`json.loads` semantics, done in Rust.
     Json,
@@ -37,6 +39,21 @@ pub struct EncryptedSerializer {
     keys: Keys,
     format: Format,
     migrate_pickle: bool,
+}
+
+/// Serialized state: written here, or the bytes a Python serializer returned (not copied).
+enum Plaintext<'py> {
+    Owned(Vec<u8>),
+    Python(Bound<'py, PyBytes>),
+}
+
+impl Plaintext<'_> {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Plaintext::Owned(v) => v,
+            Plaintext::Python(b) => b.as_bytes(),
+        }
+    }
 }
 
 /// A Pyramid session read from a cookie: the `(accessed, created, state)` triple, checked.
@@ -150,10 +167,16 @@ impl EncryptedSerializer {
                 Some(p) => p,
                 None => module.getattr("HIGHEST_PROTOCOL")?,
             };
+            let native = protocol
+                .extract::<i64>()
+                .ok()
+                .filter(|&p| plain_pickle::is_native_protocol(p))
+                .map(|p| p as u8);
             Ok(Format::Pickle {
                 dumps: module.getattr("dumps")?.unbind(),
                 loads: module.getattr("loads")?.unbind(),
                 protocol: protocol.unbind(),
+                native,
             })
         };
         let Some(obj) = serializer else {
@@ -196,18 +219,40 @@ impl EncryptedSerializer {
     }
 
     fn serialize(&self, py: Python<'_>, appstruct: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+        Ok(match self.plaintext(py, appstruct)? {
+            Plaintext::Owned(v) => v,
+            Plaintext::Python(b) => b.as_bytes().to_vec(),
+        })
+    }
+
+    /// What `serialize` returns, without copying what a Python serializer returned.
+    fn plaintext<'py>(
+        &self,
+        py: Python<'py>,
+        appstruct: &Bound<'py, PyAny>,
+    ) -> PyResult<Plaintext<'py>> {
         let out = match &self.format {
-            Format::Json => return json::dumps(appstruct),
+            Format::Json => return json::dumps(appstruct).map(Plaintext::Owned),
             Format::Pickle {
-                dumps, protocol, ..
-            } => dumps.bind(py).call1((appstruct, protocol.bind(py)))?,
+                dumps,
+                protocol,
+                native,
+                ..
+            } => {
+                // Plain data is written natively, byte for byte what pickle.dumps writes;
+                // anything else goes to pickle.dumps (src/plain_pickle.rs).
+                if let Some(written) = native.and_then(|p| plain_pickle::dumps(appstruct, p)) {
+                    return Ok(Plaintext::Owned(written));
+                }
+                dumps.bind(py).call1((appstruct, protocol.bind(py)))?
+            }
             Format::Custom(obj) => obj.bind(py).call_method1("dumps", (appstruct,))?,
         };
-        match out.cast::<PyBytes>() {
-            Ok(b) => Ok(b.as_bytes().to_vec()),
-            Err(_) => Err(PyTypeError::new_err(format!(
+        match out.cast_into::<PyBytes>() {
+            Ok(b) => Ok(Plaintext::Python(b)),
+            Err(e) => Err(PyTypeError::new_err(format!(
                 "serializer.dumps must return bytes, got {}",
-                out.get_type().name()?
+                e.into_inner().get_type().name()?
             ))),
         }
     }
@@ -237,17 +282,22 @@ impl EncryptedSerializer {
                 return Ok((value, true));
             }
             Format::Json => json::loads(py, plaintext).map_err(|e| bad("JSON", e)),
-            Format::Pickle { loads, .. } => loads
-                .bind(py)
-                .call1((PyBytes::new(py, plaintext),))
-                // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
-                .map_err(|e| {
-                    if e.is_instance_of::<PyException>(py) {
-                        bad("a pickle", e)
-                    } else {
-                        e
-                    }
-                }),
+            // Plain data is read natively, as pickle.loads reads it (shared values shared);
+            // anything the plain-data reader refuses goes to pickle.loads.
+            Format::Pickle { loads, .. } => match plain_pickle::loads(py, plaintext) {
+                Some(value) => Ok(value),
+                None => loads
+                    .bind(py)
+                    .call1((PyBytes::new(py, plaintext),))
+                    // As Pyramid's PickleSerializer: any unpickling error is a bad cookie.
+                    .map_err(|e| {
+                        if e.is_instance_of::<PyException>(py) {
+                            bad("a pickle", e)
+                        } else {
+                            e
+                        }
+                    }),
+            },
             Format::Custom(obj) => obj
                 .bind(py)
                 .call_method1("loads", (PyBytes::new(py, plaintext),))
@@ -399,11 +449,12 @@ impl EncryptedSerializer {
         appstruct: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let plaintext = self
-            .serialize(py, appstruct)
+            .plaintext(py, appstruct)
             .map_err(|e| json::error_path::named(py, e, "appstruct", 0))?;
+        let plaintext = plaintext.as_bytes();
         // GIL kept for seal/open: 2-9 us of crypto is not worth waiting to win it back (benchmarks/GIL.md).
         PyBytes::new_with(py, envelope::sealed_len(plaintext.len()), |out| {
-            envelope::seal_into(&self.keys, &plaintext, out).map_err(no_randomness)
+            envelope::seal_into(&self.keys, plaintext, out).map_err(no_randomness)
         })
     }
 

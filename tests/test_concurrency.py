@@ -35,6 +35,8 @@ def test_threads_sharing_one_serializer_each_get_back_their_own_values(serialize
 
     every = [c for per_thread in cookies for c in per_thread]
     assert len(set(every)) == THREADS * CYCLES_PER_THREAD
+    # Each thread draws nonces from its own buffer: none may be handed to two threads.
+    assert len({nonce_of(c) for c in every}) == len(every)
     for index, per_thread in enumerate(cookies):
         for i in (0, CYCLES_PER_THREAD // 2, CYCLES_PER_THREAD - 1):
             assert shared.loads(per_thread[i])[:2] == [index, i]
@@ -122,3 +124,44 @@ def test_forked_workers_never_repeat_a_nonce(tmp_path):
 
     assert len(nonces) == 2 + WORKERS * (REQUESTS_PER_WORKER + SEALS_PER_WORKER)
     assert len(set(nonces)) == len(nonces)
+
+
+SEALS_AT_ONCE = 5_000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.parametrize("serializer", ["pickle", "json"])
+def test_a_forked_child_and_its_parent_sealing_at_once_never_share_a_nonce(serializer):
+    shared = EncryptedSerializer(SECRET, serializer)
+    # The parent's nonces are buffered when it forks: the child must not get the same ones.
+    before = nonce_of(shared.dumps({}))
+    go_read, go_write = os.pipe()
+    out_read, out_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            os.close(go_write)
+            os.close(out_read)
+            os.read(go_read, 1)  # released together with the parent's loop
+            nonces = b"".join(nonce_of(shared.dumps({"n": i})) for i in range(SEALS_AT_ONCE))
+            with os.fdopen(out_write, "wb") as out:
+                out.write(nonces)
+            status = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    os.close(go_read)
+    os.close(out_write)
+    os.write(go_write, b"x")
+    ours = [nonce_of(shared.dumps({"n": i})) for i in range(SEALS_AT_ONCE)]
+    with os.fdopen(out_read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    os.close(go_write)
+    assert os.waitstatus_to_exitcode(status) == 0, "the child failed (see its stderr)"
+    theirs = [data[i : i + 24] for i in range(0, len(data), 24)]
+    assert len(theirs) == SEALS_AT_ONCE
+    every = [before, *ours, *theirs]
+    assert len(set(every)) == len(every)

@@ -322,6 +322,9 @@ fn write_float(out: &mut Out, v: f64) -> PyResult<()> {
 
 #[inline(never)] // see MAX_DEPTH
 fn write_str(out: &mut Out, s: &Bound<'_, PyString>) -> PyResult<()> {
+    if let Some(text) = crate::pystr::utf8(s) {
+        return write_escaped(out, text);
+    }
     let bytes = match s.encode_utf8() {
         Ok(b) => b,
         // Only a lone surrogate stops UTF-8. "surrogatepass" encodes it as ED A0..BF xx, which
