@@ -66,6 +66,23 @@ def redis_url(redis_server):
 
 
 @pytest.fixture
+def fleet(tmp_path):
+    """One redis-server; yields ``(redis, start)``, where ``start(name, **settings)`` runs a
+    pserve process of tests/revocation_app.py on it (tests/fleet.py) and returns its port.
+    Everything stops at the end."""
+    from .fleet import starter, stop_all
+    from .redis_server import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    procs = []
+    try:
+        yield server, starter(tmp_path, server.url, procs)
+    finally:
+        stop_all(procs)
+        server.stop()
+
+
+@pytest.fixture
 def apps():
     """``make(url, **options) -> (app, factory)``: apps with revocation on
     (tests/revocation_apps.py), their revocation threads closed at the test's end."""

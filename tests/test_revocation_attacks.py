@@ -318,9 +318,11 @@ def test_a_new_worker_waits_for_its_first_load_while_it_moves_on_and_refuses_the
 ):
     from pyramid_nacl_session import revocation
 
-    # Pages of 500 and a 50 ms timeout: the first load takes many timeouts, and moves on.
-    monkeypatch.setattr(revocation, "SYNC_PAGE", 500)
-    monkeypatch.setattr(revocation, "CONNECT_TIMEOUT", 0.05)
+    # Pages of 100 and a 200 ms timeout: the first load (601 pages) outlasts the timeout, and
+    # moves on a page at a time. (A shorter timeout measures the machine's scheduler: a page
+    # late by 50 ms on a loaded machine is not a stalled load.)
+    monkeypatch.setattr(revocation, "SYNC_PAGE", 100)
+    monkeypatch.setattr(revocation, "CONNECT_TIMEOUT", 0.2)
     seed, _ = apps(redis_server.url)
     seed.get("/login", params={"user": "alice"})
     cookie = cookie_of(seed)

@@ -19,13 +19,8 @@ from webtest import TestApp
 from pyramid_nacl_session import EncryptedSerializer
 from pyramid_nacl_session._core import CLOCK_SKEW, SESSION_ID_KEY
 
-from .helpers import eventually, free_port
-from .redis_server import RedisServer, SentinelSet
-from .revocation_apps import cookie_of, run_cli, sid_of, user_seen, write_ini
-from .test_revocation_processes import KEY as SESSION_KEY
-from .test_revocation_processes import (
-    ROOT,
-    fleet,
+from .fleet import KEY as SESSION_KEY
+from .fleet import (
     log_in,
     request,
     session_cookie,
@@ -33,8 +28,9 @@ from .test_revocation_processes import (
     stop_all,
     user_on,
 )
-
-__all__ = ["fleet"]
+from .helpers import ROOT, eventually, free_port
+from .redis_server import RedisServer, SentinelSet
+from .revocation_apps import cookie_of, run_cli, sid_of, user_seen, write_ini
 
 #: How long flush() may wait for Redis: a guard against a hang, not a speed bound.
 PATIENCE = 30

@@ -8,11 +8,8 @@ import json
 import pytest
 import redis
 
-from . import test_revocation_processes as processes
-from .test_revocation_processes import PATIENCE, eventually
-
-#: The fixture of tests/test_revocation_processes.py: one redis-server, pserve processes on it.
-fleet = processes.fleet
+from .fleet import PATIENCE
+from .helpers import eventually
 
 pytest.importorskip("waitress")
 pytestmark = pytest.mark.redis

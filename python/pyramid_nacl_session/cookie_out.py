@@ -4,7 +4,14 @@ this session added before, when it writes again."""
 
 from typing import Any
 
-__all__ = ["delete_cookie", "delete_old_cookie", "partitioned_kw", "replace_header"]
+__all__ = [
+    "app_set_cookie",
+    "delete_cookie",
+    "delete_old_cookie",
+    "partitioned_kw",
+    "replace_header",
+    "send_header",
+]
 
 
 _PARTITIONED = {"partitioned": True}
@@ -34,24 +41,37 @@ def delete_cookie(session: Any, response: Any, webob: bool) -> None:
     does, but with every attribute (a ``SameSite=None; secure`` or partitioned cookie needs
     them to be deleted); so an app's own ``set_cookie`` sees the deletion too."""
     if webob:
-        headerlist = response.headerlist
-        header = ("Set-Cookie", session._codec.delete_header)
-        if session._sent is not None:
-            replace_header(headerlist, session._sent)
-        session._sent = header
-        headerlist.append(header)
+        send_header(session, response.headerlist, session._codec.delete_header)
     else:
-        response.set_cookie(
-            session._cookie_name,
-            None,
-            path=session._cookie_path,
-            domain=session._cookie_domain,
-            secure=session._cookie_secure,
-            httponly=session._cookie_httponly,
-            samesite=session._cookie_samesite,
-            **session._partitioned_kw(),
-        )
+        app_set_cookie(session, response, None)
     session._vary(response)
+
+
+def send_header(session: Any, headerlist: Any, value: str) -> None:
+    """Add the session's ``Set-Cookie`` header to a stock response, in place of the one it
+    added before (written again: a change made in a later response callback)."""
+    header = ("Set-Cookie", value)
+    if session._sent is not None:
+        replace_header(headerlist, session._sent)
+    session._sent = header
+    headerlist.append(header)
+
+
+def app_set_cookie(session: Any, response: Any, *value: Any, **written: Any) -> None:
+    """The cookie through the app's own ``response.set_cookie``, with every attribute: a
+    deletion passes the value ``None``, a write ``value=`` and ``max_age=`` (the calls apps have
+    always seen)."""
+    response.set_cookie(
+        session._cookie_name,
+        *value,
+        **written,
+        path=session._cookie_path,
+        domain=session._cookie_domain,
+        secure=session._cookie_secure,
+        httponly=session._cookie_httponly,
+        samesite=session._cookie_samesite,
+        **session._partitioned_kw(),
+    )
 
 
 def replace_header(headerlist: Any, sent: Any) -> None:

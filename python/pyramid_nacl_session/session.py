@@ -28,7 +28,13 @@ from .access_tracking import (
     setter,
     updater,
 )
-from .cookie_out import delete_cookie, delete_old_cookie, partitioned_kw, replace_header
+from .cookie_out import (
+    app_set_cookie,
+    delete_cookie,
+    delete_old_cookie,
+    partitioned_kw,
+    send_header,
+)
 from .cookie_size import WARN_SIZE, check_size, cookie_size
 from .dropped import drop_unwritable, note_unreadable
 from .identity import regenerate
@@ -514,23 +520,10 @@ class EncryptedCookieSession(dict[Any, Any]):
         if self._registry is not None:
             self._registry.seen(self)
         if webob:
-            header = ("Set-Cookie", cookie)
-            if self._sent is not None:  # written again: a change in a later response callback
-                replace_header(headerlist, self._sent)
-            self._sent = header
-            headerlist.append(header)
+            send_header(self, headerlist, cookie)
         else:
-            response.set_cookie(
-                self._cookie_name,
-                value=cookie,
-                max_age=self._cookie_max_age if own_timeout is None else own_timeout,
-                path=self._cookie_path,
-                domain=self._cookie_domain,
-                secure=self._cookie_secure,
-                httponly=self._cookie_httponly,
-                samesite=self._cookie_samesite,
-                **self._partitioned_kw(),
-            )
+            max_age = self._cookie_max_age if own_timeout is None else own_timeout
+            app_set_cookie(self, response, value=cookie, max_age=max_age)
             self._vary(response)
         return True
 
