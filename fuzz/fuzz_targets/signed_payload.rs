@@ -40,7 +40,7 @@ fuzz_target!(
                     let (state, renewed, created): (Bound<'_, PyDict>, f64, f64) =
                         read.extract().unwrap();
                     assert!(renewed.is_finite() && created.is_finite());
-                    let limit = now() + CLOCK_SKEW;
+                    let limit = now(py).unwrap() + CLOCK_SKEW;
                     assert!(renewed <= limit && created <= limit, "a session dated ahead");
                     assert!(state.len() <= payload.len());
                 }
