@@ -39,12 +39,12 @@ class Stub:
     def __getattr__(self, name):
         return getattr(self.real, name)
 
-    def read_header(self, header):
+    def read_header(self, header, *args):
         if self.stub_read:
             # A fresh state each time (the session changes it), the rest as read, renewed now.
             state, _, created, *rest = self.opened
             return (dict(state), time.time(), created, *rest)
-        return self.real.read_header(header)
+        return self.real.read_header(header, *args)
 
     def header(self, accessed, created, state):
         return self.written if self.stub_write else self.real.header(accessed, created, state)

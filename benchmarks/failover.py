@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
-from tests.redis_server import SentinelSet  # noqa: E402
-from tests.test_revocation_processes import (  # noqa: E402
+from tests.fleet import (  # noqa: E402
     REVOKED,
     request,
     session_cookie,
@@ -36,6 +35,7 @@ from tests.test_revocation_processes import (  # noqa: E402
     stop_all,
     user_on,
 )
+from tests.redis_server import SentinelSet  # noqa: E402
 
 from pyramid_nacl_session._core import SESSION_ID_KEY  # noqa: E402
 
