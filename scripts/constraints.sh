@@ -17,4 +17,7 @@ if [ "${PYRAMID:-latest}" = "2.0.x" ]; then
     echo "pyramid==$pyramid20" >> "$constraints_root/target/constraints-pyramid-2.0.txt"
     PIP_CONSTRAINT="$constraints_root/target/constraints-pyramid-2.0.txt"
 fi
-export PIP_CONSTRAINT
+# From pip 26.2 on, PIP_CONSTRAINT no longer reaches build environments (maturin's, for one):
+# PIP_BUILD_CONSTRAINT does, and older pips ignore it.
+PIP_BUILD_CONSTRAINT=$PIP_CONSTRAINT
+export PIP_CONSTRAINT PIP_BUILD_CONSTRAINT
