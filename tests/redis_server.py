@@ -157,7 +157,12 @@ class SentinelSet:
 
     def primary_port(self):
         """The port of the primary as the sentinel names it now."""
-        return int(self.sentinel_client().sentinel_get_master_addr_by_name(self.SERVICE)[1])
+        # The raw command: redis-py 7.0's sentinel_get_master_addr_by_name fails on a plain
+        # client (it passes its ``once`` option on to the reply's parser).
+        reply = self.sentinel_client().execute_command(
+            "SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.SERVICE
+        )
+        return int(reply[1])
 
     def stop(self):
         if self.sentinel.poll() is None:

@@ -86,6 +86,12 @@ def error_code(exc: BaseException) -> Optional[str]:
         return "READONLY"
     if isinstance(exc, redis.exceptions.BusyLoadingError):
         return "LOADING"
+    # Some redis-py releases (7.0 among them) give these replies classes of their own and no
+    # status_code.
+    if isinstance(exc, getattr(redis.exceptions, "MasterDownError", ())):
+        return "MASTERDOWN"
+    if isinstance(exc, getattr(redis.exceptions, "TryAgainError", ())):
+        return "TRYAGAIN"
     if isinstance(exc, redis.ResponseError) and exc.args and isinstance(exc.args[0], str):
         # RESP: an error reply is "-CODE text"; the code is the protocol's, not prose.
         word = exc.args[0].split(" ", 1)[0]
