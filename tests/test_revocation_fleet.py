@@ -361,10 +361,13 @@ def test_an_app_reaches_redis_through_tls_with_a_ca_file(tmp_path, apps):
     ca, cert, key = (tmp_path / name for name in ("ca.pem", "cert.pem", "key.pem"))
     openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
     subprocess.run(
-        [*openssl, "-keyout", str(tmp_path / "ca.key"), "-out", str(ca), "-subj", "/CN=test CA"],
+        [
+            *openssl, "-keyout", str(tmp_path / "ca.key"), "-out", str(ca), "-subj", "/CN=test CA",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ],
         check=True,
         capture_output=True,
-    )
+    )  # fmt: skip
     subprocess.run(
         [
             *openssl[:2], "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
@@ -373,7 +376,15 @@ def test_an_app_reaches_redis_through_tls_with_a_ca_file(tmp_path, apps):
         check=True,
         capture_output=True,
     )  # fmt: skip
-    (tmp_path / "ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    # What CPython 3.13's strict verification (VERIFY_X509_STRICT) asks of the certificates:
+    # key usages on both, the issuer's key identifier on the server's, among the rest.
+    (tmp_path / "ext").write_text(
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+        "basicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
     subprocess.run(
         [
             "openssl", "x509", "-req", "-in", str(tmp_path / "req.pem"), "-CA", str(ca),
