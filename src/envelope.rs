@@ -11,12 +11,16 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine};
 use crypto_secretbox::aead::AeadInPlace;
-use crypto_secretbox::{KeyInit, Nonce, Tag, XSalsa20Poly1305};
+use crypto_secretbox::{KeyInit, Nonce, Tag};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::nonce;
+#[cfg(target_arch = "x86_64")]
+use crate::salsa::XSalsa20Poly1305;
+#[cfg(not(target_arch = "x86_64"))]
+use crypto_secretbox::XSalsa20Poly1305;
 
 pub const KEY_LEN: usize = 32;
 pub const NONCE_LEN: usize = nonce::NONCE_LEN;

@@ -12,6 +12,9 @@ pub mod plain_pickle;
 pub mod pystr;
 pub mod revocation;
 pub mod safe_pickle;
+// SSE2 is in every x86_64 CPU; elsewhere the salsa20 crate's keystream serves, as it did.
+#[cfg(target_arch = "x86_64")]
+pub mod salsa;
 pub mod serializer;
 pub mod session;
 pub mod set_cookie;
