@@ -243,21 +243,21 @@ impl<'py> Parser<'_, 'py> {
     fn string(&mut self) -> PyResult<Bound<'py, PyString>> {
         let bytes = self.text.as_bytes();
         let start = self.pos;
-        loop {
-            match bytes.get(self.pos) {
-                Some(b'"') => {
-                    let s = self
-                        .text
-                        .get(start..self.pos)
-                        .ok_or_else(|| self.unexpected())?;
-                    self.pos += 1;
-                    return Ok(PyString::new(self.py, s));
-                }
-                Some(b'\\') => break,
-                Some(&b) if b < 0x20 => return Err(self.error("control character in string")),
-                Some(_) => self.pos += 1,
-                None => return Err(self.unexpected()),
+        // One tight pass to the first byte that is not plain string text.
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(bytes.len(), |n| start + n);
+        self.pos = end;
+        match bytes.get(end) {
+            Some(b'"') => {
+                let s = self.text.get(start..end).ok_or_else(|| self.unexpected())?;
+                self.pos += 1;
+                return Ok(PyString::new(self.py, s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.error("control character in string")),
+            None => return Err(self.unexpected()),
         }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();

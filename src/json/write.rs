@@ -39,6 +39,19 @@ impl Out {
         self.bytes(&[byte])
     }
 
+    /// `text` between double quotes, as it is.
+    #[inline]
+    fn quoted(&mut self, text: &[u8]) -> PyResult<()> {
+        let n = text.len() + 2;
+        if n > self.0.capacity() - self.0.len() {
+            self.grow(n)?;
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(text);
+        self.0.push(b'"');
+        Ok(())
+    }
+
     /// Room for `n` more bytes: doubling as `Vec` does, but never past `MAX_LEN`.
     #[cold]
     fn grow(&mut self, n: usize) -> PyResult<()> {
@@ -374,9 +387,14 @@ fn write_u_escape(out: &mut Out, cp: u32) -> PyResult<()> {
 
 /// Write UTF-8 (with surrogates as "surrogatepass" gives them) as a JSON string.
 fn write_escaped(out: &mut Out, text: &[u8]) -> PyResult<()> {
+    // Nearly every string in a session needs no escape: find the first byte that may, in one
+    // tight pass, and write a clean string with one length check.
+    let Some(first) = text.iter().position(|&b| ESCAPES[b as usize] != 0) else {
+        return out.quoted(text);
+    };
     out.byte(b'"')?;
     let mut copied = 0;
-    let mut i = 0;
+    let mut i = first;
     while let Some(&b) = text.get(i) {
         let escape = ESCAPES[b as usize];
         if escape == 0 {
