@@ -20,7 +20,6 @@
 //! secret would otherwise be remote code execution). Base64 is read strictly (WebOb's reader
 //! skips junk characters): every cookie WebOb wrote reads, other spellings give a fresh session.
 
-use base64::Engine;
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use pyo3::exceptions::PyTypeError;
@@ -139,7 +138,7 @@ pub fn open(alg: HashAlg, key: &[u8], cookie: &[u8]) -> Result<Vec<u8>, SignedEr
     if cookie.len() > MAX_INPUT_LEN {
         return Err(SignedError::TooLong);
     }
-    let mut raw = B64.decode(cookie).map_err(|_| SignedError::BadBase64)?;
+    let mut raw = B64.decode(cookie).ok_or(SignedError::BadBase64)?;
     let tag_len = alg.tag_len();
     // WebOb would check an empty payload against a short tag and fail; same answer, sooner.
     if raw.len() < tag_len {

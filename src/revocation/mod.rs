@@ -22,7 +22,6 @@ mod table;
 
 use std::sync::Mutex;
 
-use base64::Engine;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString};
@@ -71,7 +70,7 @@ pub struct RevocationSet {
 /// request path an id that is not one simply matches nothing).
 fn is_id(sid: &str) -> bool {
     let mut raw = [0u8; ID_LEN];
-    sid.len() == ID_TEXT_LEN && matches!(B64.decode_slice(sid.as_bytes(), &mut raw), Ok(ID_LEN))
+    sid.len() == ID_TEXT_LEN && B64.decode_slice(sid.as_bytes(), &mut raw) == Some(ID_LEN)
 }
 
 /// CPython's hash of a str (cached in it): what a table entry is keyed by.
