@@ -112,12 +112,30 @@ fn expires_end(h: &[u8], start: usize) -> Option<usize> {
     Some(time + 12)
 }
 
+/// The end of the run of `LEGAL` bytes at `start`: eight at a time while they all are (one
+/// branch per eight, where a session cookie's base64 value is thousands of such bytes), then
+/// one at a time.
+fn legal_run_end(h: &[u8], start: usize) -> usize {
+    let rest = h.get(start..).unwrap_or_default();
+    let whole = rest
+        .chunks_exact(8)
+        .take_while(|chunk| chunk.iter().fold(true, |all, &b| all & LEGAL[b as usize]))
+        .count()
+        * 8;
+    start
+        + whole
+        + rest[whole..]
+            .iter()
+            .position(|&b| !LEGAL[b as usize])
+            .unwrap_or(rest.len() - whole)
+}
+
 /// The end of `_re_unquoted_val` matched at `start` (possibly `start` itself).
 fn unquoted_end(h: &[u8], start: usize) -> usize {
     let mut k = start;
     while k < h.len() {
         if LEGAL[h[k] as usize] {
-            k += 1;
+            k = legal_run_end(h, k);
         } else if h[k] == b'\\' && k + 1 < h.len() && h[k + 1] != b'\n' {
             // `\ooo` or `\` and one byte: either way the bytes after are taken as the loop goes.
             k += 2;
