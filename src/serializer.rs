@@ -381,34 +381,58 @@ impl EncryptedSerializer {
             .map_err(|e| json::error_path::named(py, e, "session", 1))
     }
 
-    /// Whether `state` is what `plaintext` (a session this serializer opened) held, as bytes:
-    /// the state is serialized as it would be written, stamped with the times `plaintext`
-    /// held as they were read (`renewed`, `created`). With JSON, only the state is written and
-    /// compared with its place in `plaintext`, where our writer puts it (`[r,c,{...}]`); a
-    /// plaintext in another form (1.0's spaces) compares unequal, which costs one write.
-    pub fn same_state(
+    /// What `detect_changes` keeps of an opened session, to tell at the end of the request
+    /// whether its state changed in place (`unchanged`): with JSON, the state's own text in
+    /// `plaintext`, where our writer puts it (`[r,c,{...}]`: the times are numbers, which hold
+    /// no comma, so the state starts after the second), or empty when the plaintext is in
+    /// another form (1.0's spaces), which compares unequal and so costs one write; with any
+    /// other serializer, `(plaintext, renewed, created)`, the times as they were read (an int
+    /// stays an int), since the state is compared by serializing the whole triple again. A
+    /// bytes object or a tuple: a class of its own cost several times as much to make and
+    /// free, on every request that reads the session.
+    pub fn snapshot<'py>(&self, opened: &OpenedSession<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let py = opened.state.py();
+        let plaintext = opened.plaintext.as_slice();
+        if let Format::Json = self.format {
+            let mut commas = plaintext.iter().enumerate().filter(|(_, &b)| b == b',');
+            let held = match (commas.next(), commas.next()) {
+                (Some(_), Some((start, _))) => plaintext
+                    .get(start + 1..)
+                    .and_then(|rest| rest.strip_suffix(b"]"))
+                    .unwrap_or_default(),
+                _ => b"",
+            };
+            return Ok(PyBytes::new(py, held).into_any());
+        }
+        Ok(PyTuple::new(
+            py,
+            [
+                PyBytes::new(py, plaintext).into_any(),
+                opened.value.get_item(0)?,
+                opened.value.get_item(1)?,
+            ],
+        )?
+        .into_any())
+    }
+
+    /// Whether `state` is still what `snapshot` (made by `snapshot` when it was opened) held,
+    /// as bytes: the state is serialized as it would be written, stamped, with a serializer
+    /// other than JSON, with the times it was read with.
+    pub fn unchanged(
         &self,
         py: Python<'_>,
-        plaintext: &[u8],
-        renewed: &Bound<'_, PyAny>,
-        created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
+        snapshot: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         if let Format::Json = self.format {
-            // The times are numbers, which hold no comma: the state starts after the second.
-            let mut commas = plaintext.iter().enumerate().filter(|(_, &b)| b == b',');
-            let (Some(_), Some((start, _))) = (commas.next(), commas.next()) else {
-                return Ok(false);
-            };
-            let Some(held) = plaintext
-                .get(start + 1..)
-                .and_then(|rest| rest.strip_suffix(b"]"))
-            else {
-                return Ok(false);
-            };
-            return Ok(json::dumps_session_state(state)? == held);
+            let held = snapshot.cast::<PyBytes>()?;
+            return Ok(json::dumps_session_state(state)? == held.as_bytes());
         }
-        Ok(self.session_plaintext(py, renewed, created, state)? == plaintext)
+        let snapshot = snapshot.cast::<PyTuple>()?;
+        let plaintext = snapshot.get_borrowed_item(0)?;
+        let plaintext = plaintext.cast::<PyBytes>()?;
+        let (renewed, created) = (snapshot.get_item(1)?, snapshot.get_item(2)?);
+        Ok(self.session_plaintext(py, &renewed, &created, state)? == plaintext.as_bytes())
     }
 
     /// Seals `plaintext` and appends the cookie value to `out`.

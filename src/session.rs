@@ -8,10 +8,11 @@
 //! put back into what is sealed here, never into the app's dict. The Python session class
 //! decides which; this module holds the reserved keys and no policy beyond the cookie itself.
 //!
-//! With `detect_changes`, reading also keeps the plaintext it opened (a `Snapshot`), so that at
-//! the end of a request that read the session without marking it changed, writing can first
-//! serialize the state as it was stamped then and compare bytes: equal means nothing changed in
-//! place and no cookie is written. No copy of the state is made on the way in.
+//! With `detect_changes`, reading also keeps what it opened (a snapshot: the state's JSON text,
+//! or the pickle and its two times), so that at the end of a request that read the session
+//! without marking it changed, writing can first serialize the state as it was stamped then
+//! and compare bytes: equal means nothing changed in place and no cookie is written. No copy
+//! of the state is made on the way in.
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -37,13 +38,14 @@ pub const RESERVED_KEYS: (&str, &str) = (ID_KEY, TIMEOUT_KEY);
 /// cookie's expiry date past the year 9999.
 pub const MAX_AGE_LIMIT: u64 = 100 * 365 * 24 * 3600;
 
-/// What the session class unpacks: `(state, renewed, created, reseal, snapshot, own_timeout)`.
+/// What the session class unpacks: `(state, renewed, created, reseal, snapshot, own_timeout)`,
+/// the snapshot opaque to Python (`EncryptedSerializer::snapshot`).
 type SessionRead<'py> = (
     Bound<'py, PyDict>,
     f64,
     f64,
     bool,
-    Option<Snapshot>,
+    Option<Bound<'py, PyAny>>,
     Option<u64>,
 );
 
@@ -90,22 +92,13 @@ fn sealed_state<'py>(
     Ok(full)
 }
 
-/// The plaintext a session was opened from, with its two times as they were read (an int stays
-/// an int, so serializing them again gives the same bytes). Opaque to Python.
-#[pyclass(frozen, module = "pyramid_nacl_session._core")]
-pub struct Snapshot {
-    plaintext: Vec<u8>,
-    renewed: Py<PyAny>,
-    created: Py<PyAny>,
-}
-
 /// One per session factory: its serializer, cookie name and Set-Cookie attributes.
 #[pyclass(frozen, module = "pyramid_nacl_session._core")]
 pub struct SessionCodec {
     serializer: Py<EncryptedSerializer>,
     name: String,
     spec: CookieSpec,
-    /// Reads keep a `Snapshot` of what they opened.
+    /// Reads keep a snapshot of what they opened.
     detect_changes: bool,
 }
 
@@ -113,11 +106,7 @@ impl SessionCodec {
     fn unpack<'py>(&self, opened: OpenedSession<'py>) -> PyResult<SessionRead<'py>> {
         let reseal = opened.reseal();
         let snapshot = if self.detect_changes {
-            Some(Snapshot {
-                plaintext: opened.plaintext,
-                renewed: opened.value.get_item(0)?.unbind(),
-                created: opened.value.get_item(1)?.unbind(),
-            })
+            Some(self.serializer.get().snapshot(&opened)?)
         } else {
             None
         };
@@ -144,14 +133,12 @@ impl SessionCodec {
         state: &Bound<'py, PyDict>,
         sid: Option<&Bound<'py, PyString>>,
         own_timeout: Option<u64>,
-        snapshot: Option<&Bound<'py, Snapshot>>,
+        snapshot: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Vec<u8>>> {
         let state = &sealed_state(state, sid, own_timeout)?;
         let serializer = self.serializer.get();
         if let Some(snapshot) = snapshot {
-            let snap = snapshot.get();
-            let (renewed, created) = (snap.renewed.bind(py), snap.created.bind(py));
-            if serializer.same_state(py, &snap.plaintext, renewed, created, state)? {
+            if serializer.unchanged(py, state, snapshot)? {
                 return Ok(None);
             }
         }
@@ -284,7 +271,7 @@ impl SessionCodec {
         state: &Bound<'_, PyDict>,
         sid: Option<&Bound<'_, PyString>>,
         own_timeout: Option<u64>,
-        snapshot: Option<&Bound<'_, Snapshot>>,
+        snapshot: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<String>> {
         add_vary_cookie(py, headerlist)?;
         let Some(plaintext) =
@@ -312,14 +299,10 @@ impl SessionCodec {
         py: Python<'_>,
         headerlist: &Bound<'_, PyList>,
         state: &Bound<'_, PyDict>,
-        snapshot: &Bound<'_, Snapshot>,
+        snapshot: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         add_vary_cookie(py, headerlist)?;
-        let snap = snapshot.get();
-        let (renewed, created) = (snap.renewed.bind(py), snap.created.bind(py));
-        self.serializer
-            .get()
-            .same_state(py, &snap.plaintext, renewed, created, state)
+        self.serializer.get().unchanged(py, state, snapshot)
     }
 
     /// Adds ``Cookie`` to the ``Vary`` of ``headerlist`` (a WSGI header list), unless a
@@ -341,7 +324,7 @@ impl SessionCodec {
         state: &Bound<'_, PyDict>,
         sid: Option<&Bound<'_, PyString>>,
         own_timeout: Option<u64>,
-        snapshot: Option<&Bound<'_, Snapshot>>,
+        snapshot: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<String>> {
         let Some(plaintext) =
             self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
