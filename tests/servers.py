@@ -4,30 +4,37 @@ starting and stopping a server command on a loopback port."""
 import os
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
+from .helpers import eventually
+
 INI = Path(__file__).resolve().parent.parent / "examples" / "development.ini"
 
 
-def serve(cmd, port, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+def serve(cmd, port, tmp_path, env=None):
+    """Start ``cmd`` in ``tmp_path`` and wait until it accepts connections on ``port``; the
+    process and its log (``server.log``). ``env``: the child's environment (default: ours,
+    without ``PYTHONPATH``). Fails the test, with the log, if it exits or never listens."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     log = open(tmp_path / "server.log", "w+")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, log
-        except OSError:
-            time.sleep(0.1)
+    if eventually(lambda: proc.poll() is not None or accepts(port)) and proc.poll() is None:
+        return proc, log
     stop(proc, log)
     log.seek(0)
     pytest.fail(f"server did not start: {cmd}\n{log.read()[-3000:]}")
+
+
+def accepts(port):
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 
 def stop(proc, log):

@@ -5,14 +5,11 @@ of the one printed (which may be taken here)."""
 import re
 import subprocess
 import sys
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from .helpers import free_port
+from .servers import serve, stop
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BIN = Path(sys.executable).parent
@@ -42,31 +39,13 @@ def test_the_quickstart_serves_a_session_as_printed(tmp_path):
     env = {"PATH": f"{BIN}:/usr/bin:/bin"}
     subprocess.run(["bash", "-c", key_command], cwd=tmp_path, env=env, check=True)
     assert (tmp_path / "session.key").stat().st_mode & 0o077 == 0
-    log = open(tmp_path / "pserve.log", "wb")
-    server = subprocess.Popen(
-        ["bash", "-c", serve_command],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    server, log = serve(["bash", "-c", serve_command], port, tmp_path, env=env)
     try:
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"pserve exited:\n{(tmp_path / 'pserve.log').read_text()}")
-            try:
-                first = urllib.request.urlopen(url, timeout=5)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, (tmp_path / "pserve.log").read_text()
-                time.sleep(0.1)
+        first = urllib.request.urlopen(url, timeout=30)
         assert first.read() == b'{"visits": 1}'
         cookie = first.headers["Set-Cookie"].split(";", 1)[0]
         second = urllib.request.urlopen(urllib.request.Request(url, headers={"Cookie": cookie}))
         assert second.read() == b'{"visits": 2}'
     finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+        stop(server, log)

@@ -8,18 +8,14 @@ at by whoever changes the pages.
 
 import os
 import re
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ..helpers import free_port
 from ..redis_server import RedisServer
-from ..servers import listening_on
+from ..servers import listening_on, serve, stop
 from .chromium import INI, require_browser
 
 require_browser()
@@ -40,9 +36,9 @@ def shot(driver, name):
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
 
-def serve(tmp, extra=""):
+def serve_example(tmp, extra=""):
     """pserve on a copy of development.ini on a free port, with ``extra`` settings added to
-    [app:main]; the process and its URL."""
+    [app:main]; the process, its log and its URL."""
     port = free_port()
     text, _ = listening_on(INI, port)
     text = text.replace("\n[server:main]", "\n" + extra + "\n[server:main]", 1)
@@ -50,42 +46,16 @@ def serve(tmp, extra=""):
     key_file = tmp / "demo-secret.key"
     key_file.write_text(f"{FIRST_KEY}\n{SECOND_KEY}\n")
     key_file.chmod(0o600)
-    log_path = tmp / "pserve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).with_name("pserve")), str(tmp / "development.ini")],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"pserve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/style.css", timeout=2):
-                return proc, url
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                proc.terminate()
-                pytest.fail(f"pserve did not answer on {url}:\n{log_path.read_text()}")
-            time.sleep(0.1)
-
-
-def stop(proc):
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    pserve = str(Path(sys.executable).with_name("pserve"))
+    proc, log = serve([pserve, str(tmp / "development.ini")], port, tmp, env=os.environ.copy())
+    return proc, log, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
 def plain_url(tmp_path_factory):
-    proc, url = serve(tmp_path_factory.mktemp("plain"))
+    proc, log, url = serve_example(tmp_path_factory.mktemp("plain"))
     yield url
-    stop(proc)
+    stop(proc, log)
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +73,9 @@ def revocation_url(tmp_path_factory, redis_url):
         "session.revocation_user = user\n"
         "session.revocation_resync = 1\n"
     )
-    proc, url = serve(tmp_path_factory.mktemp("revocation"), extra)
+    proc, log, url = serve_example(tmp_path_factory.mktemp("revocation"), extra)
     yield url
-    stop(proc)
+    stop(proc, log)
 
 
 def style(driver, element, prop):
