@@ -74,6 +74,17 @@ impl StreamCipher for Salsa20 {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
+impl Salsa20 {
+    /// The keystream from block `block` on: for the tests and the fuzz target, which hold it
+    /// to the `salsa20` crate's wherever the counter starts.
+    pub fn at_block(key: &Key, iv: &GenericArray<u8, U8>, block: u64) -> Self {
+        let mut core = Core::new(key, iv);
+        core.advance(block);
+        Salsa20(StreamCipherCoreWrapper::from_core(core))
+    }
+}
+
 impl Kdf for Salsa20 {
     fn kdf(key: &Key, nonce: &GenericArray<u8, U16>) -> Key {
         salsa20::hsalsa::<U10>(key, nonce)
@@ -412,9 +423,7 @@ mod tests {
         b.seek((u64::from(u32::MAX) - 1) * 64);
         let mut theirs = vec![0u8; 6 * 64];
         b.apply_keystream(&mut theirs);
-        let mut core = Core::new(&key, &iv);
-        core.advance(u64::from(u32::MAX) - 1);
-        let mut ours = Salsa20(StreamCipherCoreWrapper::from_core(core));
+        let mut ours = Salsa20::at_block(&key, &iv, u64::from(u32::MAX) - 1);
         let mut buf = vec![0u8; 6 * 64];
         ours.apply_keystream(&mut buf);
         assert_eq!(buf, theirs);

@@ -14,12 +14,18 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(payload) = open(alg, KEY, data) {
             // Only a forgery would get here; re-signing proves the result is consistent.
             assert!(payload.len() + alg.tag_len() <= data.len());
-            assert_eq!(open(alg, KEY, seal(alg, KEY, &payload).as_bytes()).unwrap(), payload);
+            assert_eq!(
+                open(alg, KEY, seal(alg, KEY, &payload).as_bytes()).unwrap(),
+                payload
+            );
         }
     }
     // And whatever the input, signing it then opening it gives it back under every hashalg.
     for name in SIGNED_HASHALGS {
         let alg = HashAlg::from_name(name).unwrap();
-        assert_eq!(open(alg, KEY, seal(alg, KEY, data).as_bytes()).unwrap(), data);
+        assert_eq!(
+            open(alg, KEY, seal(alg, KEY, data).as_bytes()).unwrap(),
+            data
+        );
     }
 });
