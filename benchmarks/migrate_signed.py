@@ -92,7 +92,7 @@ def main():
     )
     old_app = app(SignedCookieSessionFactory(OLD_SECRET, cookie_name="old"))
     small = sessions()["small"]
-    ours_cookie = plain(Request.blank("/"))._codec.value(*small)
+    ours_cookie = plain(Request.blank("/"))._codec.write(None, *small, None, None, None)
     old_cookie = signer.dumps(small).decode()
     request_rows = [
         ("request, our cookie: no migration", plain, f"session={ours_cookie}"),

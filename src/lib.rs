@@ -61,6 +61,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ] {
         m.add(name, error)?;
     }
+    m.add_class::<set_cookie::CookieSpec>()?;
     m.add_class::<session::SessionCodec>()?;
     m.add_class::<signed::SignedCookieReader>()?;
     m.add_class::<revocation::RevocationSet>()?;
@@ -79,14 +80,14 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     add_testing(m)
 }
 
-/// `_core._testing`: what only the test suite calls (the Cookie/Set-Cookie header work that the
-/// request path uses from Rust), kept out of the public module and its `__all__`.
+/// `_core._testing`: what only the test suite calls (finding a cookie in a Cookie header, which
+/// the request path does from Rust, and a revocation decision without a state dict), kept out
+/// of the public module and its `__all__`.
 fn add_testing(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     let name = "pyramid_nacl_session._core._testing";
     let testing = PyModule::new(py, name)?;
     testing.add_function(wrap_pyfunction!(cookie_header::py_find_cookie, &testing)?)?;
-    testing.add_class::<set_cookie::CookieSpec>()?;
     testing.add_function(wrap_pyfunction!(revocation::is_revoked, &testing)?)?;
     // An attribute, not `add`, which would list it in `_core.__all__`; and in `sys.modules`, so
     // that `from pyramid_nacl_session._core._testing import ...` works (an extension module has

@@ -34,10 +34,10 @@ use crypto_secretbox::{Kdf, Key, SecretBox};
 use zeroize::Zeroize;
 
 use std::arch::x86_64::{
-    __m128i, __m256i, _mm256_add_epi32, _mm256_or_si256, _mm256_set1_epi32, _mm256_setr_epi32,
+    __m128i, __m256i, _mm256_add_epi32, _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi32,
     _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm256_xor_si256, _mm_add_epi32,
-    _mm_or_si128, _mm_set1_epi32, _mm_setr_epi32, _mm_slli_epi32, _mm_srli_epi32, _mm_storeu_si128,
-    _mm_xor_si128,
+    _mm_loadu_si128, _mm_or_si128, _mm_set1_epi32, _mm_slli_epi32, _mm_srli_epi32,
+    _mm_storeu_si128, _mm_xor_si128,
 };
 
 /// XSalsa20-Poly1305, NaCl's `crypto_secretbox`, with this module's keystream.
@@ -167,6 +167,21 @@ impl ParBlocksSizeUser for Backend<'_> {
     type ParBlocksSize = U8;
 }
 
+/// Salsa20's double round, a column round then a row round, by the words each quarter-round
+/// takes; `$quarter` is the caller's quarter-round on its own words (scalar or SIMD lanes).
+macro_rules! double_round {
+    ($quarter:ident) => {
+        $quarter!(0, 4, 8, 12);
+        $quarter!(5, 9, 13, 1);
+        $quarter!(10, 14, 2, 6);
+        $quarter!(15, 3, 7, 11);
+        $quarter!(0, 1, 2, 3);
+        $quarter!(5, 6, 7, 4);
+        $quarter!(10, 11, 8, 9);
+        $quarter!(15, 12, 13, 14);
+    };
+}
+
 impl StreamBackend for Backend<'_> {
     fn gen_ks_block(&mut self, block: &mut Block<Self>) {
         let mut x = self.0.state;
@@ -179,14 +194,7 @@ impl StreamBackend for Backend<'_> {
             };
         }
         for _ in 0..DOUBLE_ROUNDS {
-            quarter!(0, 4, 8, 12);
-            quarter!(5, 9, 13, 1);
-            quarter!(10, 14, 2, 6);
-            quarter!(15, 3, 7, 11);
-            quarter!(0, 1, 2, 3);
-            quarter!(5, 6, 7, 4);
-            quarter!(10, 11, 8, 9);
-            quarter!(15, 12, 13, 14);
+            double_round!(quarter);
         }
         for (i, chunk) in block.chunks_exact_mut(4).enumerate() {
             chunk.copy_from_slice(&x[i].wrapping_add(self.0.state[i]).to_le_bytes());
@@ -244,86 +252,57 @@ trait Lanes: Copy {
     fn xor_rotated<const L: i32, const R: i32>(self, sum: Self) -> Self;
 }
 
-/// Four lanes in an SSE2 register (part of every x86_64 CPU, so no detection at run time).
-#[derive(Clone, Copy)]
-struct Sse2(__m128i);
+/// One `Lanes` per register width: the same operations, each by that width's intrinsic.
+macro_rules! lanes {
+    ($name:ident($reg:ty) x $count:literal: $set1:ident, $loadu:ident, $storeu:ident, $add:ident,
+     $or:ident, $xor:ident, $shl:ident, $shr:ident) => {
+        #[derive(Clone, Copy)]
+        struct $name($reg);
 
-// SAFETY (each intrinsic below): SSE2 is in the x86_64 baseline; none touches memory but the
-// stores, which write a slice of at least the register's size (checked).
-impl Lanes for Sse2 {
-    const COUNT: usize = 4;
+        impl Lanes for $name {
+            const COUNT: usize = $count;
 
-    #[inline(always)]
-    fn splat(word: u32) -> Self {
-        Sse2(unsafe { _mm_set1_epi32(word as i32) })
-    }
+            #[inline(always)]
+            fn splat(word: u32) -> Self {
+                $name(unsafe { $set1(word as i32) })
+            }
 
-    #[inline(always)]
-    fn from_fn(word: impl Fn(usize) -> u32) -> Self {
-        let w = |i| word(i) as i32;
-        Sse2(unsafe { _mm_setr_epi32(w(0), w(1), w(2), w(3)) })
-    }
+            #[inline(always)]
+            fn from_fn(word: impl Fn(usize) -> u32) -> Self {
+                let words: [u32; $count] = std::array::from_fn(word);
+                $name(unsafe { $loadu(words.as_ptr().cast()) })
+            }
 
-    #[inline(always)]
-    fn store(self, out: &mut [u32]) {
-        assert!(out.len() >= Self::COUNT);
-        unsafe { _mm_storeu_si128(out.as_mut_ptr().cast(), self.0) };
-    }
+            #[inline(always)]
+            fn store(self, out: &mut [u32]) {
+                assert!(out.len() >= Self::COUNT);
+                unsafe { $storeu(out.as_mut_ptr().cast(), self.0) };
+            }
 
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        Sse2(unsafe { _mm_add_epi32(self.0, other.0) })
-    }
+            #[inline(always)]
+            fn add(self, other: Self) -> Self {
+                $name(unsafe { $add(self.0, other.0) })
+            }
 
-    #[inline(always)]
-    fn xor_rotated<const L: i32, const R: i32>(self, sum: Self) -> Self {
-        Sse2(unsafe {
-            let rotated = _mm_or_si128(_mm_slli_epi32::<L>(sum.0), _mm_srli_epi32::<R>(sum.0));
-            _mm_xor_si128(self.0, rotated)
-        })
-    }
+            #[inline(always)]
+            fn xor_rotated<const L: i32, const R: i32>(self, sum: Self) -> Self {
+                $name(unsafe { $xor(self.0, $or($shl::<L>(sum.0), $shr::<R>(sum.0))) })
+            }
+        }
+    };
 }
 
-/// Eight lanes in an AVX2 register, used only where the CPU says it has AVX2 (`has_avx2`).
-#[derive(Clone, Copy)]
-struct Avx2(__m256i);
+// Four lanes in an SSE2 register. SAFETY (each intrinsic): SSE2 is in the x86_64 baseline, so
+// no detection at run time; none touches memory but the load of a local array and the store,
+// which writes a slice of at least the register's size (checked).
+lanes!(Sse2(__m128i) x 4: _mm_set1_epi32, _mm_loadu_si128, _mm_storeu_si128, _mm_add_epi32,
+    _mm_or_si128, _mm_xor_si128, _mm_slli_epi32, _mm_srli_epi32);
 
-// SAFETY (each intrinsic below): these are only ever inlined into `eight_blocks`, which runs
-// only on a CPU with AVX2; the store writes a slice of at least the register's size (checked).
-impl Lanes for Avx2 {
-    const COUNT: usize = 8;
-
-    #[inline(always)]
-    fn splat(word: u32) -> Self {
-        Avx2(unsafe { _mm256_set1_epi32(word as i32) })
-    }
-
-    #[inline(always)]
-    fn from_fn(word: impl Fn(usize) -> u32) -> Self {
-        let w = |i| word(i) as i32;
-        Avx2(unsafe { _mm256_setr_epi32(w(0), w(1), w(2), w(3), w(4), w(5), w(6), w(7)) })
-    }
-
-    #[inline(always)]
-    fn store(self, out: &mut [u32]) {
-        assert!(out.len() >= Self::COUNT);
-        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), self.0) };
-    }
-
-    #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        Avx2(unsafe { _mm256_add_epi32(self.0, other.0) })
-    }
-
-    #[inline(always)]
-    fn xor_rotated<const L: i32, const R: i32>(self, sum: Self) -> Self {
-        Avx2(unsafe {
-            let rotated =
-                _mm256_or_si256(_mm256_slli_epi32::<L>(sum.0), _mm256_srli_epi32::<R>(sum.0));
-            _mm256_xor_si256(self.0, rotated)
-        })
-    }
-}
+// Eight lanes in an AVX2 register. SAFETY (each intrinsic): these are only ever inlined into
+// `eight_blocks`, which runs only on a CPU with AVX2 (`has_avx2`); the memory they touch is as
+// for SSE2.
+lanes!(Avx2(__m256i) x 8: _mm256_set1_epi32, _mm256_loadu_si256, _mm256_storeu_si256,
+    _mm256_add_epi32, _mm256_or_si256, _mm256_xor_si256, _mm256_slli_epi32, _mm256_srli_epi32);
 
 /// Whether this CPU has AVX2 (std asks CPUID once and keeps the answer).
 fn has_avx2() -> bool {
@@ -362,14 +341,7 @@ fn lanes_of_blocks<V: Lanes>(state: &[u32; 16], out: &mut [Block<Backend<'_>>]) 
         };
     }
     for _ in 0..DOUBLE_ROUNDS {
-        quarter!(0, 4, 8, 12);
-        quarter!(5, 9, 13, 1);
-        quarter!(10, 14, 2, 6);
-        quarter!(15, 3, 7, 11);
-        quarter!(0, 1, 2, 3);
-        quarter!(5, 6, 7, 4);
-        quarter!(10, 11, 8, 9);
-        quarter!(15, 12, 13, 14);
+        double_round!(quarter);
     }
     // Word i of every lane, then lane by lane into the blocks.
     let mut words = [[0u32; 8]; 16];

@@ -557,16 +557,9 @@ impl EncryptedSerializer {
         )
     }
 
-    // Copies and pickles would carry the keys out of this object.
+    // Copies and pickles would carry the keys out of this object. copy.copy and
+    // copy.deepcopy fall back to this too.
     fn __reduce_ex__(&self, _protocol: &Bound<'_, PyAny>) -> PyResult<()> {
-        Err(not_copyable())
-    }
-
-    fn __copy__(&self) -> PyResult<()> {
-        Err(not_copyable())
-    }
-
-    fn __deepcopy__(&self, _memo: &Bound<'_, PyAny>) -> PyResult<()> {
         Err(not_copyable())
     }
 }

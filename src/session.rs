@@ -96,8 +96,7 @@ fn sealed_state<'py>(
 #[pyclass(frozen, module = "pyramid_nacl_session._core")]
 pub struct SessionCodec {
     serializer: Py<EncryptedSerializer>,
-    name: String,
-    spec: CookieSpec,
+    spec: Py<CookieSpec>,
     /// Reads keep a snapshot of what they opened.
     detect_changes: bool,
 }
@@ -120,66 +119,21 @@ impl SessionCodec {
             own_timeout,
         ))
     }
-
-    /// The plaintext to seal for this session (its state with `sid` and `own_timeout`); `None`
-    /// when `snapshot` is given and that, stamped with the snapshot's times, serializes to the
-    /// very bytes that were opened.
-    #[allow(clippy::too_many_arguments)]
-    fn changed_plaintext<'py>(
-        &self,
-        py: Python<'py>,
-        accessed: &Bound<'py, PyAny>,
-        created: &Bound<'py, PyAny>,
-        state: &Bound<'py, PyDict>,
-        sid: Option<&Bound<'py, PyString>>,
-        own_timeout: Option<u64>,
-        snapshot: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Option<Vec<u8>>> {
-        let state = &sealed_state(state, sid, own_timeout)?;
-        let serializer = self.serializer.get();
-        if let Some(snapshot) = snapshot {
-            if serializer.unchanged(py, state, snapshot)? {
-                return Ok(None);
-            }
-        }
-        serializer
-            .session_plaintext(py, accessed, created, state)
-            .map(Some)
-    }
 }
 
 #[pymethods]
 impl SessionCodec {
-    /// The options arrive checked by options.py.
+    /// ``cookie``: the cookie's name and attributes, made from options checked by options.py.
     #[new]
-    #[pyo3(signature = (serializer, name, max_age, path, domain, secure, httponly, samesite, partitioned=false, detect_changes=false))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (serializer, cookie, detect_changes=false))]
     fn new(
         serializer: Py<EncryptedSerializer>,
-        name: String,
-        max_age: Option<u64>,
-        path: Option<String>,
-        domain: Option<String>,
-        secure: bool,
-        httponly: bool,
-        samesite: Option<String>,
-        partitioned: bool,
+        cookie: Py<CookieSpec>,
         detect_changes: bool,
     ) -> Self {
-        let spec = CookieSpec::new(
-            name.clone(),
-            max_age,
-            path,
-            domain,
-            secure,
-            httponly,
-            samesite,
-            partitioned,
-        );
         SessionCodec {
             serializer,
-            name,
-            spec,
+            spec: cookie,
             detect_changes,
         }
     }
@@ -203,7 +157,7 @@ impl SessionCodec {
         let Ok(header) = header.to_cow() else {
             return Ok(None);
         };
-        let Some(value) = find_cookie(&header, &self.name) else {
+        let Some(value) = find_cookie(&header, self.spec.get().name()) else {
             return Ok(None);
         };
         let opened = self
@@ -238,34 +192,19 @@ impl SessionCodec {
         self.unpack(opened)
     }
 
-    /// The finished Set-Cookie header for this session, as ``response.set_cookie`` on a stock
-    /// WebOb response would write it.
-    fn header(
-        &self,
-        py: Python<'_>,
-        accessed: &Bound<'_, PyAny>,
-        created: &Bound<'_, PyAny>,
-        state: &Bound<'_, PyDict>,
-    ) -> PyResult<String> {
-        let serializer = self.serializer.get();
-        let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
-        self.spec
-            .header_with(py, envelope::sealed_len(plaintext.len()), None, |out| {
-                serializer.seal_append(&plaintext, out)
-            })
-    }
-
-    /// The request path's write on a stock WebOb response, in one crossing: adds ``Cookie`` to
-    /// the ``Vary`` of ``headerlist``, and returns the Set-Cookie header for this session, or
-    /// ``None`` when ``snapshot`` shows that nothing changed. ``sid``, the session's id, and
-    /// ``own_timeout``, its own timeout, are sealed with the state when not ``None`` (the dict
-    /// is not changed); ``own_timeout`` is also the cookie's Max-Age, in place of the factory's.
+    /// The request path's write, in one crossing. With ``headerlist``, a stock WebOb
+    /// response's WSGI header list: adds ``Cookie`` to its ``Vary`` and returns the finished
+    /// Set-Cookie header; with ``None`` (the app's own ``response.set_cookie`` writes it):
+    /// returns the bare cookie value. ``None`` when ``snapshot`` shows that nothing changed.
+    /// ``sid``, the session's id, and ``own_timeout``, its own timeout, are sealed with the
+    /// state when not ``None`` (the dict is not changed); ``own_timeout`` is also the cookie's
+    /// Max-Age, in place of the factory's.
     #[pyo3(signature = (headerlist, accessed, created, state, sid, own_timeout, snapshot))]
     #[allow(clippy::too_many_arguments)]
     fn write(
         &self,
         py: Python<'_>,
-        headerlist: &Bound<'_, PyList>,
+        headerlist: Option<&Bound<'_, PyList>>,
         accessed: &Bound<'_, PyAny>,
         created: &Bound<'_, PyAny>,
         state: &Bound<'_, PyDict>,
@@ -273,21 +212,28 @@ impl SessionCodec {
         own_timeout: Option<u64>,
         snapshot: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<String>> {
-        add_vary_cookie(py, headerlist)?;
-        let Some(plaintext) =
-            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
-        else {
-            return Ok(None);
-        };
+        if let Some(headerlist) = headerlist {
+            add_vary_cookie(py, headerlist)?;
+        }
+        let state = &sealed_state(state, sid, own_timeout)?;
         let serializer = self.serializer.get();
-        self.spec
-            .header_with(
-                py,
-                envelope::sealed_len(plaintext.len()),
-                own_timeout,
-                |out| serializer.seal_append(&plaintext, out),
-            )
-            .map(Some)
+        // Unchanged: the state, stamped with the snapshot's times, serializes to the very bytes
+        // that were opened.
+        if let Some(snapshot) = snapshot {
+            if serializer.unchanged(py, state, snapshot)? {
+                return Ok(None);
+            }
+        }
+        let plaintext = serializer.session_plaintext(py, accessed, created, state)?;
+        let value_len = envelope::sealed_len(plaintext.len());
+        let seal = |out: &mut String| serializer.seal_append(&plaintext, out);
+        if headerlist.is_none() {
+            let mut out = String::with_capacity(value_len);
+            seal(&mut out)?;
+            return Ok(Some(out));
+        }
+        let spec = self.spec.get();
+        spec.header_with(py, value_len, own_timeout, seal).map(Some)
     }
 
     /// ``detect_changes``' usual end of request on a stock WebOb response, in one crossing
@@ -311,35 +257,9 @@ impl SessionCodec {
         add_vary_cookie(py, headerlist)
     }
 
-    /// The bare cookie value for this session, for an app's own ``response.set_cookie``; with
-    /// a ``snapshot``, ``None`` when nothing changed. ``sid`` and ``own_timeout`` as for
-    /// ``write``.
-    #[pyo3(signature = (accessed, created, state, sid=None, own_timeout=None, snapshot=None))]
-    #[allow(clippy::too_many_arguments)]
-    fn value(
-        &self,
-        py: Python<'_>,
-        accessed: &Bound<'_, PyAny>,
-        created: &Bound<'_, PyAny>,
-        state: &Bound<'_, PyDict>,
-        sid: Option<&Bound<'_, PyString>>,
-        own_timeout: Option<u64>,
-        snapshot: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<String>> {
-        let Some(plaintext) =
-            self.changed_plaintext(py, accessed, created, state, sid, own_timeout, snapshot)?
-        else {
-            return Ok(None);
-        };
-        let serializer = self.serializer.get();
-        let mut out = String::with_capacity(envelope::sealed_len(plaintext.len()));
-        serializer.seal_append(&plaintext, &mut out)?;
-        Ok(Some(out))
-    }
-
     /// The Set-Cookie header that deletes the cookie.
     #[getter]
     fn delete_header(&self) -> &str {
-        self.spec.delete()
+        self.spec.get().delete()
     }
 }

@@ -163,6 +163,11 @@ impl CookieSpec {
         Ok(out)
     }
 
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.prefix[..self.prefix.len() - 1]
+    }
+
     pub fn delete(&self) -> &str {
         &self.delete
     }

@@ -14,7 +14,8 @@ from webob.cookies import make_cookie, parse_cookie
 from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
-from pyramid_nacl_session._core._testing import CookieSpec, find_cookie
+from pyramid_nacl_session._core import CookieSpec
+from pyramid_nacl_session._core._testing import find_cookie
 
 from .helpers import SECRET
 

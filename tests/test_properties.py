@@ -19,7 +19,7 @@ from pyramid_nacl_session import (
     EncryptedCookieSessionFactory,
     EncryptedSerializer,
 )
-from pyramid_nacl_session._core import SessionCodec
+from pyramid_nacl_session._core import CookieSpec, SessionCodec
 from pyramid_nacl_session.lifetime import TIMEOUT_KEY
 
 from .helpers import SECRET
@@ -73,11 +73,13 @@ def test_random_sessions_round_trip_through_every_serializer(kind, accessed, cre
     value = (accessed, created, state)
     expected = value if kind == "pickle" else as_json_reads_it(value)
     assert serializer.loads(serializer.dumps(value)) == expected
-    codec = SessionCodec(serializer, "session", None, "/", None, False, False, None)
-    header = codec.header(accessed, created, state)
+    codec = SessionCodec(serializer, CookieSpec("session"))
+    header = codec.write([], accessed, created, state, None, None, None)
     assert header.endswith("; Path=/")
     assert serializer.loads(header[len("session=") : -len("; Path=/")]) == expected
-    assert serializer.loads(codec.value(accessed, created, state)) == expected
+    assert (
+        serializer.loads(codec.write(None, accessed, created, state, None, None, None)) == expected
+    )
 
 
 def state_app(serializer):

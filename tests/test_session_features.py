@@ -540,7 +540,7 @@ def test_detect_changes_keeps_a_remembered_sessions_own_timeout(path, monkeypatc
 
 def _sealed(factory, state):
     now = time.time()
-    return factory._codec.value(now, now, state)
+    return factory._codec.write(None, now, now, state, None, None, None)
 
 
 def test_an_in_place_change_too_large_to_write_fails_the_request_and_keeps_the_cookie(path):

@@ -15,6 +15,7 @@ from . import webob_own
 from ._core import (
     DEFAULT_HASHALG,
     DEFAULT_SALT,
+    CookieSpec,
     EncryptedSerializer,
     SessionCodec,
     new_session_id,
@@ -152,8 +153,7 @@ def _make_factory(o: "dict[str, Any]") -> Any:
         "_cookie_partitioned": o["partitioned"],
     }
     attrs["_migrate_signed"] = signed_migration(o)
-    attrs["_codec"] = SessionCodec(
-        encrypted,
+    cookie = CookieSpec(
         attrs["_cookie_name"],
         attrs["_cookie_max_age"],
         attrs["_cookie_path"],
@@ -162,8 +162,8 @@ def _make_factory(o: "dict[str, Any]") -> Any:
         attrs["_cookie_httponly"],
         attrs["_cookie_samesite"],
         o["partitioned"],
-        o["detect_changes"],
     )
+    attrs["_codec"] = SessionCodec(encrypted, cookie, o["detect_changes"])
     # The two tests of webob_own.py are made inline on the request path, against these globals.
     global _webob_cookies, _webob_set_cookie
     _webob_cookies, _webob_set_cookie = webob_own.load()
@@ -495,15 +495,10 @@ class EncryptedCookieSession(dict[Any, Any]):
         if self.revocation is not None and not self._named_by_created:
             sid = self.session_id or self._new_id()
         try:
-            if webob:
-                headerlist = response.headerlist
-                cookie = self._codec.write(
-                    headerlist, self.accessed, self.created, self, sid, own_timeout, snapshot
-                )
-            else:
-                cookie = self._codec.value(
-                    self.accessed, self.created, self, sid, own_timeout, snapshot
-                )
+            headerlist = response.headerlist if webob else None
+            cookie = self._codec.write(
+                headerlist, self.accessed, self.created, self, sid, own_timeout, snapshot
+            )
             if cookie is None:  # nothing changed since it was read
                 if not webob:
                     self._vary(response)
@@ -520,7 +515,7 @@ class EncryptedCookieSession(dict[Any, Any]):
         if self._registry is not None:
             self._registry.seen(self)
         if webob:
-            send_header(self, headerlist, cookie)
+            send_header(self, response.headerlist, cookie)
         else:
             max_age = self._cookie_max_age if own_timeout is None else own_timeout
             app_set_cookie(self, response, value=cookie, max_age=max_age)

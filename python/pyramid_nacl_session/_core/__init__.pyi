@@ -27,6 +27,7 @@ __all__ = [
     "CookieTooLarge",
     "OptionError",
     "ReservedKeyError",
+    "CookieSpec",
     "SessionCodec",
     "SignedCookieReader",
     "RevocationSet",
@@ -105,10 +106,9 @@ class EncryptedSerializer:
     def key_count(self) -> int: ...
     @property
     def migrate_pickle(self) -> bool: ...
-    # Copies and pickles would carry the keys out: these always raise TypeError.
+    # Copies and pickles would carry the keys out: this always raises TypeError
+    # (copy.copy and copy.deepcopy come to it too).
     def __reduce_ex__(self, protocol: Any, /) -> NoReturn: ...
-    def __copy__(self) -> NoReturn: ...
-    def __deepcopy__(self, memo: Any, /) -> NoReturn: ...
 
 class CookieError(ValueError): ...
 class MalformedCookie(CookieError): ...
@@ -127,31 +127,39 @@ _Snapshot = object
 # detect_changes; own_timeout, taken out of the state, None without one.
 _Read = tuple[dict[Any, Any], float, float, bool, _Snapshot | None, int | None]
 
+# The session cookie's name and attributes (src/set_cookie.rs), as WebOb's make_cookie writes
+# them.
+@final
+class CookieSpec:
+    def __new__(
+        cls,
+        name: str,
+        max_age: int | None = None,
+        path: str | None = ...,  # "/"
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: str | None = None,
+        partitioned: bool = False,
+    ) -> CookieSpec: ...
+    def header(self, value: str) -> str: ...
+    def delete_header(self) -> str: ...
+
 @final
 class SessionCodec:
     def __new__(
-        cls,
-        serializer: EncryptedSerializer,
-        name: str,
-        max_age: int | None,
-        path: str | None,
-        domain: str | None,
-        secure: bool,
-        httponly: bool,
-        samesite: str | None,
-        partitioned: bool = False,
-        detect_changes: bool = False,
+        cls, serializer: EncryptedSerializer, cookie: CookieSpec, detect_changes: bool = False
     ) -> SessionCodec: ...
     # now: the session's reading of time.time(); None reads it here.
     def read_header(self, header: str | None, now: float | None = None) -> _Read | None: ...
     def read_value(self, value: str | bytes, now: float | None = None) -> _Read: ...
-    def header(self, accessed: float, created: float, state: dict[Any, Any]) -> str: ...
-    # The stock write: adds Cookie to Vary, and returns the Set-Cookie header, or None when the
-    # snapshot shows nothing changed. sid and own_timeout are sealed with the state (which is
-    # not changed); own_timeout is also the Max-Age, in place of the factory's.
+    # The write: with a stock WebOb response's headerlist, adds Cookie to its Vary and returns
+    # the Set-Cookie header; with None, the bare cookie value; None when the snapshot shows
+    # nothing changed. sid and own_timeout are sealed with the state (which is not changed);
+    # own_timeout is also the Max-Age, in place of the factory's.
     def write(
         self,
-        headerlist: list[tuple[str, str]],
+        headerlist: list[tuple[str, str]] | None,
         accessed: float,
         created: float,
         state: dict[Any, Any],
@@ -163,15 +171,6 @@ class SessionCodec:
         self, headerlist: list[tuple[str, str]], state: dict[Any, Any], snapshot: _Snapshot
     ) -> bool: ...
     def vary(self, headerlist: list[tuple[str, str]]) -> None: ...
-    def value(
-        self,
-        accessed: float,
-        created: float,
-        state: dict[Any, Any],
-        sid: str | None = None,
-        own_timeout: int | None = None,
-        snapshot: _Snapshot | None = None,
-    ) -> str | None: ...
     @property
     def delete_header(self) -> str: ...
 
@@ -199,10 +198,9 @@ class SignedCookieReader:
     def hashalg(self) -> str: ...
     @property
     def serializer(self) -> Literal["json", "pickle"]: ...
-    # Copies and pickles would carry the secret out: these always raise TypeError.
+    # Copies and pickles would carry the secret out: this always raises TypeError
+    # (copy.copy and copy.deepcopy come to it too).
     def __reduce_ex__(self, protocol: Any, /) -> NoReturn: ...
-    def __copy__(self) -> NoReturn: ...
-    def __deepcopy__(self, memo: Any, /) -> NoReturn: ...
 
 # The revocation set each worker mirrors (src/revocation/).
 
