@@ -43,7 +43,10 @@ class RedisServer:
     def url(self):
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self):
+    def start(self, until_loaded=True):
+        """Start it and wait until it answers; ``until_loaded=False``: until it answers at all,
+        if only ``LOADING`` (its data still being read)."""
+        up = (b"+PONG", b"-NOAUTH") if until_loaded else (b"+PONG", b"-NOAUTH", b"-LOADING")
         self.proc = subprocess.Popen(
             [
                 REDIS_SERVER,
@@ -64,7 +67,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up, with a password
+                    if s.recv(16).startswith(up):  # up (-NOAUTH: with a password)
                         return self
             except OSError:
                 time.sleep(0.05)

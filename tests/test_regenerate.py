@@ -111,9 +111,10 @@ def test_track_sessions_settings_fail_at_start_up_naming_the_setting(settings, n
 # -- overlapping requests around a login --------------------------------------------------------
 
 
-def overlap_app(reissue_time):
+def overlap_app(reissue_time, **options):
     """An app whose ``/slow`` reads the session, then waits for the test before answering: a
-    slow read-only request that started before a login and ends after it."""
+    slow read-only request that started before a login and ends after it. ``/login`` is the
+    recommended login (``regenerate()``)."""
     read, release = threading.Event(), threading.Event()
 
     def add_routes(config):
@@ -124,6 +125,7 @@ def overlap_app(reissue_time):
             return {"cart": cart}
 
         def login(request):
+            request.session.regenerate()
             request.session["user"] = request.params["user"]
             return {}
 
@@ -132,46 +134,89 @@ def overlap_app(reissue_time):
             config.add_view(view, route_name=name, renderer="json")
 
     factory = EncryptedCookieSessionFactory(
-        SECRET, serializer="json", timeout=1200, reissue_time=reissue_time
+        SECRET, serializer="json", timeout=1200, reissue_time=reissue_time, **options
     )
-    return session_app(factory, add_routes), read, release
+    return factory, session_app(factory, add_routes), read, release
 
 
-def overlap(reissue_time):
-    """A cookie written ten seconds ago; a slow read starts with it, a login answers meanwhile
-    with a new cookie, then the slow read answers. Returns (the login's cookie, what the slow read's
-    response sets, or None)."""
-    app, read, release = overlap_app(reissue_time)
-    now = time.time()
-    before = EncryptedSerializer(SECRET, "json").dumps((now - 10, now - 10, {"cart": "book"}))
-    app.set_cookie("session", before.decode())
+def overlap(request, monkeypatch, reissue_time, **options):
+    """A cookie the app wrote ten seconds ago (a cart); a slow read starts with it, a login
+    answers meanwhile with a new cookie, then the slow read answers. Returns (the app, the
+    login's cookie, what the slow read's response sets, or None)."""
+    factory, app, read, release = overlap_app(reissue_time, **options)
+    if factory.revocation is not None:
+        request.addfinalizer(factory.revocation.close)
+    real = time.time
+    with monkeypatch.context() as m:
+        m.setattr(time, "time", lambda: real() - 10)
+        app.get("/put", params={"cart": "book"})
+    before = app.cookies["session"]
     slow = {}
 
     def slow_request():
         browser = TestApp(app.app)
-        browser.set_cookie("session", before.decode())
+        browser.set_cookie("session", before)
         slow["response"] = browser.get("/slow")
 
     thread = threading.Thread(target=slow_request)
     thread.start()
-    assert read.wait(30)
-    login = app.get("/login", params={"user": "alice"})
-    release.set()
-    thread.join(30)
-    return set_cookie_value(login), set_cookie_value(slow["response"])
+    try:
+        assert read.wait(30)
+        login = app.get("/login", params={"user": "alice"})
+    finally:
+        release.set()
+        thread.join(30)
+    assert slow["response"].json == {"cart": "book"}
+    return app, set_cookie_value(login), set_cookie_value(slow["response"])
 
 
-def test_with_the_recommended_reissue_time_a_slow_read_cannot_undo_a_login():
+def test_with_the_recommended_reissue_time_a_slow_read_cannot_undo_a_login(request, monkeypatch):
     # reissue_time = timeout / 10 (docs/options.rst): a cookie written less than that ago is not
     # written again by a request that only reads it, so the browser keeps the login's cookie.
-    logged_in, from_slow = overlap(reissue_time=120)
-    assert state_of(logged_in)[2]["user"] == "alice"
+    app, logged_in, from_slow = overlap(request, monkeypatch, reissue_time=120)
+    assert state_of(logged_in)[2] == {"cart": "book", "user": "alice"}
     assert from_slow is None
+    assert app.get("/show").json == {"cart": "book", "user": "alice"}
 
 
-def test_with_reissue_time_0_the_slow_read_writes_the_cookie_from_before_the_login():
+def test_with_reissue_time_0_the_slow_read_writes_the_cookie_from_before_the_login(
+    request, monkeypatch
+):
     # The race the docs name: with 1.0's default, the slow read's response reissues what it
     # read, and the browser, which keeps the last cookie it got, is logged out again.
-    logged_in, from_slow = overlap(reissue_time=0)
+    app, logged_in, from_slow = overlap(request, monkeypatch, reissue_time=0)
     assert state_of(logged_in)[2]["user"] == "alice"
-    assert from_slow is not None and "user" not in state_of(from_slow)[2]
+    assert from_slow is not None and state_of(from_slow)[2] == {"cart": "book"}
+    app.set_cookie("session", from_slow)
+    assert app.get("/show").json == {"cart": "book"}
+
+
+@pytest.mark.redis
+def test_with_revocation_and_the_recommended_reissue_time_the_login_holds(
+    request, monkeypatch, redis_server
+):
+    app, logged_in, from_slow = overlap(
+        request,
+        monkeypatch,
+        reissue_time=120,
+        revocation_url=redis_server.url,
+        absolute_timeout=3600,
+    )
+    assert from_slow is None
+    assert app.get("/show").json == {"cart": "book", "user": "alice"}
+
+
+@pytest.mark.redis
+def test_with_revocation_and_reissue_time_0_the_slow_read_leaves_a_refused_cookie(
+    request, monkeypatch, redis_server
+):
+    # Revocation does not close the race: the slow read reissues the cookie from before the
+    # login, whose id regenerate() revoked, so the browser ends in a fresh session, without the
+    # login and without the cart (docs/usage.rst says so).
+    app, logged_in, from_slow = overlap(
+        request, monkeypatch, reissue_time=0, revocation_url=redis_server.url, absolute_timeout=3600
+    )
+    assert from_slow is not None
+    assert state_of(from_slow)[2]["_sid_"] != state_of(logged_in)[2]["_sid_"]
+    app.set_cookie("session", from_slow)
+    assert app.get("/show").json == {}

@@ -149,14 +149,22 @@ LEAKY = {
     "migrate_pickle": MARKER,
     "absolute_timeout": MARKER,
     "revocation_resync": MARKER,
+    "httponly": MARKER,
+    "set_on_exception": MARKER,
+    "migrate_signed_cookie_name": "a" + MARKER + " x",
+    "migrate_signed_timeout": MARKER,
+    "secret_env": MARKER,
+    "revocation_url": "http://:" + MARKER + "@redis.internal/0",
 }
+#: What an option needs beside it for its own check to be reached.
+BESIDE = {"revocation_url": {"absolute_timeout": 60}}
 
 
 @BOTH
 @pytest.mark.parametrize("option", sorted(LEAKY))
 def test_no_option_error_quotes_the_value(make, option):
     with pytest.raises(OptionError) as info:
-        make(**{option: LEAKY[option]})
+        make(**{option: LEAKY[option]}, **BESIDE.get(option, {}))
     assert info.value.option.endswith(option)
     assert MARKER not in str(info.value) and MARKER not in info.value.reason
     assert MARKER not in repr(info.value)

@@ -89,8 +89,11 @@ VIEWS = ["read", "write", "relogin", "untouched"]
 @pytest.mark.parametrize("serializer", SERIALIZERS)
 @pytest.mark.parametrize("view", VIEWS)
 @pytest.mark.parametrize("reissue_time", [0, None])
-def test_a_change_in_a_later_response_callback_is_written_once(serializer, view, reissue_time):
-    app = callback_app(serializer, reissue_time=reissue_time)
+@pytest.mark.parametrize("detect_changes", [False, True])  # True: its own unchanged-check path
+def test_a_change_in_a_later_response_callback_is_written_once(
+    serializer, view, reissue_time, detect_changes
+):
+    app = callback_app(serializer, reissue_time=reissue_time, detect_changes=detect_changes)
     app.get("/write")
     before = app.cookies["session"]
     res = app.get(f"/{view}", params={"v": "late"})

@@ -14,6 +14,8 @@ import threading
 
 import pytest
 import redis
+import redis.backoff
+import redis.retry
 from webtest import TestApp
 
 from pyramid_nacl_session import EncryptedSerializer
@@ -169,6 +171,16 @@ def _replica_of_nothing(stale):
     )
 
 
+def _failing_save(server, client):
+    """Snapshots on, and one that fails (its file's name taken by a directory): Redis then
+    refuses writes until saving is off or succeeds (``stop-writes-on-bgsave-error``)."""
+    (server.directory / "dump.rdb").mkdir()
+    client.config_set("save", "3600 1")
+    client.bgsave()
+    status = lambda: client.info("persistence")["rdb_last_bgsave_status"]  # noqa: E731
+    assert eventually(lambda: status() == "err")
+
+
 FAULTS = {
     "out of memory (OOM)": (
         [("CONFIG", "SET", "maxmemory", "1")],
@@ -180,7 +192,19 @@ FAULTS = {
     ),
     "read-only (a replica, or a primary being demoted) (READONLY)": _replica_of_nothing("yes"),
     "a replica that lost its primary (MASTERDOWN)": _replica_of_nothing("no"),
+    "refusing writes after a failed save (MISCONF)": (
+        [_failing_save],
+        [("CONFIG", "SET", "save", "")],
+    ),
 }
+
+
+def _run(step, server, client):
+    """One step of a fault: a Redis command, or a function of the server and a client."""
+    if callable(step):
+        step(server, client)
+    else:
+        client.execute_command(*step)
 
 
 @pytest.mark.parametrize("cause", FAULTS)
@@ -194,18 +218,92 @@ def test_a_write_redis_refuses_for_a_while_is_retried_and_flush_says_so(
     app.get("/login", params={"user": "alice"})
     sid = sid_of(cookie_of(app))
     caplog.set_level(logging.ERROR, "pyramid_nacl_session.revocation")
-    for command in on:
-        client.execute_command(*command)
+    for step in on:
+        _run(step, redis_server, client)
     try:
         app.get("/logout")
         assert store.flush(timeout=1.5) is False  # not in Redis: not "flushed"
     finally:
-        for command in off:
-            client.execute_command(*command)
+        for step in off:
+            _run(step, redis_server, client)
     assert store.flush(timeout=PATIENCE) is True
     assert client.zscore(KEY, "s:" + sid) is not None
     named = f"Redis at 127.0.0.1:{redis_server.port} is {cause}"
     assert any(named in r.getMessage() for r in caplog.records), caplog.text
+
+
+def test_a_write_while_redis_loads_its_data_is_retried_and_flush_says_so(
+    redis_server, apps, caplog
+):
+    client = redis_server.client()
+    # Data that takes Redis seconds to read back after a restart (a millisecond a key).
+    client.eval("for i = 1, 5000 do redis.call('SET', 'filler:' .. i, 'x') end", 0)
+    client.save()
+    redis_server.stop()
+    redis_server.args += [
+        "--key-load-delay",
+        "1000",
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ]
+    redis_server.start(until_loaded=False)
+    caplog.set_level(logging.ERROR, "pyramid_nacl_session.revocation")
+    app, factory = apps(redis_server.url)
+    once = redis.retry.Retry(redis.backoff.NoBackoff(), 0)  # redis-py would retry LOADING
+    with pytest.raises(redis.BusyLoadingError):
+        redis.Redis(port=redis_server.port, retry=once).ping()
+    app.get("/login", params={"user": "alice"})  # the store's first load meets LOADING
+    sid = sid_of(cookie_of(app))
+    app.get("/logout")
+    assert factory.revocation.flush(timeout=PATIENCE) is True
+    assert client.zscore(KEY, "s:" + sid) is not None
+    # The write was refused while loading (EVALSHA, or EVAL for a server without the script),
+    # and retried until it went in.
+    stats = client.info("commandstats")
+    rejected = sum(
+        stats.get(f"cmdstat_{c}", {}).get("rejected_calls", 0) for c in ("evalsha", "eval")
+    )
+    assert rejected >= 1
+    named = f"Redis at 127.0.0.1:{redis_server.port} is loading its data (LOADING)"
+    assert named in caplog.text, caplog.text
+
+
+#: Redis's error replies that pass by themselves, as a server sends them; TRYAGAIN comes only
+#: from a cluster, BUSY from a script that runs too long.
+TRANSIENT_REPLIES = {
+    "OOM command not allowed when used memory > 'maxmemory'.": "out of memory",
+    "READONLY You can't write against a read only replica.": "read-only",
+    "NOREPLICAS Not enough good replicas to write.": "short of replicas",
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to "
+    "disk.": "a failed save",
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.": (
+        "lost its primary"
+    ),
+    "LOADING Redis is loading the dataset in memory": "loading its data",
+    "BUSY Redis is busy running a script.": "busy running a script",
+    "TRYAGAIN Multiple keys request during rehashing of slot": "try again",
+}
+
+
+@pytest.mark.parametrize("reply", TRANSIENT_REPLIES)
+def test_every_refusal_that_passes_as_redis_py_raises_it_is_retried_and_named(reply):
+    # The exception redis-py makes of the reply (its own class for some, a ResponseError for
+    # others, depending on its release), judged as the writer judges it.
+    from pyramid_nacl_session.redis_url import describe_fault, is_transient
+
+    try:
+        from redis._parsers import BaseParser  # redis-py 5.0 on: a class method
+
+        parse = BaseParser.parse_error
+    except ImportError:
+        from redis.connection import BaseParser
+
+        parse = BaseParser().parse_error
+    exc = parse(reply)
+    assert is_transient(exc), type(exc)
+    described = describe_fault(exc, "10.0.0.1:6380")
+    assert described.startswith("Redis at 10.0.0.1:6380 is ")
+    assert TRANSIENT_REPLIES[reply] in described and reply.split()[0] in described
 
 
 # -- faults named by cause and place ----------------------------------------------------------

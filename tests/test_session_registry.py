@@ -2,6 +2,8 @@
 a real redis-server: how often it writes, how it bounds a user's entries and its times, and when
 entries leave."""
 
+import logging
+import threading
 import time
 
 import pytest
@@ -11,7 +13,7 @@ from webtest import TestApp
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 from pyramid_nacl_session.session_registry import MAX_SESSIONS, MIN_INTERVAL
 
-from .helpers import SECRET, session_app, set_cookie_value
+from .helpers import SECRET, eventually, session_app, set_cookie_value
 
 ABSOLUTE = 3600
 KEY = "pyramid_nacl_session:sessions:alice"
@@ -159,6 +161,46 @@ def test_entries_wait_while_redis_is_away_and_arrive_once_it_is_back(tracked, re
     redis_server.start()
     assert factory.revocation.registry.flush()
     assert [info.session_id for info in factory.revocation.sessions("alice")] == [sid]
+
+
+def test_a_fault_is_logged_with_its_cause_and_where(tracked, redis_server, caplog):
+    app, factory, _ = tracked
+    redis_server.stop()
+    with caplog.at_level(logging.ERROR, "pyramid_nacl_session.session_registry"):
+        log_in(app)
+        assert eventually(lambda: "session registry: " in caplog.text)
+    assert f"Redis at 127.0.0.1:{redis_server.port} is unreachable" in caplog.text
+
+
+def test_flush_is_not_true_between_the_writer_taking_the_entries_and_writing_them(tracked):
+    app, factory, _ = tracked
+    registry = factory.revocation.registry
+    log_in(app)
+    assert registry.flush()
+    said = []
+
+    class Pending(dict):
+        """The registry's queue, asking flush() whenever the writer measures it: the entries
+        are being taken, and are not yet in Redis."""
+
+        asking = False
+
+        def __len__(self):
+            size = dict.__len__(self)
+            writer = threading.current_thread().name == "session-registry-write"
+            if writer and size and not Pending.asking:
+                Pending.asking = True
+                try:
+                    said.append(registry.flush(timeout=0))
+                finally:
+                    Pending.asking = False
+            return size
+
+    registry._pending = Pending()
+    log_in(app, "bob")
+    assert registry.flush()
+    assert said and not any(said), said
+    assert len(factory.revocation.sessions("bob")) == 1
 
 
 def test_a_label_callable_that_raises_costs_the_label_not_the_response(redis_server, caplog):

@@ -35,6 +35,7 @@ import redis
 
 from ._core import SESSION_ID_KEY
 from .options import OptionError
+from .redis_url import describe_fault
 from .revocation_entries import USER_TAG, user_member
 
 __all__ = [
@@ -252,10 +253,10 @@ class SessionRegistry:
         now = time.monotonic()
         if now - self._failed_log >= 60:
             self._failed_log = now
-            # The exception's type only: its text may carry the URL and its password.
+            # Its cause and where, never its text: that may carry the URL and its password.
             log.error(
-                "session registry: Redis did not take the list's entries (%s); retrying",
-                type(exc).__name__,
+                "session registry: %s; the list's entries wait and are sent again",
+                describe_fault(exc, self.store.redis_url.where),
             )
 
     # -- background --------------------------------------------------------------------------
@@ -276,8 +277,10 @@ class SessionRegistry:
             self._wake.wait(1.0)
             self._wake.clear()
             with self._lock:
+                # In flight before the queue is emptied: a flush() in between (it takes no
+                # lock) never sees both at nothing while the entries are not yet in Redis.
+                self._in_flight = len(self._pending)
                 batch, self._pending = self._pending, {}
-                self._in_flight = len(batch)
             if not batch:
                 continue
             try:
