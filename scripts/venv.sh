@@ -7,6 +7,7 @@ if [[ ! -x .venv/bin/python ]]; then
     echo "== making .venv"
     python3 -m venv .venv
 fi
+# shellcheck source=/dev/null  # made by python -m venv, maybe not yet
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip maturin
 # pip stays quiet while cargo compiles; say so, or the wait looks like a hang.
