@@ -145,14 +145,15 @@ def test_secret_option_wins_over_the_environment(capsys, monkeypatch):
     assert "tried 1 key)" in err
 
 
-def write_ini(tmp_path, body):
-    path = tmp_path / "app.ini"
+def write_file(tmp_path, body, name="app.ini"):
+    """The path of a file called ``name`` in ``tmp_path`` that holds ``body``."""
+    path = tmp_path / name
     path.write_text(body)
     return str(path)
 
 
 def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\n"
         f"session.secret =\n    {KEY}\n    {OLD_KEY}\nsession.serializer = json\n",
@@ -166,7 +167,7 @@ def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
 
 
 def test_decode_reads_the_ini_section_named_by_app(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {OTHER_KEY}\n\n"
         f"[app:admin]\nuse = call:{__name__}:app_factory\npynacl.session.secret = {KEY}\n",
@@ -179,14 +180,14 @@ def test_decode_reads_the_ini_section_named_by_app(capsys, tmp_path):
 
 
 def test_ini_without_a_secret_is_a_usage_error(capsys, tmp_path):
-    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
     err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "session.secret: missing" in err
 
 
 @pytest.mark.parametrize("missing", ["nosuch.ini", "app.ini#nosuchapp"])
 def test_unreadable_ini_is_a_usage_error(capsys, tmp_path, missing):
-    write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n")
+    write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n")
     err = usage_error(capsys, "decode", "--ini", str(tmp_path / missing), "x")
     assert err.startswith("pyramid-nacl-session: --ini: ")
     assert err.count("\n") == 1
@@ -495,9 +496,8 @@ def test_the_package_version_is_the_one_in_cargo_toml_in_pep_440_form():
 
 
 def test_secret_file_holds_the_keys(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(f"{OTHER_KEY}\n{OLD_KEY}\n")
-    status, out, err = run(capsys, "decode", "--secret-file", str(path), json_cookie(OLD_KEY))
+    path = write_file(tmp_path, f"{OTHER_KEY}\n{OLD_KEY}\n", "keys")
+    status, out, err = run(capsys, "decode", "--secret-file", path, json_cookie(OLD_KEY))
     assert (status, err) == (0, "")
     assert decoded(out)["opened_by"] == "key 2 of 2"
 
@@ -530,26 +530,23 @@ def test_keys_and_cookie_cannot_both_come_from_standard_input(capsys):
 
 
 def test_keys_from_several_options_are_tried_in_the_order_given(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(OLD_KEY)
+    path = write_file(tmp_path, OLD_KEY, "keys")
     cookie = json_cookie(OLD_KEY)
-    status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret-file", str(path), cookie)
+    status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret-file", path, cookie)
     assert status == 0
     assert decoded(out)["opened_by"] == "key 2 of 2"
 
 
 @pytest.mark.parametrize("content", ["", "  \n"])
 def test_an_empty_secret_file_is_a_usage_error(capsys, tmp_path, content):
-    path = tmp_path / "keys"
-    path.write_text(content)
-    err = usage_error(capsys, "decode", "--secret-file", str(path), json_cookie())
+    path = write_file(tmp_path, content, "keys")
+    err = usage_error(capsys, "decode", "--secret-file", path, json_cookie())
     assert "--secret-file: no key given" in err
 
 
 def test_a_bad_key_in_a_secret_file_is_named_by_place_not_shown(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(f"{KEY}\n{OLD_KEY[:-2]}\n")
-    err = usage_error(capsys, "decode", "--secret-file", str(path), json_cookie())
+    path = write_file(tmp_path, f"{KEY}\n{OLD_KEY[:-2]}\n", "keys")
+    err = usage_error(capsys, "decode", "--secret-file", path, json_cookie())
     assert "bad key (key 2 of 2, from --secret-file)" in err
     assert "length 62" in err
 
@@ -626,16 +623,17 @@ def test_decode_on_a_terminal_that_is_not_utf8_writes_ascii_escapes():
 
 
 def test_error_messages_escape_what_a_terminal_would_act_on(capsys, tmp_path):
-    ini = tmp_path / "app\u202e\x9b.ini"
-    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    err = usage_error(capsys, "decode", "--ini", str(ini), json_cookie())
+    ini = write_file(
+        tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n", "app\u202e\x9b.ini"
+    )
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "session.secret: missing" in err
     assert "app\\u202e\\u009b.ini" in err
     assert "\u202e" not in err and "\x9b" not in err
 
 
 def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path, f"[app:main]\nuse = call:no_such_app_module_xyz:main\nsession.secret = {KEY}\n"
     )
     err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
@@ -644,16 +642,15 @@ def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
 
 
 def test_ini_app_name_is_not_echoed_when_there_is_no_such_section(capsys, tmp_path):
-    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
     # usage_error() checks, through run(), that KEY is nowhere in the output.
     err = usage_error(capsys, "decode", "--ini", ini, "--app", KEY, json_cookie())
     assert "has no such app section" in err
 
 
 def test_an_error_message_is_one_line_whatever_a_path_holds(capsys, tmp_path):
-    ini = tmp_path / "two\nlines.ini"
-    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    err = usage_error(capsys, "decode", "--ini", str(ini), json_cookie())
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n", "two\nlines.ini")
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "two\\nlines.ini" in err
     assert err.count("\n") == 1
 
@@ -759,7 +756,7 @@ def test_decode_signed_never_echoes_a_bad_hashalg(capsys, monkeypatch):
 
 
 def revoke_ini(tmp_path, url, *lines):
-    return write_ini(
+    return write_file(
         tmp_path,
         "\n".join(
             [
@@ -813,7 +810,7 @@ def test_revoke_refuses_settings_the_app_would_refuse(capsys, tmp_path, line, se
 
 def test_revoke_needs_what_the_app_needs(capsys, tmp_path):
     pytest.importorskip("redis")
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n"
         f"session.revocation_url = {NOBODY}\n",
@@ -871,7 +868,7 @@ def test_decode_ini_prints_no_warning_from_pyramid_on_its_stderr(tmp_path):
     # With --ini the command imports pyramid.paster (and so pkg_resources): what setuptools 67
     # to 81 say about that is kept out of the command's output (seen on 3.12 and 3.13 in the
     # matrix, whose virtualenvs get such a setuptools; an older one says nothing).
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n"
         "session.serializer = json\n",
@@ -973,6 +970,6 @@ def test_an_ini_configparser_refuses_gives_its_reason_without_the_value(capsys, 
 def test_an_ini_file_configparser_refuses_says_why_without_quoting_it(
     capsys, tmp_path, text, reason
 ):
-    ini = write_ini(tmp_path, text)
+    ini = write_file(tmp_path, text)
     err = usage_error(capsys, "decode", "--ini", ini, json_cookie())  # no key in err
     assert f"is not a valid .ini file: {reason}" in err
