@@ -23,8 +23,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.redis_server and tests.servers
 
-from revocation import CSRF, get, log, start_redis  # noqa: E402 (not a package)
+from tests.redis_server import RedisServer  # noqa: E402
+from tests.servers import log_in  # noqa: E402
+
+from revocation import log  # noqa: E402 (not a package)
 from run import (  # noqa: E402
     DEV_INI,
     Server,
@@ -52,15 +56,6 @@ def ini_for(tmp, url, reissue_time):
     path = Path(tmp) / f"devices-{reissue_time}.ini"
     path.write_text(text)
     return path
-
-
-def log_in(port, user):
-    _, page, cookie = get(port, "/")
-    token = CSRF.search(page).group(1)
-    form = {"username": user, "password": "demo", "csrf_token": token}
-    status, _, cookie = get(port, "/login", cookie, form)
-    assert status == 303, status
-    return cookie
 
 
 def one(kind, workers, ini, reissue_time, seconds, connections, tmp, url):
@@ -117,7 +112,8 @@ def main():
     log(f"session_list.py: {machine_info()}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="load-list-") as tmp:
-        redis, url = start_redis(tmp)
+        redis = RedisServer(Path(tmp)).start()
+        url = redis.url
         try:
             for kind, workers in (("waitress", 1), ("gunicorn", 2)):
                 for reissue_time in (0, 120):
@@ -128,8 +124,7 @@ def main():
                     )
                     rows.append(row)
         finally:
-            redis.terminate()
-            redis.wait()
+            redis.stop()
     failed = False
     print(
         f"{'server':<20}{'reissue':>8}{'requests':>10}{'rps':>7}{'sessions':>9}"
