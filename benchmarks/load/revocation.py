@@ -13,34 +13,21 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.redis_server and tests.servers
+sys.path.insert(0, str(HERE))  # benchmarks/load/ is not a package
+sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.servers
 
-from tests.redis_server import RedisServer  # noqa: E402
 from tests.servers import log_out, page  # noqa: E402
 
-from run import (  # noqa: E402 (benchmarks/load/ is not a package)
-    DEV_INI,
-    Server,
-    ensure_ours,
-    ensure_wrk,
-    machine_info,
-    run_wrk,
-)
+from run import DEV_INI, Server, log, machine_info, run_wrk, with_redis  # noqa: E402
 
 VISITS = re.compile(r'<b id="visits">(\d+)</b>')
 #: How long after the logout response the replay is tried: the propagation promise.
 PROPAGATION = 1.0
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
 
 
 def revocation_ini(directory, redis_url):
@@ -123,33 +110,26 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--json")
     args = parser.parse_args()
-    ensure_wrk()
-    ensure_ours(Path(sys.executable))
-    log(f"revocation.py: {machine_info()}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="load-rev-") as tmp:
-        redis = RedisServer(Path(tmp)).start()
-        try:
-            on_ini = revocation_ini(tmp, redis.url)
-            for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
-                for rnd in range(args.rounds):
-                    for revocation, ini in ((False, DEV_INI), (True, on_ini)):
-                        log(f"revocation.py: {kind} revocation={revocation} round {rnd + 1}")
-                        rows.append(
-                            one(
-                                kind,
-                                workers,
-                                preload,
-                                ini,
-                                args.duration,
-                                args.warmup,
-                                args.connections,
-                                tmp,
-                                revocation,
-                            )
+    with with_redis("revocation.py") as (tmp, redis):
+        on_ini = revocation_ini(tmp, redis.url)
+        for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
+            for rnd in range(args.rounds):
+                for revocation, ini in ((False, DEV_INI), (True, on_ini)):
+                    log(f"revocation.py: {kind} revocation={revocation} round {rnd + 1}")
+                    rows.append(
+                        one(
+                            kind,
+                            workers,
+                            preload,
+                            ini,
+                            args.duration,
+                            args.warmup,
+                            args.connections,
+                            tmp,
+                            revocation,
                         )
-        finally:
-            redis.stop()
+                    )
     failed = False
     print(f"{'server':<24}{'revocation':>11}{'rps':>9}{'errors':>8}{'probes':>8}{'accepted':>9}")
     for row in rows:

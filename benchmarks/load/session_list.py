@@ -17,26 +17,16 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.redis_server and tests.servers
+sys.path.insert(0, str(HERE))  # benchmarks/load/ is not a package
+sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.servers
 
-from tests.redis_server import RedisServer  # noqa: E402
 from tests.servers import log_in  # noqa: E402
 
-from revocation import log  # noqa: E402 (not a package)
-from run import (  # noqa: E402
-    DEV_INI,
-    Server,
-    ensure_ours,
-    ensure_wrk,
-    machine_info,
-    run_wrk,
-)
+from run import DEV_INI, Server, log, machine_info, run_wrk, with_redis  # noqa: E402
 
 DEVICES_INI = DEV_INI.parent / "devices.ini"
 WINDOW_FLOOR = 60  # session_registry.MIN_INTERVAL
@@ -107,24 +97,17 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json")
     args = parser.parse_args()
-    ensure_wrk()
-    ensure_ours(Path(sys.executable))
-    log(f"session_list.py: {machine_info()}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="load-list-") as tmp:
-        redis = RedisServer(Path(tmp)).start()
+    with with_redis("session_list.py") as (tmp, redis):
         url = redis.url
-        try:
-            for kind, workers in (("waitress", 1), ("gunicorn", 2)):
-                for reissue_time in (0, 120):
-                    log(f"session_list.py: {kind} reissue_time={reissue_time}")
-                    ini = ini_for(tmp, url, reissue_time)
-                    row = one(
-                        kind, workers, ini, reissue_time, args.duration, args.connections, tmp, url
-                    )
-                    rows.append(row)
-        finally:
-            redis.stop()
+        for kind, workers in (("waitress", 1), ("gunicorn", 2)):
+            for reissue_time in (0, 120):
+                log(f"session_list.py: {kind} reissue_time={reissue_time}")
+                ini = ini_for(tmp, url, reissue_time)
+                row = one(
+                    kind, workers, ini, reissue_time, args.duration, args.connections, tmp, url
+                )
+                rows.append(row)
     failed = False
     print(
         f"{'server':<20}{'reissue':>8}{'requests':>10}{'rps':>7}{'sessions':>9}"
