@@ -14,7 +14,7 @@ from pyramid.config import Configurator
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 
-from ..helpers import SECRET, free_port
+from ..helpers import SECRET, add_json_views, free_port
 from .chromium import require_browser
 
 require_browser()
@@ -39,9 +39,7 @@ def _app(partitioned):
         request.session.invalidate()
         return {}
 
-    for name, view in (("put", put), ("show", show), ("logout", logout)):
-        config.add_route(name, "/" + name)
-        config.add_view(view, route_name=name, renderer="json")
+    add_json_views(config, put, show, logout)
     return config.make_wsgi_app()
 
 
