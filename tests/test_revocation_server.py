@@ -10,7 +10,7 @@ import pytest
 
 from pyramid_nacl_session import generate_secret
 
-from .helpers import eventually, free_port, require_examples
+from .helpers import clock_passes, eventually, free_port, redis_now, require_examples
 from .redis_server import RedisServer
 from .servers import INI, log_in, log_out, page, serve, stop
 
@@ -112,9 +112,10 @@ def test_log_out_everywhere_from_the_cli_is_refused_by_both_servers(fleet):
 
 
 def test_revoke_before_from_the_cli_refuses_every_earlier_session_on_both_servers(fleet):
-    _, a, b, ini = fleet
+    redis, a, b, ini = fleet
     first = log_in(a, "alice")
-    time.sleep(0.01)
+    # The cut-off is Redis's now: wait until it is after the login.
+    assert clock_passes(time.time(), lambda: redis_now(redis.client()))
     done = subprocess.run(
         [sys.executable, "-m", "pyramid_nacl_session", "revoke", "--ini", str(ini), "before"],
         capture_output=True,
