@@ -67,6 +67,10 @@ class Svg:
             f'font-weight="{weight}" fill="{fill}">{escape(s)}</text>'
         )
 
+    def heading(self, y, s):
+        """A chart's title, at the left edge."""
+        self.text(10, y, s, size=14, weight="bold")
+
     def rect(self, x, y, w, h, fill, title=None):
         tip = f"<title>{escape(title)}</title>" if title else ""
         self.parts.append(
@@ -133,13 +137,7 @@ def whole_requests(svg, y, data):
         rows.append((label, case, bars))
     top = max(v for _, _, bars in rows for _, v in bars if v) / 1000
     scale = (WIDTH - LABEL_W - VALUE_W) / top
-    svg.text(
-        10,
-        y,
-        "Whole requests, same app and view: microseconds per request (lower is better)",
-        size=14,
-        weight="bold",
-    )
+    svg.heading(y, "Whole requests, same app and view: microseconds per request (lower is better)")
     y += 14
     legend_x = 10
     for key, (name, colour) in SERIES.items():
@@ -183,13 +181,7 @@ def speedups(svg, y, cases):
     rows = [(n, s) for n, s in rows if not n.startswith("ref.")]
     top = max(max(s for _, s in rows), 4.5)
     scale = (WIDTH - LABEL_W - VALUE_W) / top
-    svg.text(
-        10,
-        y,
-        "Every case: speedup over 1.0.0 (1.0.0 time / this package's time)",
-        size=14,
-        weight="bold",
-    )
+    svg.heading(y, "Every case: speedup over 1.0.0 (1.0.0 time / this package's time)")
     y += 22
     y_top = y
     for name, s in rows:

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +25,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # the clone, for tests.redis_server
+
+from tests.redis_server import RedisServer  # noqa: E402
 
 from workload import (  # noqa: E402 (benchmarks/ is not a package)
     SECRET,
@@ -35,29 +37,6 @@ from workload import (  # noqa: E402 (benchmarks/ is not a package)
     session_cookie,
     template_environ,
 )
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_redis(directory):
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return proc, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("redis-server did not start")
 
 
 def make_app(factory):
@@ -153,7 +132,8 @@ def main():
     from pyramid_nacl_session._core import new_session_id
 
     directory = tempfile.mkdtemp(prefix="bench-redis-")
-    proc, url = start_redis(directory)
+    server = RedisServer(Path(directory)).start()
+    url = server.url
     factories = []
     try:
         cases = {}
@@ -194,8 +174,7 @@ def main():
     finally:
         for factory in factories:
             factory.revocation.close()
-        proc.terminate()
-        proc.wait()
+        server.stop()
         shutil.rmtree(directory, ignore_errors=True)
 
     memory = json.loads(

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # the clone, for tests.redis_server
 
-from revocation import start_redis  # noqa: E402 (benchmarks/ is not a package)
+from tests.redis_server import RedisServer  # noqa: E402
 
 
 def fill(client, key, entries, equal):
@@ -57,7 +57,8 @@ def main():
     import redis
 
     with tempfile.TemporaryDirectory() as directory:
-        proc, url = start_redis(directory)
+        server = RedisServer(Path(directory)).start()
+        url = server.url
         try:
             client = redis.Redis.from_url(url)
             max_age = 30 * 24 * 3600
@@ -74,8 +75,7 @@ def main():
                     f"(min {min(times):.2f}, max {max(times):.2f}, {args.rounds} rounds)"
                 )
         finally:
-            proc.terminate()
-            proc.wait()
+            server.stop()
 
 
 if __name__ == "__main__":

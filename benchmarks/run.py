@@ -323,37 +323,36 @@ def print_report(machine, meta, summary, args):
                     f"- {name}: 1.0.0 {r['baseline'] / plain['baseline']:.2f}x, "
                     f"ours {r['ours'] / plain['ours']:.2f}x of /plain"
                 )
-    if derived["floor"]:
-        print()
-        print(
+    targets = [
+        f"{t['label']}: {t['value']:.2f}x, target {t['comparison']} {t['limit']}x "
+        f"[{'met' if t['met'] else 'NOT met'}]"
+        for t in derived["targets"]
+    ]
+    for title, lines in (
+        (
             "Against the floor (wsgi.floor: the same request with a session class that does "
-            "nothing; ours' process):"
-        )
-        for line in derived["floor"]:
-            print(f"- {line}")
-    if derived["targets"]:
-        print()
-        print("Targets:")
-        for t in derived["targets"]:
-            print(
-                f"- {t['label']}: {t['value']:.2f}x, target {t['comparison']} {t['limit']}x "
-                f"[{'met' if t['met'] else 'NOT met'}]"
-            )
-    if derived["references"]:
-        print()
-        print("What a user would pick instead (same app, same view; figures from ours' process):")
-        for line in derived["references"]:
-            print(f"- {line}")
-    if derived["detect_changes"]:
-        print()
-        print("detect_changes, on less off, ours, same run (target: at most 500 ns):")
-        for line in derived["detect_changes"]:
-            print(f"- {line}")
-    if derived["hooks"]:
-        print()
-        print("An app's own Request (overriding cookies) and Response (overriding set_cookie):")
-        for line in derived["hooks"]:
-            print(f"- {line}")
+            "nothing; ours' process):",
+            derived["floor"],
+        ),
+        ("Targets:", targets),
+        (
+            "What a user would pick instead (same app, same view; figures from ours' process):",
+            derived["references"],
+        ),
+        (
+            "detect_changes, on less off, ours, same run (target: at most 500 ns):",
+            derived["detect_changes"],
+        ),
+        (
+            "An app's own Request (overriding cookies) and Response (overriding set_cookie):",
+            derived["hooks"],
+        ),
+    ):
+        if lines:
+            print()
+            print(title)
+            for line in lines:
+                print(f"- {line}")
     warned = {
         env: {k: v for k, v in meta[env].get("warnings_in_3_requests", {}).items() if v}
         for env in meta

@@ -5,7 +5,6 @@ them. The ``fleet`` fixture (conftest.py) gives a test one such set."""
 import http.client
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from webtest import TestApp
 from pyramid_nacl_session import EncryptedSerializer, generate_secret
 
 from .helpers import ROOT, eventually, free_port
-from .servers import stop
+from .servers import accepts, stop
 
 KEY = generate_secret()  # one key for every process of a test, as in a fleet
 OLD_SECRET = "the old signing secret of a Pyramid signed cookie"
@@ -122,7 +121,7 @@ def starter(tmp_path, redis_url, procs):
             cmd, cwd=tmp_path, env=environ, stdout=log, stderr=subprocess.STDOUT
         )
         procs.append((proc, log))
-        if not eventually(lambda: proc.poll() is not None or _listening(port)):
+        if not eventually(lambda: proc.poll() is not None or accepts(port)):
             pytest.fail(f"{name} did not start")
         if proc.poll() is not None:
             log.seek(0)
@@ -135,11 +134,3 @@ def starter(tmp_path, redis_url, procs):
 def stop_all(procs):
     for proc, log in procs:
         stop(proc, log)
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False

@@ -43,6 +43,18 @@ def eventually(predicate, timeout=30.0, interval=0.02):
         time.sleep(interval)
 
 
+def clock_passes(moment, now=time.time):
+    """Wait until the clock ``now`` (default this host's; :func:`redis_now` for Redis's) reads
+    later than ``moment``: for a test whose next step must be timed after something it did."""
+    return eventually(lambda: now() > moment)
+
+
+def redis_now(client):
+    """Redis's clock (``TIME``), in POSIX seconds: what a revocation's cut-off is taken by."""
+    seconds, micros = client.time()
+    return seconds + micros / 1e6
+
+
 def nacl_seal(secret, payload):
     """A cookie as pyramid_nacl_session 1.0.0 wrote it, made with PyNaCl (the oracle)."""
     return base64.urlsafe_b64encode(SecretBox(secret).encrypt(payload)).rstrip(b"=").decode()

@@ -8,12 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 import redis
 
-from .helpers import free_port
+from .helpers import eventually, free_port
 
 REDIS_SERVER = shutil.which("redis-server") or (
     "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
@@ -62,17 +61,18 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(up):  # up (-NOAUTH: with a password)
-                        return self
-            except OSError:
-                time.sleep(0.05)
+        if eventually(lambda: self._answers(up), timeout=10):
+            return self
         self.stop()
         raise RuntimeError("redis-server did not start")
+
+    def _answers(self, up):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(up)
+        except OSError:
+            return False
 
     def stop(self):
         if self.proc is not None:

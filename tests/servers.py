@@ -1,9 +1,13 @@
-"""Real WSGI servers in child processes for the server tests: the example app's .ini, and
-starting and stopping a server command on a loopback port."""
+"""Real WSGI servers in child processes for the server tests: the example app's .ini, starting
+and stopping a server command on a loopback port, and the example's pages over HTTP (which
+benchmarks/load/ drives too)."""
 
+import http.client
 import os
+import re
 import socket
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ import pytest
 from .helpers import eventually
 
 INI = Path(__file__).resolve().parent.parent / "examples" / "development.ini"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def serve(cmd, port, tmp_path, env=None):
@@ -60,3 +65,42 @@ def listening_on(path, port):
             replaced = True
         lines.append(line)
     return "".join(lines), replaced
+
+
+def page(port, path, cookie=None, form=None):
+    """``(status, text, cookie)``: a GET of ``path`` from the server on ``port`` (a POST of
+    ``form`` when given), sending ``cookie`` (``name=value``); the cookie the response set, else
+    the one sent."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Cookie": cookie} if cookie else {}
+    body = None
+    if form is not None:
+        body = urllib.parse.urlencode(form)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request("GET" if form is None else "POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        set_cookie = response.getheader("Set-Cookie")
+        return response.status, text, set_cookie.split(";", 1)[0] if set_cookie else cookie
+    finally:
+        conn.close()
+
+
+def log_in(port, user):
+    """The session cookie of ``user`` logged in through the example's login form."""
+    _, text, cookie = page(port, "/")
+    token = CSRF.search(text).group(1)
+    form = {"username": user, "password": "demo", "csrf_token": token}
+    status, _, cookie = page(port, "/login", cookie, form)
+    assert status == 303, status
+    return cookie
+
+
+def log_out(port, cookie):
+    """Visit the example's page with ``cookie`` and log out through its form: the logout's
+    status, and the cookie the logout was sent with (the visit may have reissued it)."""
+    _, text, current = page(port, "/", cookie)
+    token = CSRF.search(text).group(1)
+    status, _, _ = page(port, "/logout", current, {"csrf_token": token})
+    return status, current

@@ -39,6 +39,14 @@ def run(capsys, *argv):
     return status, out, err
 
 
+def usage_error(capsys, *argv):
+    """What ``main(argv)`` wrote to stderr, having exited 2 (a usage error) with nothing on
+    stdout; :func:`run` checks that no key reached either."""
+    status, out, err = run(capsys, *argv)
+    assert (status, out) == (2, "")
+    return err
+
+
 def _views(config):
     def login(request):
         request.session["user"] = "zoë"
@@ -137,14 +145,15 @@ def test_secret_option_wins_over_the_environment(capsys, monkeypatch):
     assert "tried 1 key)" in err
 
 
-def write_ini(tmp_path, body):
-    path = tmp_path / "app.ini"
+def write_file(tmp_path, body, name="app.ini"):
+    """The path of a file called ``name`` in ``tmp_path`` that holds ``body``."""
+    path = tmp_path / name
     path.write_text(body)
     return str(path)
 
 
 def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\n"
         f"session.secret =\n    {KEY}\n    {OLD_KEY}\nsession.serializer = json\n",
@@ -158,7 +167,7 @@ def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
 
 
 def test_decode_reads_the_ini_section_named_by_app(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {OTHER_KEY}\n\n"
         f"[app:admin]\nuse = call:{__name__}:app_factory\npynacl.session.secret = {KEY}\n",
@@ -171,17 +180,15 @@ def test_decode_reads_the_ini_section_named_by_app(capsys, tmp_path):
 
 
 def test_ini_without_a_secret_is_a_usage_error(capsys, tmp_path):
-    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
-    assert (status, out) == (2, "")
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "session.secret: missing" in err
 
 
 @pytest.mark.parametrize("missing", ["nosuch.ini", "app.ini#nosuchapp"])
 def test_unreadable_ini_is_a_usage_error(capsys, tmp_path, missing):
-    write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n")
-    status, _, err = run(capsys, "decode", "--ini", str(tmp_path / missing), "x")
-    assert status == 2
+    write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n")
+    err = usage_error(capsys, "decode", "--ini", str(tmp_path / missing), "x")
     assert err.startswith("pyramid-nacl-session: --ini: ")
     assert err.count("\n") == 1
 
@@ -276,15 +283,13 @@ def test_decode_reads_the_cookie_from_stdin(capsys, monkeypatch):
 
 
 def test_no_keys_exits_2_naming_the_three_ways(capsys):
-    status, out, err = run(capsys, "decode", json_cookie())
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "decode", json_cookie())
     assert "--secret" in err and ENV_VAR in err and "--ini" in err
 
 
 def test_bad_key_is_a_usage_error_that_does_not_echo_it(capsys):
     almost = KEY[:-1] + "g"
-    status, out, err = run(capsys, "decode", "--secret", KEY, "--secret", almost, "x")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "decode", "--secret", KEY, "--secret", almost, "x")
     assert "key 2 of 2, from --secret" in err
     assert "length 64" in err
     assert almost not in err and KEY[:16] not in err
@@ -381,8 +386,7 @@ TYPOS = [
 def test_a_key_typed_in_the_wrong_place_is_never_echoed(capsys, argv, names):
     cookie = json_cookie()
     argv = [{"K": KEY, "C": cookie}.get(a, a.replace("K", KEY)) for a in argv]
-    status, out, err = run(capsys, *argv)  # run() fails if any key reaches the output
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, *argv)  # run() fails if any key reaches the output
     assert names in err
     assert err.count("\n") == 1
     assert cookie not in err
@@ -390,15 +394,13 @@ def test_a_key_typed_in_the_wrong_place_is_never_echoed(capsys, argv, names):
 
 def test_an_unknown_option_is_named_without_echoing_the_cookie(capsys):
     cookie = json_cookie()
-    status, out, err = run(capsys, "decode", "--inii", "app.ini", cookie)
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "decode", "--inii", "app.ini", cookie)
     assert "unknown option --inii (did you mean --ini?)" in err
     assert cookie not in err and "app.ini" not in err
 
 
 def test_secret_with_an_unknown_option_shows_only_what_was_typed(capsys):
-    status, out, err = run(capsys, "secret", "-n", "3")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "secret", "-n", "3")
     assert err == (
         "pyramid-nacl-session: secret: unknown option -n; 1 unexpected argument (not shown: it "
         "may be a key); see pyramid-nacl-session secret --help\n"
@@ -413,8 +415,7 @@ def test_secret_with_an_unknown_option_shows_only_what_was_typed(capsys):
     ],
 )
 def test_a_missing_command_or_cookie_is_a_usage_error(capsys, argv, message):
-    status, out, err = run(capsys, *argv)
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, *argv)
     assert message in err
 
 
@@ -495,9 +496,8 @@ def test_the_package_version_is_the_one_in_cargo_toml_in_pep_440_form():
 
 
 def test_secret_file_holds_the_keys(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(f"{OTHER_KEY}\n{OLD_KEY}\n")
-    status, out, err = run(capsys, "decode", "--secret-file", str(path), json_cookie(OLD_KEY))
+    path = write_file(tmp_path, f"{OTHER_KEY}\n{OLD_KEY}\n", "keys")
+    status, out, err = run(capsys, "decode", "--secret-file", path, json_cookie(OLD_KEY))
     assert (status, err) == (0, "")
     assert decoded(out)["opened_by"] == "key 2 of 2"
 
@@ -525,34 +525,28 @@ def test_secret_file_dash_reads_the_keys_from_standard_input():
 
 
 def test_keys_and_cookie_cannot_both_come_from_standard_input(capsys):
-    status, _, err = run(capsys, "decode", "--secret-file", "-", "-")
-    assert status == 2
+    err = usage_error(capsys, "decode", "--secret-file", "-", "-")
     assert "standard input can hold the cookie or the keys, not both" in err
 
 
 def test_keys_from_several_options_are_tried_in_the_order_given(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(OLD_KEY)
+    path = write_file(tmp_path, OLD_KEY, "keys")
     cookie = json_cookie(OLD_KEY)
-    status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret-file", str(path), cookie)
+    status, out, _ = run(capsys, "decode", "--secret", KEY, "--secret-file", path, cookie)
     assert status == 0
     assert decoded(out)["opened_by"] == "key 2 of 2"
 
 
 @pytest.mark.parametrize("content", ["", "  \n"])
 def test_an_empty_secret_file_is_a_usage_error(capsys, tmp_path, content):
-    path = tmp_path / "keys"
-    path.write_text(content)
-    status, _, err = run(capsys, "decode", "--secret-file", str(path), json_cookie())
-    assert status == 2
+    path = write_file(tmp_path, content, "keys")
+    err = usage_error(capsys, "decode", "--secret-file", path, json_cookie())
     assert "--secret-file: no key given" in err
 
 
 def test_a_bad_key_in_a_secret_file_is_named_by_place_not_shown(capsys, tmp_path):
-    path = tmp_path / "keys"
-    path.write_text(f"{KEY}\n{OLD_KEY[:-2]}\n")
-    status, _, err = run(capsys, "decode", "--secret-file", str(path), json_cookie())
-    assert status == 2
+    path = write_file(tmp_path, f"{KEY}\n{OLD_KEY[:-2]}\n", "keys")
+    err = usage_error(capsys, "decode", "--secret-file", path, json_cookie())
     assert "bad key (key 2 of 2, from --secret-file)" in err
     assert "length 62" in err
 
@@ -629,37 +623,34 @@ def test_decode_on_a_terminal_that_is_not_utf8_writes_ascii_escapes():
 
 
 def test_error_messages_escape_what_a_terminal_would_act_on(capsys, tmp_path):
-    ini = tmp_path / "app\u202e\x9b.ini"
-    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
-    assert status == 2
+    ini = write_file(
+        tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n", "app\u202e\x9b.ini"
+    )
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "session.secret: missing" in err
     assert "app\\u202e\\u009b.ini" in err
     assert "\u202e" not in err and "\x9b" not in err
 
 
 def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
-    ini = write_ini(
+    ini = write_file(
         tmp_path, f"[app:main]\nuse = call:no_such_app_module_xyz:main\nsession.secret = {KEY}\n"
     )
-    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "'no_such_app_module_xyz'" in err
     assert "must be installed" in err
 
 
 def test_ini_app_name_is_not_echoed_when_there_is_no_such_section(capsys, tmp_path):
-    ini = write_ini(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    status, out, err = run(capsys, "decode", "--ini", ini, "--app", KEY, json_cookie())
-    assert (status, out) == (2, "")  # run() checks that KEY is nowhere in the output
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n")
+    # usage_error() checks, through run(), that KEY is nowhere in the output.
+    err = usage_error(capsys, "decode", "--ini", ini, "--app", KEY, json_cookie())
     assert "has no such app section" in err
 
 
 def test_an_error_message_is_one_line_whatever_a_path_holds(capsys, tmp_path):
-    ini = tmp_path / "two\nlines.ini"
-    ini.write_text(f"[app:main]\nuse = call:{__name__}:app_factory\n")
-    status, _, err = run(capsys, "decode", "--ini", str(ini), json_cookie())
-    assert status == 2
+    ini = write_file(tmp_path, f"[app:main]\nuse = call:{__name__}:app_factory\n", "two\nlines.ini")
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "two\\nlines.ini" in err
     assert err.count("\n") == 1
 
@@ -757,8 +748,7 @@ def test_decode_signed_never_echoes_a_bad_hashalg(capsys, monkeypatch):
     from pyramid_nacl_session.cli import SIGNED_ENV_VAR
 
     monkeypatch.setenv(SIGNED_ENV_VAR, "the old secret")
-    status, out, err = run(capsys, "decode", "--signed", "--hashalg", KEY, json_cookie())
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "decode", "--signed", "--hashalg", KEY, json_cookie())
     assert "--hashalg: expected one of" in err  # run() checks that KEY is not in it
 
 
@@ -766,7 +756,7 @@ def test_decode_signed_never_echoes_a_bad_hashalg(capsys, monkeypatch):
 
 
 def revoke_ini(tmp_path, url, *lines):
-    return write_ini(
+    return write_file(
         tmp_path,
         "\n".join(
             [
@@ -798,8 +788,7 @@ def revoked(url):
 def test_revoke_user_on_an_app_whose_sessions_name_no_user_says_so(capsys, tmp_path):
     pytest.importorskip("redis")
     ini = revoke_ini(tmp_path, NOBODY)
-    status, out, err = run(capsys, "revoke", "--ini", ini, "user", "zed")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "user", "zed")
     assert "name no user" in err and "session.revocation_user" in err
 
 
@@ -815,20 +804,18 @@ def test_revoke_user_on_an_app_whose_sessions_name_no_user_says_so(capsys, tmp_p
 def test_revoke_refuses_settings_the_app_would_refuse(capsys, tmp_path, line, setting):
     pytest.importorskip("redis")
     ini = revoke_ini(tmp_path, NOBODY, line)
-    status, out, err = run(capsys, "revoke", "--ini", ini, "user", "zed")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "user", "zed")
     assert f"{setting}: " in err
 
 
 def test_revoke_needs_what_the_app_needs(capsys, tmp_path):
     pytest.importorskip("redis")
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n"
         f"session.revocation_url = {NOBODY}\n",
     )
-    status, _, err = run(capsys, "revoke", "--ini", ini, "before")
-    assert status == 2
+    err = usage_error(capsys, "revoke", "--ini", ini, "before")
     assert "session.absolute_timeout: required when revocation_url is set" in err
 
 
@@ -849,8 +836,7 @@ def test_revoke_before_a_time_after_now_is_refused_and_writes_nothing(
     ini = revoke_ini(tmp_path, redis_url)
     if value == "an hour from now":
         value = str(time.time() + 3600)
-    status, out, err = run(capsys, "revoke", "--ini", ini, "before", value)
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "before", value)
     assert err.startswith("pyramid-nacl-session: before: ") and err.count("\n") == 1
     assert revoked(redis_url) == []
 
@@ -858,8 +844,7 @@ def test_revoke_before_a_time_after_now_is_refused_and_writes_nothing(
 def test_a_name_the_revocation_api_refuses_is_a_usage_error(capsys, tmp_path, redis_url):
     # A lone surrogate, as a non-UTF-8 argument arrives: Redis cannot be given it.
     ini = revoke_ini(tmp_path, redis_url, "session.revocation_user = user")
-    status, out, err = run(capsys, "revoke", "--ini", ini, "user", "zed\udcff")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "user", "zed\udcff")
     assert err.startswith("pyramid-nacl-session: user: the revocation was refused: ")
     assert "\udcff" not in err and err.count("\n") == 1
     assert revoked(redis_url) == []
@@ -883,7 +868,7 @@ def test_decode_ini_prints_no_warning_from_pyramid_on_its_stderr(tmp_path):
     # With --ini the command imports pyramid.paster (and so pkg_resources): what setuptools 67
     # to 81 say about that is kept out of the command's output (seen on 3.12 and 3.13 in the
     # matrix, whose virtualenvs get such a setuptools; an older one says nothing).
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:{__name__}:app_factory\nsession.secret = {KEY}\n"
         "session.serializer = json\n",
@@ -911,8 +896,7 @@ def test_revoke_help_lists_the_kinds(capsys):
 
 
 def test_revoke_without_ini_says_what_is_missing(capsys):
-    status, out, err = run(capsys, "revoke", "user", "bob")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "user", "bob")
     assert "revoke needs --ini FILE" in err
 
 
@@ -959,8 +943,7 @@ def test_a_redis_password_written_as_the_docs_say_reaches_redis_intact(tmp_path,
 def test_a_raw_hash_in_a_redis_url_says_how_to_write_it(capsys, tmp_path):
     pytest.importorskip("redis")
     ini = revoke_ini(tmp_path, "redis://:p#ss@127.0.0.1:1/0")
-    status, out, err = run(capsys, "revoke", "--ini", ini, "before")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "before")
     assert "session.revocation_url" in err and "%%23" in err
     assert "p#ss" not in err
 
@@ -968,8 +951,7 @@ def test_a_raw_hash_in_a_redis_url_says_how_to_write_it(capsys, tmp_path):
 def test_an_ini_configparser_refuses_gives_its_reason_without_the_value(capsys, tmp_path):
     pytest.importorskip("redis")
     ini = revoke_ini(tmp_path, "redis://:p%23ss@127.0.0.1:1/0")
-    status, out, err = run(capsys, "revoke", "--ini", ini, "before")
-    assert (status, out) == (2, "")
+    err = usage_error(capsys, "revoke", "--ini", ini, "before")
     assert "session.revocation_url" in err
     assert "'%' must be followed by '%' or '('" in err and "%%" in err
     assert "p%23ss" not in err and "23ss" not in err
@@ -988,7 +970,6 @@ def test_an_ini_configparser_refuses_gives_its_reason_without_the_value(capsys, 
 def test_an_ini_file_configparser_refuses_says_why_without_quoting_it(
     capsys, tmp_path, text, reason
 ):
-    ini = write_ini(tmp_path, text)
-    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())  # no key in err
-    assert (status, out) == (2, "")
+    ini = write_file(tmp_path, text)
+    err = usage_error(capsys, "decode", "--ini", ini, json_cookie())  # no key in err
     assert f"is not a valid .ini file: {reason}" in err

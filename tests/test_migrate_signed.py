@@ -470,26 +470,6 @@ def test_only_the_secret_setting_is_needed_for_pyramid_defaults():
         ({"session.migrate_signed_until": "2030-01-01"}, "session.migrate_signed_until: set"),
         ({"session.migrate_signed_secret": ""}, "session.migrate_signed_secret: empty"),
         (
-            {"session.migrate_signed_secret": "s", "session.migrate_signed_hashalg": "md5"},
-            "session.migrate_signed_hashalg: expected one of sha512",
-        ),
-        (
-            {"session.migrate_signed_secret": "s", "session.migrate_signed_serializer": "yaml"},
-            "session.migrate_signed_serializer: expected json or pickle",
-        ),
-        (
-            {"session.migrate_signed_secret": "s", "session.migrate_signed_cookie_name": "a b"},
-            "session.migrate_signed_cookie_name: expected a cookie name",
-        ),
-        (
-            {"session.migrate_signed_secret": "s", "session.migrate_signed_timeout": "-1"},
-            "session.migrate_signed_timeout: expected a number of seconds",
-        ),
-        (
-            {"session.migrate_signed_secret": "s", "session.migrate_signed_until": "next week"},
-            "session.migrate_signed_until: expected a date or time in ISO 8601",
-        ),
-        (
             {"pynacl.session.migrate_signed_secret": "s", "session.migrate_signed_hashalg": "x"},
             "session.migrate_signed_hashalg: expected",
         ),
@@ -499,6 +479,24 @@ def test_bad_migrate_signed_settings_fail_at_start_up_naming_the_setting(setting
     with pytest.raises(ValueError) as raised:
         session_factory_from_settings({"session.secret": SECRET.hex(), **settings})
     assert str(raised.value).startswith(says)
+
+
+@pytest.mark.parametrize(
+    "option, text, says",
+    [
+        ("hashalg", "md5", "expected one of sha512"),
+        ("serializer", "yaml", "expected json or pickle"),
+        ("cookie_name", "a b", "expected a cookie name"),
+        ("timeout", "-1", "expected a number of seconds"),
+        ("until", "next week", "expected a date or time in ISO 8601"),
+    ],
+)
+def test_a_bad_migrate_signed_setting_beside_the_secret_fails_naming_it(option, text, says):
+    setting = f"session.migrate_signed_{option}"
+    settings = {"session.migrate_signed_secret": "s", setting: text}
+    with pytest.raises(ValueError) as raised:
+        session_factory_from_settings({"session.secret": SECRET.hex(), **settings})
+    assert str(raised.value).startswith(f"{setting}: {says}")
 
 
 @pytest.mark.parametrize(

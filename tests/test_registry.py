@@ -212,6 +212,24 @@ def test_the_factory_signature_is_the_records():
         assert parameter.kind == kind, option.name
 
 
+def test_the_session_class_defaults_are_a_default_factorys():
+    # EncryptedCookieSession keeps Pyramid's attribute names with defaults of its own (Pyramid's
+    # shared session tests set them per instance); each factory's class sets them from the
+    # records. Both must agree, so that the base class never holds a second set of defaults.
+    from pyramid_nacl_session.session import EncryptedCookieSession
+
+    factory = from_python()
+    attrs = [
+        name
+        for name in vars(factory)
+        if name.startswith(("_cookie_", "_timeout", "_reissue_time", "_absolute_timeout"))
+    ]
+    assert len(attrs) == 12
+    assert {a: getattr(EncryptedCookieSession, a) for a in attrs} == {
+        a: getattr(factory, a) for a in attrs
+    }
+
+
 def test_the_docstring_names_every_option_with_its_default():
     doc = EncryptedCookieSessionFactory.__doc__
     for option in OPTIONS:

@@ -16,7 +16,7 @@ from pyramid_nacl_session import session_factory_from_settings as from_settings
 from pyramid_nacl_session._core import RevocationSet, new_session_id
 from pyramid_nacl_session._core._testing import is_revoked
 
-from .helpers import SECRET, eventually, free_port, require_examples
+from .helpers import SECRET, clock_passes, eventually, free_port, redis_now, require_examples
 from .redis_server import RedisServer
 from .revocation_apps import (
     MAX_AGE,
@@ -223,7 +223,8 @@ def test_revoke_before_refuses_every_session_issued_before_the_moment(redis_serv
     app, factory = apps(redis_server.url)
     app.get("/login", params={"user": "alice"})
     old = cookie_of(app)
-    time.sleep(0.01)
+    # The cut-off is Redis's now: wait until it is after the login.
+    assert clock_passes(time.time(), lambda: redis_now(redis_server.client()))
     factory.revocation.revoke_before()
     assert user_seen(app, old) is None
     fresh = TestApp(app.app)

@@ -1,25 +1,22 @@
 """Two pserve processes (the example app, waitress) share one redis-server: a session revoked
 through one is then refused by the other, and so is a revocation from the CLI."""
 
-import http.client
 import re
 import subprocess
 import sys
 import time
-import urllib.parse
 
 import pytest
 
 from pyramid_nacl_session import generate_secret
 
-from .helpers import eventually, free_port, require_examples
+from .helpers import clock_passes, eventually, free_port, redis_now, require_examples
 from .redis_server import RedisServer
-from .servers import INI, serve, stop
+from .servers import INI, log_in, log_out, page, serve, stop
 
 pytest.importorskip("waitress")
 require_examples()
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 USER = re.compile(r"<b id='user'>([^<]*)</b>")
 KEY = generate_secret().decode()  # one key for every server of a test, as in a fleet
 
@@ -45,38 +42,11 @@ def revocation_ini(tmp_path, port, redis_url, name):
     return path
 
 
-def request(port, method, path, cookie=None, form=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Cookie": cookie} if cookie else {}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        text = response.read().decode()
-        set_cookie = response.getheader("Set-Cookie")
-        new_cookie = set_cookie.split(";", 1)[0] if set_cookie else cookie
-        return response.status, text, new_cookie
-    finally:
-        conn.close()
-
-
 def user_on(port, cookie):
-    status, text, _ = request(port, "GET", "/", cookie)
+    status, text, _ = page(port, "/", cookie)
     assert status == 200
     match = USER.search(text)
     return match.group(1) if match else None
-
-
-def log_in(port, user):
-    _, page, cookie = request(port, "GET", "/")
-    token = CSRF.search(page).group(1)
-    form = {"username": user, "password": "demo", "csrf_token": token}
-    status, _, cookie = request(port, "POST", "/login", cookie, form)
-    assert status == 303
-    return cookie
 
 
 def refused_eventually(port, cookie):
@@ -112,10 +82,7 @@ def test_a_session_logged_out_on_one_pserve_is_refused_by_the_other(fleet):
     _, a, b, _ = fleet
     cookie = log_in(a, "alice")
     assert user_on(b, cookie) == "alice"
-    _, page, current = request(a, "GET", "/", cookie)
-    token = CSRF.search(page).group(1)
-    status, _, _ = request(a, "POST", "/logout", current, {"csrf_token": token})
-    assert status == 303
+    assert log_out(a, cookie)[0] == 303
     assert user_on(a, cookie) is None
     assert refused_eventually(b, cookie), "the other server still accepts the logged-out session"
 
@@ -145,9 +112,10 @@ def test_log_out_everywhere_from_the_cli_is_refused_by_both_servers(fleet):
 
 
 def test_revoke_before_from_the_cli_refuses_every_earlier_session_on_both_servers(fleet):
-    _, a, b, ini = fleet
+    redis, a, b, ini = fleet
     first = log_in(a, "alice")
-    time.sleep(0.01)
+    # The cut-off is Redis's now: wait until it is after the login.
+    assert clock_passes(time.time(), lambda: redis_now(redis.client()))
     done = subprocess.run(
         [sys.executable, "-m", "pyramid_nacl_session", "revoke", "--ini", str(ini), "before"],
         capture_output=True,

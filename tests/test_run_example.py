@@ -11,19 +11,18 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import free_port, require_examples
+from .helpers import eventually, free_port, require_examples
 
 require_examples()
 
 ROOT = Path(__file__).resolve().parent.parent
 VISITS = re.compile(r'<b id="visits">(\d+)</b>')
 # Generous: a cold cargo cache on two shared cores; the server usually answers within seconds.
-START_ATTEMPTS = 600
+START_SECONDS = 300
 
 
 def get(port, path, headers=None):
@@ -34,6 +33,14 @@ def get(port, path, headers=None):
         return response.status, response.getheader("Set-Cookie") or "", response.read().decode()
     finally:
         conn.close()
+
+
+def answer(port):
+    """The first page, once something serves it on ``port``; else None."""
+    try:
+        return get(port, "/")
+    except OSError:
+        return None
 
 
 @pytest.mark.slow
@@ -54,15 +61,10 @@ def test_run_example_serves_the_example_on_the_port_it_is_given(tmp_path):
         start_new_session=True,
     )
     try:
-        for _ in range(START_ATTEMPTS):
-            assert proc.poll() is None, "run-example stopped before it served"
-            try:
-                status, set_cookie, body = get(port, "/")
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("run-example never served")
+        first = eventually(lambda: proc.poll() is not None or answer(port), START_SECONDS)
+        assert proc.poll() is None, "run-example stopped before it served"
+        assert first, "run-example never served"
+        status, set_cookie, body = first
         assert status == 200
         assert VISITS.search(body).group(1) == "1"
         cookie = set_cookie.split(";", 1)[0]

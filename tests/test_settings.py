@@ -24,30 +24,29 @@ def make(**settings):
     return session_factory_from_settings(settings)
 
 
+# Each setting's text, and what the factory then holds: read together, from one app's settings.
+EVERY_COOKIE_SETTING = {
+    "cookie_name": ("sid", "_cookie_name", "sid"),
+    "max_age": ("60", "_cookie_max_age", 60),
+    "path": ("/x", "_cookie_path", "/x"),
+    "domain": ("example.com", "_cookie_domain", "example.com"),
+    "secure": ("true", "_cookie_secure", True),
+    "httponly": ("yes", "_cookie_httponly", True),
+    "samesite": ("Strict", "_cookie_samesite", "Strict"),
+    "timeout": ("30", "_timeout", 30),
+    "reissue_time": ("5", "_reissue_time", 5),
+    "set_on_exception": ("off", "_cookie_on_exception", False),
+    "absolute_timeout": ("3600", "_absolute_timeout", 3600),
+}
+
+
 def test_settings_configure_every_cookie_attribute():
     factory = make(
-        session__cookie_name="sid",
-        session__max_age="60",
-        session__path="/x",
-        session__domain="example.com",
-        session__secure="true",
-        session__httponly="yes",
-        session__samesite="Strict",
-        session__timeout="30",
-        session__reissue_time="5",
-        session__set_on_exception="off",
         session__serializer="json",
-        session__absolute_timeout="3600",
+        **{f"session__{name}": text for name, (text, _, _) in EVERY_COOKIE_SETTING.items()},
     )
-    assert (factory._cookie_name, factory._cookie_max_age, factory._cookie_path) == (
-        "sid",
-        60,
-        "/x",
-    )
-    assert factory._cookie_domain == "example.com"
-    assert (factory._cookie_secure, factory._cookie_httponly) == (True, True)
-    assert (factory._timeout, factory._reissue_time, factory._absolute_timeout) == (30, 5, 3600)
-    assert factory._cookie_on_exception is False and factory._cookie_samesite == "Strict"
+    held = {name: getattr(factory, attr) for name, (_, attr, _) in EVERY_COOKIE_SETTING.items()}
+    assert held == {name: value for name, (_, _, value) in EVERY_COOKIE_SETTING.items()}
     assert factory._serializer.serializer_name == "json"
 
 

@@ -10,50 +10,24 @@ second after its logout. Prints requests per second off and on, and their ratio.
 """
 
 import argparse
-import http.client
 import json
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE))  # benchmarks/load/ is not a package
+sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.servers
 
-from run import (  # noqa: E402 (benchmarks/load/ is not a package)
-    DEV_INI,
-    Server,
-    ensure_ours,
-    ensure_wrk,
-    free_port,
-    machine_info,
-    run_wrk,
-)
+from tests.servers import log_out, page  # noqa: E402
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from run import DEV_INI, Server, log, machine_info, run_wrk, with_redis  # noqa: E402
+
 VISITS = re.compile(r'<b id="visits">(\d+)</b>')
 #: How long after the logout response the replay is tried: the propagation promise.
 PROPAGATION = 1.0
-
-
-def log(msg):
-    print(msg, file=sys.stderr, flush=True)
-
-
-def start_redis(directory):
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.3)
-    return proc, f"redis://127.0.0.1:{port}/0"
 
 
 def revocation_ini(directory, redis_url):
@@ -65,23 +39,6 @@ def revocation_ini(directory, redis_url):
     path = Path(directory) / "revocation.ini"
     path.write_text(text)
     return path
-
-
-def get(port, path, cookie=None, form=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    headers = {"Cookie": cookie} if cookie else {}
-    body = None
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        conn.request("POST" if form is not None else "GET", path, body=body, headers=headers)
-        response = conn.getresponse()
-        text = response.read().decode()
-        set_cookie = response.getheader("Set-Cookie")
-        return response.status, text, set_cookie.split(";", 1)[0] if set_cookie else cookie
-    finally:
-        conn.close()
 
 
 class Prober(threading.Thread):
@@ -98,18 +55,16 @@ class Prober(threading.Thread):
         due = []
         while not self.stop.is_set():
             try:
-                _, _, cookie = get(self.port, "/")
-                _, page, cookie = get(self.port, "/", cookie)
-                token = CSRF.search(page).group(1)
-                status, _, _ = get(self.port, "/logout", cookie, {"csrf_token": token})
+                _, _, cookie = page(self.port, "/")
+                status, cookie = log_out(self.port, cookie)  # after a second visit
                 if status != 303:
                     self.errors += 1
                 due.append((time.monotonic() + PROPAGATION, cookie))
                 now = time.monotonic()
                 while due and due[0][0] <= now:
                     _, old = due.pop(0)
-                    status, page, _ = get(self.port, "/", old)
-                    visits = VISITS.search(page)
+                    status, text, _ = page(self.port, "/", old)
+                    visits = VISITS.search(text)
                     self.probes += 1
                     if status != 200 or visits is None:
                         self.errors += 1
@@ -155,34 +110,26 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--json")
     args = parser.parse_args()
-    ensure_wrk()
-    ensure_ours(Path(sys.executable))
-    log(f"revocation.py: {machine_info()}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="load-rev-") as tmp:
-        redis, url = start_redis(tmp)
-        try:
-            on_ini = revocation_ini(tmp, url)
-            for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
-                for rnd in range(args.rounds):
-                    for revocation, ini in ((False, DEV_INI), (True, on_ini)):
-                        log(f"revocation.py: {kind} revocation={revocation} round {rnd + 1}")
-                        rows.append(
-                            one(
-                                kind,
-                                workers,
-                                preload,
-                                ini,
-                                args.duration,
-                                args.warmup,
-                                args.connections,
-                                tmp,
-                                revocation,
-                            )
+    with with_redis("revocation.py") as (tmp, redis):
+        on_ini = revocation_ini(tmp, redis.url)
+        for kind, workers, preload in (("waitress", 1, False), ("gunicorn", 2, True)):
+            for rnd in range(args.rounds):
+                for revocation, ini in ((False, DEV_INI), (True, on_ini)):
+                    log(f"revocation.py: {kind} revocation={revocation} round {rnd + 1}")
+                    rows.append(
+                        one(
+                            kind,
+                            workers,
+                            preload,
+                            ini,
+                            args.duration,
+                            args.warmup,
+                            args.connections,
+                            tmp,
+                            revocation,
                         )
-        finally:
-            redis.terminate()
-            redis.wait()
+                    )
     failed = False
     print(f"{'server':<24}{'revocation':>11}{'rps':>9}{'errors':>8}{'probes':>8}{'accepted':>9}")
     for row in rows:

@@ -19,6 +19,7 @@ Any error, non-2xx/3xx status, counter mismatch, worker restart or RSS growth be
 """
 
 import argparse
+import contextlib
 import datetime
 import http.client
 import json
@@ -48,6 +49,25 @@ LABELS = {"ours": "ours", "baseline": "1.0.0"}
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def with_redis(name):
+    """For a load test against Redis (``name``: its script): wrk and the servers checked, the
+    machine logged; yields a temp directory and a redis-server started in it
+    (tests/redis_server.py), stopped at the end."""
+    sys.path.insert(0, str(ROOT))
+    from tests.redis_server import RedisServer
+
+    ensure_wrk()
+    ensure_ours(Path(sys.executable))
+    log(f"{name}: {machine_info()}")
+    with tempfile.TemporaryDirectory(prefix="load-redis-") as tmp:
+        redis = RedisServer(Path(tmp)).start()
+        try:
+            yield tmp, redis
+        finally:
+            redis.stop()
 
 
 def query(python, code):

@@ -17,22 +17,16 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE))  # benchmarks/load/ is not a package
+sys.path.insert(0, str(HERE.parents[1]))  # the clone, for tests.servers
 
-from revocation import CSRF, get, log, start_redis  # noqa: E402 (not a package)
-from run import (  # noqa: E402
-    DEV_INI,
-    Server,
-    ensure_ours,
-    ensure_wrk,
-    machine_info,
-    run_wrk,
-)
+from tests.servers import log_in  # noqa: E402
+
+from run import DEV_INI, Server, log, machine_info, run_wrk, with_redis  # noqa: E402
 
 DEVICES_INI = DEV_INI.parent / "devices.ini"
 WINDOW_FLOOR = 60  # session_registry.MIN_INTERVAL
@@ -52,15 +46,6 @@ def ini_for(tmp, url, reissue_time):
     path = Path(tmp) / f"devices-{reissue_time}.ini"
     path.write_text(text)
     return path
-
-
-def log_in(port, user):
-    _, page, cookie = get(port, "/")
-    token = CSRF.search(page).group(1)
-    form = {"username": user, "password": "demo", "csrf_token": token}
-    status, _, cookie = get(port, "/login", cookie, form)
-    assert status == 303, status
-    return cookie
 
 
 def one(kind, workers, ini, reissue_time, seconds, connections, tmp, url):
@@ -112,24 +97,17 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json")
     args = parser.parse_args()
-    ensure_wrk()
-    ensure_ours(Path(sys.executable))
-    log(f"session_list.py: {machine_info()}")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="load-list-") as tmp:
-        redis, url = start_redis(tmp)
-        try:
-            for kind, workers in (("waitress", 1), ("gunicorn", 2)):
-                for reissue_time in (0, 120):
-                    log(f"session_list.py: {kind} reissue_time={reissue_time}")
-                    ini = ini_for(tmp, url, reissue_time)
-                    row = one(
-                        kind, workers, ini, reissue_time, args.duration, args.connections, tmp, url
-                    )
-                    rows.append(row)
-        finally:
-            redis.terminate()
-            redis.wait()
+    with with_redis("session_list.py") as (tmp, redis):
+        url = redis.url
+        for kind, workers in (("waitress", 1), ("gunicorn", 2)):
+            for reissue_time in (0, 120):
+                log(f"session_list.py: {kind} reissue_time={reissue_time}")
+                ini = ini_for(tmp, url, reissue_time)
+                row = one(
+                    kind, workers, ini, reissue_time, args.duration, args.connections, tmp, url
+                )
+                rows.append(row)
     failed = False
     print(
         f"{'server':<20}{'reissue':>8}{'requests':>10}{'rps':>7}{'sessions':>9}"

@@ -23,21 +23,21 @@ from .settings import session_factory_from_settings
 __version__ = _version("pyramid-nacl-session")
 
 __all__ = [
-    "EncryptedSerializer",
-    "EncryptedCookieSessionFactory",
-    "generate_secret",
-    "session_factory_from_settings",
-    "includeme",
-    "OptionError",
+    "BadPayload",
+    "BadSignature",
     "CookieError",
-    "MalformedCookie",
+    "CookieTooLarge",
     "CookieTooShort",
     "DecryptionFailed",
-    "BadPayload",
+    "EncryptedCookieSessionFactory",
+    "EncryptedSerializer",
+    "MalformedCookie",
+    "OptionError",
     "RefusedPickle",
-    "BadSignature",
-    "CookieTooLarge",
     "ReservedKeyError",
+    "generate_secret",
+    "includeme",
+    "session_factory_from_settings",
 ]
 
 

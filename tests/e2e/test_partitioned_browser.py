@@ -10,39 +10,21 @@ needed. The app runs in waitress in a thread of this process.
 import threading
 
 import pytest
-from pyramid.config import Configurator
 
 from pyramid_nacl_session import EncryptedCookieSessionFactory
 
-from ..helpers import SECRET, free_port
+from ..helpers import SECRET, free_port, session_app
 from .chromium import require_browser
 
 require_browser()
 
 
 def _app(partitioned):
-    config = Configurator()
-    config.set_session_factory(
-        EncryptedCookieSessionFactory(
-            SECRET, serializer="json", secure=True, partitioned=partitioned, samesite="None"
-        )
+    """helpers.session_app's views (/put, /show, /logout) under a secure, partitioned factory."""
+    factory = EncryptedCookieSessionFactory(
+        SECRET, serializer="json", secure=True, partitioned=partitioned, samesite="None"
     )
-
-    def put(request):
-        request.session["user"] = request.params["user"]
-        return {"user": request.session["user"]}
-
-    def show(request):
-        return {"user": request.session.get("user")}
-
-    def logout(request):
-        request.session.invalidate()
-        return {}
-
-    for name, view in (("put", put), ("show", show), ("logout", logout)):
-        config.add_route(name, "/" + name)
-        config.add_view(view, route_name=name, renderer="json")
-    return config.make_wsgi_app()
+    return session_app(factory).app
 
 
 def _serve(partitioned):
@@ -104,7 +86,7 @@ def test_chromium_drops_the_partitioned_cookie_when_the_app_deletes_it(chromium,
     # The deletion carries Partitioned too, else it would address another cookie.
     assert stored_cookies(chromium) == []
     chromium.get(base_url + "/show")
-    assert shown(chromium) == {"user": None}
+    assert shown(chromium) == {}
 
 
 def test_without_the_option_the_cookie_has_no_partition(chromium, unpartitioned_url):

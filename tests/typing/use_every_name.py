@@ -8,15 +8,9 @@ from pyramid.session import JSONSerializer, PickleSerializer
 
 import pyramid_nacl_session
 from pyramid_nacl_session import (
-    BadPayload,
-    BadSignature,
-    CookieError,
     CookieTooLarge,
-    CookieTooShort,
-    DecryptionFailed,
     EncryptedCookieSessionFactory,
     EncryptedSerializer,
-    MalformedCookie,
     OptionError,
     generate_secret,
     includeme,
@@ -77,17 +71,21 @@ def round_trip(serializer: EncryptedSerializer) -> dict[str, Any]:
         if key_index != 0 or migrated:
             cookie = serializer.dumps((renewed, created_, state_))
         accessed, created, state = serializer.loads(cookie.decode("ascii"))
-    except MalformedCookie:
+    # The cookie errors through the package's attributes, as an app that imports the package
+    # alone writes them.
+    except pyramid_nacl_session.MalformedCookie:
         return {"error": "bad base64"}
-    except CookieTooShort:
+    except pyramid_nacl_session.CookieTooShort:
         return {"error": "too short"}
-    except DecryptionFailed:
+    except pyramid_nacl_session.DecryptionFailed:
         return {"error": "wrong key or tampered"}
-    except BadPayload as e:
+    except pyramid_nacl_session.RefusedPickle:
+        return {"error": "a pickle that is not plain data"}
+    except pyramid_nacl_session.BadPayload as e:
         return {"error": str(e)}
-    except BadSignature:
+    except pyramid_nacl_session.BadSignature:
         return {"error": "a signed cookie that did not verify"}
-    except CookieError:
+    except pyramid_nacl_session.CookieError:
         return {"error": "unreadable"}
     name: str = serializer.serializer_name
     count: int = serializer.key_count
@@ -128,6 +126,14 @@ def tracking_sessions() -> Callable[[Any], Any]:
 
 def log_in(request: Any) -> None:
     request.session.regenerate()
+
+
+def store(request: Any, key: str, value: Any) -> bool:
+    try:
+        request.session[key] = value
+    except pyramid_nacl_session.ReservedKeyError:
+        return False
+    return True
 
 
 def moving_off_signed_cookies() -> Callable[[Any], Any]:
@@ -178,7 +184,9 @@ def configure(settings: dict[str, str]) -> Any:
     try:
         config.set_session_factory(from_settings())
     except CookieTooLarge as e:
-        raise SystemExit(str(e)) from e
+        size: int = e.size
+        limit: int = e.limit
+        raise SystemExit(f"{e} ({size} > {limit})") from e
     return config.make_wsgi_app()
 
 
