@@ -152,6 +152,28 @@ def write_file(tmp_path, body, name="app.ini"):
     return str(path)
 
 
+def test_an_app_that_cannot_be_imported_says_how_to_make_it_importable(
+    capsys, tmp_path, monkeypatch
+):
+    # The Quickstart's layout: the app's module beside its .ini, served with PYTHONPATH=.
+    (tmp_path / "quickstart_app_for_cli.py").write_text(
+        "from pyramid.config import Configurator\n\n"
+        "def main(global_config, **settings):\n"
+        "    return Configurator(settings=settings).make_wsgi_app()\n"
+    )
+    ini = write_ini(
+        tmp_path,
+        f"[app:main]\nuse = call:quickstart_app_for_cli:main\nsession.secret = {KEY}\n",
+    )
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
+    assert (status, out) == (2, "")
+    assert "cannot be imported (module 'quickstart_app_for_cli')" in err
+    assert "PYTHONPATH=." in err
+    monkeypatch.syspath_prepend(str(tmp_path))
+    status, out, err = run(capsys, "decode", "--ini", ini, json_cookie())
+    assert (status, err) == (0, "")
+
+
 def test_decode_reads_keys_from_the_apps_ini_file(capsys, tmp_path):
     ini = write_file(
         tmp_path,
@@ -518,6 +540,18 @@ def test_secret_file_written_by_the_secret_command_opens_its_cookies(tmp_path):
     assert key not in result.stdout + result.stderr
 
 
+def test_an_apps_key_file_with_comments_opens_its_cookies(capsys, tmp_path):
+    """The format secret_file reads (comments, blank lines, a BOM) is read here too."""
+    path = tmp_path / "session.key"
+    path.write_text(f"\ufeff# the current key\n{OTHER_KEY}\n\n{OLD_KEY}  # until May\n")
+    status, out, err = run(capsys, "decode", "--secret-file", str(path), json_cookie(OLD_KEY))
+    assert (status, err) == (0, "")
+    assert decoded(out)["opened_by"] == "key 2 of 2"
+    path.write_text("# no key here yet\n")
+    status, _, err = run(capsys, "decode", "--secret-file", str(path), json_cookie())
+    assert status == 2 and "--secret-file: no key given" in err
+
+
 def test_secret_file_dash_reads_the_keys_from_standard_input():
     result = cli("decode", "--secret-file", "-", json_cookie(), input=f"{OLD_KEY} {KEY}\n")
     assert result.returncode == 0
@@ -638,7 +672,7 @@ def test_ini_naming_an_app_that_is_not_installed_says_so(capsys, tmp_path):
     )
     err = usage_error(capsys, "decode", "--ini", ini, json_cookie())
     assert "'no_such_app_module_xyz'" in err
-    assert "must be installed" in err
+    assert "must be importable" in err
 
 
 def test_ini_app_name_is_not_echoed_when_there_is_no_such_section(capsys, tmp_path):

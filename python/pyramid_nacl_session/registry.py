@@ -349,9 +349,11 @@ OPTIONS: "tuple[Option, ...]" = (
         "revocation (:doc:`revocation`). Needs ``absolute_timeout`` (how long revocations are "
         "kept) and redis-py (the ``redis`` extra: ``pip install "
         "'pyramid-nacl-session[redis]'``). "
-        "``None`` (or an empty value): off, and nothing of it is imported. A ``#`` in a "
-        "password is written ``%23`` (``%%23`` in an ``.ini`` file, where configparser reads "
-        "``%``): a raw one would start the URL's fragment.",
+        "``None`` (or an empty value): off, and nothing of it is imported. Any password "
+        "works, percent-encoded as URLs have it (``urllib.parse.quote(password, safe='')``: "
+        "``#`` is ``%23``, ``%`` is ``%25``, ``@`` is ``%40``; a raw ``#`` would start the "
+        "URL's fragment), and in an ``.ini`` file each ``%`` then doubled, as configparser "
+        "reads ``%``: the password ``p#ss`` is ``redis://:p%%23ss@host:6379/0``.",
         needs=Needs(
             "absolute_timeout",
             _given,

@@ -108,8 +108,13 @@ def _gone(element):
 def submit(driver, button_id):
     """Click a form's submit button and wait for the next page: a click returns as soon as the
     event is dispatched, before the form's navigation has replaced the page."""
+    submit_button(driver, driver.find_element(By.ID, button_id))
+
+
+def submit_button(driver, button):
+    """``submit`` for a button found otherwise than by its id."""
     page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.ID, button_id).click()
+    button.click()
     wait = WebDriverWait(driver, 30)
     wait.until(_gone(page))
     # The old page is gone as soon as the next one is committed, which may still be loading.

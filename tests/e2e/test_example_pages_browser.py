@@ -1,6 +1,7 @@
 """The example's pages in Chromium: its stylesheet applies, flash messages stand out from the
 text, logout says so, ``GET /login`` is a form, and, served with Redis (examples/revocation.ini),
-"log out everywhere" ends the user's session in a second browser.
+"log out everywhere" ends the user's session in a second browser, and with track_sessions too
+(examples/devices.ini) the Devices page lists the user's browsers and ends one.
 
 Screenshots of each page are saved under target/screenshots/ (or $PNS_SCREENSHOTS), to be looked
 at by whoever changes the pages.
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ..helpers import free_port
+from ..helpers import eventually, free_port
 from ..redis_server import RedisServer
 from ..servers import listening_on, serve, stop
 from .chromium import INI, require_browser
@@ -24,7 +25,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
-from .chromium import FIRST_KEY, SECOND_KEY, log_in, submit, who  # noqa: E402
+from .chromium import FIRST_KEY, SECOND_KEY, log_in, submit, submit_button, who  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = Path(os.environ.get("PNS_SCREENSHOTS") or ROOT / "target" / "screenshots")
@@ -74,6 +75,20 @@ def revocation_url(tmp_path_factory, redis_url):
         "session.revocation_resync = 1\n"
     )
     proc, log, url = serve_example(tmp_path_factory.mktemp("revocation"), extra)
+    yield url
+    stop(proc, log)
+
+
+@pytest.fixture(scope="module")
+def devices_url(tmp_path_factory, redis_url):
+    # The settings examples/devices.ini adds, with the test's Redis.
+    extra = (
+        f"session.revocation_url = {redis_url}\n"
+        "session.revocation_user = user\n"
+        "session.track_sessions = true\n"
+        "session.track_sessions_label = User-Agent\n"
+    )
+    proc, log, url = serve_example(tmp_path_factory.mktemp("devices"), extra)
     yield url
     stop(proc, log)
 
@@ -160,5 +175,45 @@ def test_log_out_everywhere_ends_the_users_session_in_another_browser(
         # revocation set refuses it (this worker wrote it, so at once).
         other.refresh()
         assert who(other) == "Not logged in"
+    finally:
+        other.quit()
+
+
+def devices_listed(driver):
+    """The rows of the Devices page, once it lists two (a login's entry may reach Redis after
+    its response)."""
+    driver.refresh()
+    rows = driver.find_elements(By.CSS_SELECTOR, "#devices tr.device")
+    return rows if len(rows) == 2 else None
+
+
+def test_the_devices_page_lists_each_browser_and_ends_the_other(
+    browser,
+    devices_url,
+    tmp_path,
+    monkeypatch,
+):
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    other = second_browser(tmp_path)
+    try:
+        log_in(other, devices_url, username="cid")
+        log_in(browser, devices_url, username="cid")
+        browser.find_element(By.LINK_TEXT, "Devices").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
+        rows = eventually(lambda: devices_listed(browser))
+        assert rows, "the Devices page never listed both browsers"
+        assert sorted(row.find_elements(By.TAG_NAME, "td")[2].text for row in rows) == [
+            "End",
+            "this device",
+        ]
+        shot(browser, "devices")
+        submit_button(browser, browser.find_element(By.CSS_SELECTOR, "#devices button.end"))
+        assert "That device is logged out." in browser.find_element(By.CSS_SELECTOR, ".flash").text
+        rows = browser.find_elements(By.CSS_SELECTOR, "#devices tr.device")
+        assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows] == ["this device"]
+        shot(browser, "device-ended")
+        other.refresh()
+        assert who(other) == "Not logged in"
+        assert who(browser) == "Logged in as cid"
     finally:
         other.quit()

@@ -54,8 +54,9 @@ def add_parser(commands: Any, arguments: Arguments) -> None:
         "--secret-file",
         action=KeySource,
         metavar="PATH",
-        help="a file holding hex keys separated by spaces or newlines (as written by "
-        "'pyramid-nacl-session secret > PATH'), or '-' for standard input",
+        help="a file holding hex keys separated by spaces or newlines, '#' comments allowed "
+        "(as written by 'pyramid-nacl-session secret > PATH', or an app's secret_file), or '-' "
+        "for standard input",
     )
     add(
         decode,
@@ -75,8 +76,9 @@ def add_parser(commands: Any, arguments: Arguments) -> None:
         decode,
         "--ini",
         metavar="FILE",
-        help="a Paste .ini file: keys are read from the app's pynacl.session.secret or "
-        "session.secret setting, checked as the app checks its settings. This imports the app "
+        help="a Paste .ini file: keys are read as the app reads them, from its secret, "
+        "secret_file or secret_env setting (under pynacl.session. or session.), checked as the "
+        "app checks its settings. This imports the app "
         "named by 'use =': the file must be trusted and the app installed",
     )
     add(

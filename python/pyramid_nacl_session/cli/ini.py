@@ -33,7 +33,9 @@ def app_settings(path: str, app: Optional[str]) -> "tuple[Mapping[str, Any], str
     except ImportError as e:
         raise UsageError(
             f"--ini: the app that 'use =' names in {where} cannot be imported (module "
-            f"{e.name!r}): --ini loads the app, so it must be installed where this command runs"
+            f"{e.name!r}): --ini loads the app, so it must be importable where this command "
+            "runs, as pserve had it: installed, or its directory on PYTHONPATH (PYTHONPATH=. "
+            "for an app beside the .ini file)"
         ) from None
     except LookupError:  # PasteDeploy's message quotes --app, which may be a mistyped key
         raise UsageError(

@@ -63,6 +63,10 @@ def _read_keys(option: str, value: Any) -> "list[str]":
             raise UsageError(f"--secret-file: cannot read the file: {e.strerror}") from None
         except UnicodeDecodeError:
             raise UsageError("--secret-file: not a text file of hex keys") from None
+    if option == "--secret-file":
+        # The format of the app's key file (secret_file), so that file opens cookies here too:
+        # a '#' starts a comment (no hex key holds one), a BOM is not a key.
+        text = "\n".join(line.split("#", 1)[0] for line in text.lstrip("\ufeff").splitlines())
     found = text.split()
     if not found:
         raise UsageError(f"{option}: no key given")
