@@ -161,7 +161,7 @@ def test_an_app_that_cannot_be_imported_says_how_to_make_it_importable(
         "def main(global_config, **settings):\n"
         "    return Configurator(settings=settings).make_wsgi_app()\n"
     )
-    ini = write_ini(
+    ini = write_file(
         tmp_path,
         f"[app:main]\nuse = call:quickstart_app_for_cli:main\nsession.secret = {KEY}\n",
     )
