@@ -66,29 +66,34 @@ def redis_url(tmp_path_factory):
     server.stop()
 
 
+def serve_with_redis(tmp_path_factory, name, redis_url, *settings):
+    """The example with the test's Redis and ``settings``: what examples/<name>.ini adds."""
+    extra = "".join(
+        f"session.{line}\n"
+        for line in (f"revocation_url = {redis_url}", "revocation_user = user", *settings)
+    )
+    proc, log, url = serve_example(tmp_path_factory.mktemp(name), extra)
+    return proc, log, url
+
+
 @pytest.fixture(scope="module")
 def revocation_url(tmp_path_factory, redis_url):
-    # The two settings examples/revocation.ini adds, with the test's Redis.
-    extra = (
-        f"session.revocation_url = {redis_url}\n"
-        "session.revocation_user = user\n"
-        "session.revocation_resync = 1\n"
+    proc, log, url = serve_with_redis(
+        tmp_path_factory, "revocation", redis_url, "revocation_resync = 1"
     )
-    proc, log, url = serve_example(tmp_path_factory.mktemp("revocation"), extra)
     yield url
     stop(proc, log)
 
 
 @pytest.fixture(scope="module")
 def devices_url(tmp_path_factory, redis_url):
-    # The settings examples/devices.ini adds, with the test's Redis.
-    extra = (
-        f"session.revocation_url = {redis_url}\n"
-        "session.revocation_user = user\n"
-        "session.track_sessions = true\n"
-        "session.track_sessions_label = User-Agent\n"
+    proc, log, url = serve_with_redis(
+        tmp_path_factory,
+        "devices",
+        redis_url,
+        "track_sessions = true",
+        "track_sessions_label = User-Agent",
     )
-    proc, log, url = serve_example(tmp_path_factory.mktemp("devices"), extra)
     yield url
     stop(proc, log)
 
@@ -135,8 +140,10 @@ def test_get_login_is_a_form_that_logs_in(browser, plain_url):
     assert who(browser) == "Logged in as ann"
 
 
-def second_browser(tmp_path):
+@pytest.fixture
+def other(tmp_path, monkeypatch):
     """Another Chromium, with its own profile: another device of the same user."""
+    monkeypatch.setenv("SE_OFFLINE", "true")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in (
@@ -148,35 +155,29 @@ def second_browser(tmp_path):
     ):
         options.add_argument(arg)
     service = Service(executable_path="/usr/bin/chromedriver")
-    return webdriver.Chrome(service=service, options=options)
+    driver = webdriver.Chrome(service=service, options=options)
+    yield driver
+    driver.quit()
 
 
 def test_log_out_everywhere_ends_the_users_session_in_another_browser(
-    browser,
-    revocation_url,
-    tmp_path,
-    monkeypatch,
+    browser, other, revocation_url
 ):
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    other = second_browser(tmp_path)
-    try:
-        log_in(other, revocation_url, username="bob")
-        assert who(other) == "Logged in as bob"
-        log_in(browser, revocation_url, username="bob")
-        browser.find_element(By.LINK_TEXT, "Revocation").click()
-        assert browser.find_element(By.TAG_NAME, "h1").text == "Revocation"
-        assert re.fullmatch(r"[A-Za-z0-9_-]{22}", browser.find_element(By.ID, "session-id").text)
-        shot(browser, "revocation")
-        submit(browser, "logout-everywhere")
-        assert who(browser) == "Not logged in"
-        assert "Every session of bob is logged out" in browser.page_source
-        shot(browser, "logged-out-everywhere")
-        # The other browser still holds its cookie, which still opens with the key: the
-        # revocation set refuses it (this worker wrote it, so at once).
-        other.refresh()
-        assert who(other) == "Not logged in"
-    finally:
-        other.quit()
+    log_in(other, revocation_url, username="bob")
+    assert who(other) == "Logged in as bob"
+    log_in(browser, revocation_url, username="bob")
+    browser.find_element(By.LINK_TEXT, "Revocation").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Revocation"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", browser.find_element(By.ID, "session-id").text)
+    shot(browser, "revocation")
+    submit(browser, "logout-everywhere")
+    assert who(browser) == "Not logged in"
+    assert "Every session of bob is logged out" in browser.page_source
+    shot(browser, "logged-out-everywhere")
+    # The other browser still holds its cookie, which still opens with the key: the
+    # revocation set refuses it (this worker wrote it, so at once).
+    other.refresh()
+    assert who(other) == "Not logged in"
 
 
 def devices_listed(driver):
@@ -187,33 +188,23 @@ def devices_listed(driver):
     return rows if len(rows) == 2 else None
 
 
-def test_the_devices_page_lists_each_browser_and_ends_the_other(
-    browser,
-    devices_url,
-    tmp_path,
-    monkeypatch,
-):
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    other = second_browser(tmp_path)
-    try:
-        log_in(other, devices_url, username="cid")
-        log_in(browser, devices_url, username="cid")
-        browser.find_element(By.LINK_TEXT, "Devices").click()
-        assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
-        rows = eventually(lambda: devices_listed(browser))
-        assert rows, "the Devices page never listed both browsers"
-        assert sorted(row.find_elements(By.TAG_NAME, "td")[2].text for row in rows) == [
-            "End",
-            "this device",
-        ]
-        shot(browser, "devices")
-        submit_button(browser, browser.find_element(By.CSS_SELECTOR, "#devices button.end"))
-        assert "That device is logged out." in browser.find_element(By.CSS_SELECTOR, ".flash").text
-        rows = browser.find_elements(By.CSS_SELECTOR, "#devices tr.device")
-        assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows] == ["this device"]
-        shot(browser, "device-ended")
-        other.refresh()
-        assert who(other) == "Not logged in"
-        assert who(browser) == "Logged in as cid"
-    finally:
-        other.quit()
+def test_the_devices_page_lists_each_browser_and_ends_the_other(browser, other, devices_url):
+    log_in(other, devices_url, username="cid")
+    log_in(browser, devices_url, username="cid")
+    browser.find_element(By.LINK_TEXT, "Devices").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your devices"
+    rows = eventually(lambda: devices_listed(browser))
+    assert rows, "the Devices page never listed both browsers"
+    assert sorted(row.find_elements(By.TAG_NAME, "td")[2].text for row in rows) == [
+        "End",
+        "this device",
+    ]
+    shot(browser, "devices")
+    submit_button(browser, browser.find_element(By.CSS_SELECTOR, "#devices button.end"))
+    assert "That device is logged out." in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#devices tr.device")
+    assert [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows] == ["this device"]
+    shot(browser, "device-ended")
+    other.refresh()
+    assert who(other) == "Not logged in"
+    assert who(browser) == "Logged in as cid"
