@@ -9,12 +9,20 @@ and never a path that does not exist (a key pasted where the path belongs would 
 import os
 import re
 import stat
+from collections.abc import Iterator
 from typing import Any, Optional, Union
 
 from ._core import EncryptedSerializer
 from .options import OptionError
 
-__all__ = ["as_secret_file", "as_secret_env", "read_key_file", "read_key_env", "choose_secret"]
+__all__ = [
+    "as_secret_file",
+    "as_secret_env",
+    "key_lines",
+    "read_key_file",
+    "read_key_env",
+    "choose_secret",
+]
 
 #: What a variable's name looks like in a shell: a key pasted in its place is never echoed.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -53,6 +61,16 @@ def as_secret_env(value: Any, name: str) -> Optional[str]:
     return name_given
 
 
+def key_lines(text: str) -> "Iterator[tuple[int, str]]":
+    """The lines of a key file's ``text`` that hold something, numbered from 1, without their
+    comments (from ``#`` to the end of the line: no hex key holds one) and a leading BOM (as
+    some Windows editors write)."""
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), 1):
+        content = line.split("#", 1)[0].strip()
+        if content:
+            yield number, content
+
+
 def read_key_file(path: str, name: str) -> "list[str]":
     """The keys in the file at ``path``: one a line, the first seals and all open; blank lines
     and comments (from ``#`` to the end of the line) are skipped.
@@ -79,14 +97,11 @@ def read_key_file(path: str, name: str) -> "list[str]":
     except OSError as e:  # not str(e), which quotes the path
         raise OptionError(name, f"cannot read the file: {e.strerror}") from None
     try:
-        text = data.decode("utf-8-sig")  # a BOM, as some Windows editors write, is not a key
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OptionError(name, f"{path} is not a text file of hex keys, one a line") from None
     keys = []
-    for number, line in enumerate(text.splitlines(), 1):
-        key = line.split("#", 1)[0].strip()
-        if not key:
-            continue
+    for number, key in key_lines(text):
         where = f"{path}, line {number}"
         if len(key.split()) > 1:
             raise OptionError(name, f"{where}: one key a line (this one holds several words)")

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Optional, Union
 
+from ..key_file import key_lines
 from .base import ENV_VAR, UsageError
 from .ini import app_options
 
@@ -64,9 +65,8 @@ def _read_keys(option: str, value: Any) -> "list[str]":
         except UnicodeDecodeError:
             raise UsageError("--secret-file: not a text file of hex keys") from None
     if option == "--secret-file":
-        # The format of the app's key file (secret_file), so that file opens cookies here too:
-        # a '#' starts a comment (no hex key holds one), a BOM is not a key.
-        text = "\n".join(line.split("#", 1)[0] for line in text.lstrip("\ufeff").splitlines())
+        # Read as the app reads its key file (secret_file), so that file opens cookies here too.
+        text = "\n".join(content for _, content in key_lines(text))
     found = text.split()
     if not found:
         raise UsageError(f"{option}: no key given")
