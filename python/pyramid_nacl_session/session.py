@@ -514,8 +514,8 @@ class EncryptedCookieSession(dict[Any, Any]):
             return True
         if self._registry is not None:
             self._registry.seen(self)
-        if webob:
-            send_header(self, response.headerlist, cookie)
+        if headerlist is not None:  # a stock WebOb response
+            send_header(self, headerlist, cookie)
         else:
             max_age = self._cookie_max_age if own_timeout is None else own_timeout
             app_set_cookie(self, response, value=cookie, max_age=max_age)
